@@ -1,0 +1,145 @@
+import { decodeError } from './errors.js';
+
+/** Largest value a varint may carry: terms and indexes stay exact doubles. */
+export const MAX_VARINT = Number.MAX_SAFE_INTEGER;
+
+/** Bytes a LEB128 varint of `n` takes. */
+export function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+/** A growable byte buffer; `finish()` returns a view of what was written. */
+export class ByteWriter {
+  private buf: Uint8Array;
+  private pos = 0;
+
+  constructor(initialSize = 256) {
+    this.buf = new Uint8Array(initialSize);
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  private ensure(extra: number): void {
+    const need = this.pos + extra;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = b;
+  }
+
+  /** Unsigned LEB128. `n` must be a safe non-negative integer (checked by callers). */
+  varint(n: number): void {
+    this.ensure(8);
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n % 128) | 0x80;
+      n = Math.floor(n / 128);
+    }
+    this.buf[this.pos++] = n;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** Writes a varint into a byte range reserved earlier with `reserve`. */
+  reserve(n: number): number {
+    this.ensure(n);
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+
+  patchVarintFixed(at: number, width: number, value: number): void {
+    // Non-minimal LEB128 of a fixed width: continuation bits on all but the last byte.
+    for (let i = 0; i < width; i++) {
+      const last = i === width - 1;
+      this.buf[at + i] = (value % 128) | (last ? 0 : 0x80);
+      value = Math.floor(value / 128);
+    }
+  }
+
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+/**
+ * A cursor over one complete buffer. Every read is bounds-checked and throws
+ * a typed decode error on truncation or overflow.
+ */
+export class ByteReader {
+  pos: number;
+
+  constructor(
+    readonly buf: Uint8Array,
+    start = 0,
+    readonly end = buf.length,
+  ) {
+    this.pos = start;
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  byte(): number {
+    if (this.pos >= this.end) throw decodeError('unexpected end of frame');
+    return this.buf[this.pos++] as number;
+  }
+
+  varint(what: string): number {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      if (this.pos >= this.end) throw decodeError(`unexpected end of frame in ${what}`);
+      const b = this.buf[this.pos++] as number;
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) {
+        if (result > MAX_VARINT) throw decodeError(`${what} ${result} exceeds 2^53-1`);
+        return result;
+      }
+      scale *= 128;
+    }
+    throw decodeError(`${what} exceeds 2^53-1`);
+  }
+
+  bytes(n: number): Uint8Array {
+    if (n > this.end - this.pos) throw decodeError(`declared ${n} bytes but only ${this.end - this.pos} remain`);
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+}
+
+/** Returns `b` as a plain Uint8Array (not a Buffer or other subclass), without copying. */
+export function plainBytes(b: Uint8Array): Uint8Array {
+  return b.constructor === Uint8Array ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

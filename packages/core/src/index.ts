@@ -1,0 +1,10 @@
+export * from './errors.js';
+export * from './ids.js';
+export * from './message.js';
+export * from './bytes.js';
+export { CBOR_OPTIONS } from './cbor-options.js';
+export * from './message-codec.js';
+export * from './framing.js';
+export * from './message-stream-codec.js';
+export * from './msgapp-codec.js';
+export * from './link.js';

@@ -1,0 +1,50 @@
+import { ByteWriter, varintSize } from './bytes.js';
+import { decodeError, isRaftwireError } from './errors.js';
+import { FrameDecoder } from './framing.js';
+import type { Message } from './message.js';
+import { type MessageCodec, cborMessageCodec } from './message-codec.js';
+
+/** Message stream: each message a length-prefixed frame of the message codec. */
+export class MessageStreamEncoder {
+  constructor(private readonly codec: MessageCodec = cborMessageCodec) {}
+
+  encode(m: Message): Uint8Array {
+    const payload = this.codec.encode(m);
+    const out = new ByteWriter(varintSize(payload.length) + payload.length);
+    out.varint(payload.length);
+    out.bytes(payload);
+    return out.finish();
+  }
+}
+
+export class MessageStreamDecoder {
+  private readonly frames: FrameDecoder;
+  private failed: unknown = null;
+
+  constructor(
+    private readonly codec: MessageCodec = cborMessageCodec,
+    options: { maxFrameBytes?: number } = {},
+  ) {
+    this.frames = new FrameDecoder(options);
+  }
+
+  get idle(): boolean {
+    return this.frames.idle;
+  }
+
+  /** Throws RaftwireError only; after an error the decoder stays failed. */
+  push(chunk: Uint8Array): Message[] {
+    if (this.failed !== null) throw this.failed;
+    try {
+      return this.frames.push(chunk).map((f) => this.codec.decode(f));
+    } catch (err) {
+      this.failed = isRaftwireError(err) ? err : decodeError(String(err), err);
+      throw this.failed;
+    }
+  }
+
+  end(): void {
+    if (this.failed !== null) throw this.failed;
+    this.frames.end();
+  }
+}

@@ -1,0 +1,240 @@
+import { ByteReader, ByteWriter, varintSize } from './bytes.js';
+import { ErrorCode, RaftwireError, decodeError, isRaftwireError } from './errors.js';
+import { DEFAULT_MAX_FRAME_BYTES, LengthPrefixReader } from './framing.js';
+import type { Id } from './ids.js';
+import { type Entry, type EntryType, LINK_HEARTBEAT, type Message, MessageType, isEntryType, isLinkHeartbeat } from './message.js';
+import { type MessageCodec, cborMessageCodec } from './message-codec.js';
+
+/**
+ * msgapp stream codec, after etcd's msgappv2. Frames:
+ *
+ * | byte | frame |
+ * |------|-------|
+ * | `0x00` | link heartbeat (1 byte) |
+ * | `0x01` | AppEntries: varint body length · varint n · n × (varint type · varint term · varint data length · data) · varint commit |
+ * | `0x02` | full message: varint body length · encoded message |
+ *
+ * AppEntries is etcd's rule (`index == enc.index && logTerm == enc.term &&
+ * term == logTerm`) plus what makes the decoded message exactly the input:
+ * entries numbered consecutively from `index + 1` (so their indexes are not
+ * sent), From/To equal to the connection's, and no other field set.
+ * Encoder and decoder state is per connection and starts at zero.
+ */
+export const MsgAppFrame = { LinkHeartbeat: 0x00, AppEntries: 0x01, Message: 0x02 } as const;
+
+export interface MsgAppLimits {
+  /** Cap on one frame's body. */
+  maxFrameBytes?: number;
+  /** Cap on entries in one frame. */
+  maxEntries?: number;
+  /** Cap on one entry's data. */
+  maxEntryBytes?: number;
+}
+
+export const DEFAULT_MSGAPP_LIMITS: Required<MsgAppLimits> = {
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  maxEntries: 1 << 20,
+  maxEntryBytes: DEFAULT_MAX_FRAME_BYTES,
+};
+
+/** The two ends of a connection: `from` writes, `to` reads. */
+export interface MsgAppPeers {
+  from: Id;
+  to: Id;
+}
+
+const HEARTBEAT_FRAME = Uint8Array.of(MsgAppFrame.LinkHeartbeat);
+
+function lastIndex(m: Message): number {
+  const last = m.entries[m.entries.length - 1];
+  return last === undefined ? m.index : last.index;
+}
+
+export class MsgAppEncoder {
+  private term = 0;
+  private index = 0;
+
+  constructor(
+    private readonly peers: MsgAppPeers,
+    private readonly codec: MessageCodec = cborMessageCodec,
+  ) {}
+
+  /** Whether `m` can go as an AppEntries frame given the current state. */
+  private fitsAppEntries(m: Message): boolean {
+    if (
+      m.type !== MessageType.MsgApp ||
+      m.index !== this.index ||
+      m.logTerm !== this.term ||
+      m.term !== m.logTerm ||
+      m.from !== this.peers.from ||
+      m.to !== this.peers.to ||
+      m.vote !== 0n ||
+      m.snapshot !== null ||
+      m.reject ||
+      m.rejectHint !== 0 ||
+      m.context.length !== 0 ||
+      m.responses.length !== 0
+    ) {
+      return false;
+    }
+    for (let i = 0; i < m.entries.length; i++) {
+      const e = m.entries[i] as Entry;
+      if (e.index !== m.index + i + 1) return false;
+      if (!isEntryType(e.type) || !Number.isSafeInteger(e.term) || e.term < 0 || !(e.data instanceof Uint8Array)) {
+        return false;
+      }
+    }
+    return Number.isSafeInteger(m.commit) && m.commit >= 0;
+  }
+
+  /** Encodes one message as a complete frame. Throws ERR_INVALID_MESSAGE for a bad message. */
+  encode(m: Message): Uint8Array {
+    if (isLinkHeartbeat(m)) return HEARTBEAT_FRAME;
+    if (this.fitsAppEntries(m)) {
+      let body = varintSize(m.entries.length) + varintSize(m.commit);
+      for (const e of m.entries) body += varintSize(e.type) + varintSize(e.term) + varintSize(e.data.length) + e.data.length;
+      const out = new ByteWriter(1 + varintSize(body) + body);
+      out.byte(MsgAppFrame.AppEntries);
+      out.varint(body);
+      out.varint(m.entries.length);
+      for (const e of m.entries) {
+        out.varint(e.type);
+        out.varint(e.term);
+        out.varint(e.data.length);
+        out.bytes(e.data);
+      }
+      out.varint(m.commit);
+      this.index += m.entries.length;
+      return out.finish();
+    }
+    const payload = this.codec.encode(m);
+    const out = new ByteWriter(1 + varintSize(payload.length) + payload.length);
+    out.byte(MsgAppFrame.Message);
+    out.varint(payload.length);
+    out.bytes(payload);
+    this.term = m.term;
+    this.index = lastIndex(m);
+    return out.finish();
+  }
+}
+
+export class MsgAppDecoder {
+  private term = 0;
+  private index = 0;
+  private readonly limits: Required<MsgAppLimits>;
+  private readonly body: LengthPrefixReader;
+  /** Frame type whose body is being read, or -1 between frames. */
+  private frameType = -1;
+  private failed: RaftwireError | null = null;
+
+  constructor(
+    private readonly peers: MsgAppPeers,
+    private readonly codec: MessageCodec = cborMessageCodec,
+    limits: MsgAppLimits = {},
+  ) {
+    this.limits = { ...DEFAULT_MSGAPP_LIMITS, ...limits };
+    this.body = new LengthPrefixReader(this.limits.maxFrameBytes, 'msgapp frame');
+  }
+
+  get idle(): boolean {
+    return this.frameType === -1;
+  }
+
+  /**
+   * Feeds bytes split at any boundary; returns the messages they complete,
+   * link heartbeats included (as {@link LINK_HEARTBEAT}). Throws RaftwireError
+   * only; after an error the decoder stays failed.
+   */
+  push(chunk: Uint8Array): Message[] {
+    if (this.failed) throw this.failed;
+    const out: Message[] = [];
+    try {
+      let at = 0;
+      while (at < chunk.length) {
+        if (this.frameType === -1) {
+          const t = chunk[at++] as number;
+          if (t === MsgAppFrame.LinkHeartbeat) {
+            out.push(LINK_HEARTBEAT);
+            continue;
+          }
+          if (t !== MsgAppFrame.AppEntries && t !== MsgAppFrame.Message) {
+            throw decodeError(`failed to parse type ${t} in msgapp stream`);
+          }
+          this.frameType = t;
+        }
+        at = this.body.feed(chunk, at);
+        const frame = this.body.frame;
+        if (frame === null) break;
+        out.push(this.frameType === MsgAppFrame.AppEntries ? this.decodeAppEntries(frame) : this.decodeFull(frame));
+        this.frameType = -1;
+      }
+    } catch (err) {
+      this.failed = isRaftwireError(err) ? err : decodeError(`msgapp decode failed: ${String(err)}`, err);
+      throw this.failed;
+    }
+    return out;
+  }
+
+  /** Call at end of input: throws ERR_TRUNCATED if a frame is incomplete. */
+  end(): void {
+    if (this.failed) throw this.failed;
+    if (!this.idle) throw new RaftwireError(ErrorCode.TRUNCATED, 'msgapp stream ended inside a frame');
+  }
+
+  private decodeAppEntries(frame: Uint8Array): Message {
+    const r = new ByteReader(frame);
+    const n = r.varint('entry count');
+    if (n > this.limits.maxEntries) {
+      throw new RaftwireError(ErrorCode.TOO_MANY_ENTRIES, `frame declares ${n} entries, over the cap of ${this.limits.maxEntries}`);
+    }
+    // Every entry takes at least 3 bytes: a count the body cannot hold is a lie.
+    if (n * 3 > r.remaining) throw decodeError(`frame declares ${n} entries but holds ${r.remaining} bytes`);
+    const entries: Entry[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const type = r.varint('entry type');
+      if (!isEntryType(type)) throw decodeError(`entry type ${type} is not an EntryType`);
+      const term = r.varint('entry term');
+      const len = r.varint('entry length');
+      if (len > this.limits.maxEntryBytes) {
+        throw new RaftwireError(ErrorCode.ENTRY_TOO_LARGE, `entry declares ${len} bytes, over the cap of ${this.limits.maxEntryBytes}`);
+      }
+      entries[i] = { type: type as EntryType, term, index: this.index + i + 1, data: r.bytes(len) };
+    }
+    const commit = r.varint('commit');
+    if (r.remaining !== 0) throw decodeError(`${r.remaining} trailing bytes after AppEntries`);
+    if (this.index + n > Number.MAX_SAFE_INTEGER) throw decodeError('entry index exceeds 2^53-1');
+    const m: Message = {
+      type: MessageType.MsgApp,
+      to: this.peers.to,
+      from: this.peers.from,
+      term: this.term,
+      logTerm: this.term,
+      index: this.index,
+      entries,
+      commit,
+      vote: 0n,
+      snapshot: null,
+      reject: false,
+      rejectHint: 0,
+      context: new Uint8Array(0),
+      responses: [],
+    };
+    this.index += n;
+    return m;
+  }
+
+  private decodeFull(frame: Uint8Array): Message {
+    const m = this.codec.decode(frame);
+    if (m.entries.length > this.limits.maxEntries) {
+      throw new RaftwireError(ErrorCode.TOO_MANY_ENTRIES, `message has ${m.entries.length} entries, over the cap of ${this.limits.maxEntries}`);
+    }
+    for (const e of m.entries) {
+      if (e.data.length > this.limits.maxEntryBytes) {
+        throw new RaftwireError(ErrorCode.ENTRY_TOO_LARGE, `entry of ${e.data.length} bytes, over the cap of ${this.limits.maxEntryBytes}`);
+      }
+    }
+    this.term = m.term;
+    this.index = lastIndex(m);
+    return m;
+  }
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+// Bootstrap for `npm start` and `npm test` on a machine that has only Node 20 and npm:
+// pinned pnpm, a frozen install, the build, and (for tests) Debian's chromium.
+// Uses nothing but Node's standard library.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const PNPM_VERSION = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager.split('@')[1];
+const localPnpm = join(root, '.cache', 'pnpm', 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
+const command = process.argv[2];
+const extra = process.argv.slice(3);
+
+function step(title) {
+  console.log(`\n▶ ${title}`);
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts, env: { ...process.env, ...opts.env } });
+  if (r.error) throw r.error;
+  return r.status ?? 1;
+}
+
+function must(cmd, args, opts) {
+  const status = run(cmd, args, opts);
+  if (status !== 0) {
+    console.error(`\n✖ ${cmd} ${args.join(' ')} exited with ${status}`);
+    process.exit(status);
+  }
+}
+
+function pnpmOnPath() {
+  const r = spawnSync('pnpm', ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+/** Returns [cmd, prefixArgs] to run the pinned pnpm. */
+function ensurePnpm() {
+  if (pnpmOnPath() === PNPM_VERSION) return ['pnpm', []];
+  if (!existsSync(localPnpm)) {
+    step(`installing pnpm ${PNPM_VERSION} into .cache/pnpm`);
+    must('npm', ['install', '--prefix', join(root, '.cache', 'pnpm'), '--no-save', '--no-package-lock', '--no-audit', '--no-fund', `pnpm@${PNPM_VERSION}`]);
+  }
+  return [process.execPath, [localPnpm]];
+}
+
+function ensureChromium() {
+  if (existsSync('/usr/bin/chromium')) return;
+  step('installing Debian chromium (needed by the browser tests)');
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
+  const aptGet = (args) => (sudo.length ? run('sudo', ['apt-get', ...args], { env }) : run('apt-get', args, { env }));
+  if (aptGet(['update']) !== 0 || aptGet(['install', '-y', '--no-install-recommends', 'chromium']) !== 0 || !existsSync('/usr/bin/chromium')) {
+    console.error(
+      '\n✖ /usr/bin/chromium is missing and `apt-get install chromium` failed.\n' +
+        '  The browser tests drive Debian chromium through Playwright and cannot download a browser.\n' +
+        '  Install it yourself (as root: apt-get update && apt-get install -y chromium) and run `npm test` again.',
+    );
+    process.exit(1);
+  }
+}
+
+const [pnpm, pnpmPre] = ensurePnpm();
+const p = (args, opts) => must(pnpm, [...pnpmPre, ...args], opts);
+const nodedir = existsSync('/usr/include/node/node.h') ? { npm_config_nodedir: '/usr' } : {};
+
+step('pnpm install --frozen-lockfile');
+p(['install', '--frozen-lockfile'], { env: { PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1', ...nodedir } });
+step('build');
+p(['run', 'build']);
+
+if (command === 'start') {
+  p(['run', 'start:app', ...extra]);
+} else if (command === 'test') {
+  ensureChromium();
+  step('lint');
+  p(['run', 'lint']);
+  step('typecheck');
+  p(['run', 'typecheck']);
+  step('tests (inside a loopback-only network namespace)');
+  p(['run', 'test:all', ...extra]);
+} else {
+  console.error('usage: node scripts/run.mjs start|test');
+  process.exit(2);
+}
