@@ -3,7 +3,7 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { ErrorCode, type ProtocolHandler, RaftwireError } from '@raftwire/core';
 import { type HttpLogger, silentLogger } from '../logger.js';
 import { type RaftRequestListener, type RaftRequestListenerOptions, createRaftRequestListener } from './request-listener.js';
@@ -62,7 +62,19 @@ export async function startRaftServer(options: RaftServerOptions): Promise<RaftS
   const log = options.logger ?? silentLogger;
   const listener = createRaftRequestListener(options.handler, options);
   const fallback = options.fallback ?? notFound;
+  // Requests in progress per connection, so close() can destroy the idle ones, including
+  // connections that never carried a request (closeIdleConnections() leaves those open).
+  const sockets = new Map<Socket, number>();
+  let closing: Promise<void> | undefined;
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const socket = req.socket;
+    sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      const n = (sockets.get(socket) ?? 1) - 1;
+      if (!sockets.has(socket)) return;
+      sockets.set(socket, n);
+      if (n === 0 && closing !== undefined) socket.destroySoon();
+    });
     if (!listener(req, res)) fallback(req, res);
   };
   const common: http.ServerOptions = {
@@ -96,6 +108,10 @@ export async function startRaftServer(options: RaftServerOptions): Promise<RaftS
     if (socket.writable && !socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
   });
+  server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
+    sockets.set(socket, 0);
+    socket.once('close', () => sockets.delete(socket));
+  });
   server.on('tlsClientError', (err) => log.debug({ err }, 'raft server TLS handshake failed'));
 
   const host = options.host ?? '127.0.0.1';
@@ -112,7 +128,6 @@ export async function startRaftServer(options: RaftServerOptions): Promise<RaftS
   const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info({ url }, 'raft server listening');
 
-  let closing: Promise<void> | undefined;
   const close = (closeOptions: CloseOptions = {}): Promise<void> => {
     closing ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -121,9 +136,12 @@ export async function startRaftServer(options: RaftServerOptions): Promise<RaftS
       if (signal?.aborted) force();
       else signal?.addEventListener('abort', force, { once: true });
       listener.shutdown();
-      server.closeIdleConnections();
+      const destroyIdle = (): void => {
+        for (const [socket, busy] of sockets) if (busy === 0) socket.destroySoon();
+      };
+      destroyIdle();
       await Promise.race([listener.idle(), closed]);
-      server.closeIdleConnections();
+      destroyIdle();
       await closed;
       signal?.removeEventListener('abort', force);
       log.info({ url }, 'raft server closed');

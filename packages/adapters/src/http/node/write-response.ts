@@ -47,7 +47,8 @@ export async function writeHandlerResponse(
     for (;;) {
       const pending = it.next();
       const r = await Promise.race([pending, stopped]);
-      if (r === STOPPED) {
+      if (r === STOPPED || stop.aborted) {
+        // Even a source that ended itself on the same signal gets its return().
         pending.catch(() => {});
         return 'stopped';
       }

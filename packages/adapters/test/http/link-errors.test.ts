@@ -1,0 +1,114 @@
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Resources, bytes, clients, rejectionOf } from './helpers.js';
+
+/** A TCP server that accepts connections and never answers (optionally writes `reply` then cuts). */
+async function rawServer(r: Resources, onSocket: (s: net.Socket) => void = () => {}): Promise<string> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    onSocket(s);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  r.defer(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe.each(clients)('link errors over %s', (_name, makeLink) => {
+  const r = new Resources();
+  afterEach(() => r.closeAll());
+
+  it('connection refused → ERR_LINK, fast (well before the dial timeout)', async () => {
+    const port = await freePort();
+    const link = r.link(makeLink({ dialTimeoutMs: 10_000 }));
+    const start = Date.now();
+    const err = await rejectionOf(link.request(`http://127.0.0.1:${port}`, { method: 'POST', path: '/raft', headers: {}, body: bytes('m') }));
+    expect(err).toMatchObject({ name: 'RaftwireError', code: 'ERR_LINK' });
+    expect(Date.now() - start).toBeLessThan(5000);
+    const err2 = await rejectionOf(link.openStream(`http://127.0.0.1:${port}`, { method: 'GET', path: '/raft/stream/message/1', headers: {} }));
+    expect(err2).toMatchObject({ code: 'ERR_LINK' });
+  });
+
+  it('dial timeout: a stream dial without a response head fails with ERR_LINK (cause ERR_TIMEOUT) after dialTimeoutMs', async () => {
+    const url = await rawServer(r);
+    const link = r.link(makeLink({ dialTimeoutMs: 300 }));
+    const start = Date.now();
+    const err = await rejectionOf(link.openStream(url, { method: 'GET', path: '/raft/stream/message/1', headers: {} }));
+    const elapsed = Date.now() - start;
+    expect(err).toMatchObject({ code: 'ERR_LINK', cause: { code: 'ERR_TIMEOUT' } });
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect(elapsed).toBeLessThan(5000);
+  });
+
+  it('response timeout: a POST whose body was sent but gets no head fails after responseTimeoutMs', async () => {
+    const url = await rawServer(r);
+    const link = r.link(makeLink({ dialTimeoutMs: 10_000, responseTimeoutMs: 300 }));
+    const start = Date.now();
+    const body = (async function* () {
+      yield bytes('a'.repeat(100_000));
+    })();
+    const err = await rejectionOf(link.request(url, { method: 'POST', path: '/raft/snapshot', headers: {}, body }));
+    const elapsed = Date.now() - start;
+    expect(err).toMatchObject({ code: 'ERR_LINK', cause: { code: 'ERR_TIMEOUT' } });
+    expect((err as Error).message).toContain('response head');
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect(elapsed).toBeLessThan(5000);
+  });
+
+  it('an already-aborted signal fails at once with ERR_ABORTED', async () => {
+    const url = await rawServer(r);
+    const link = r.link(makeLink());
+    const err = await rejectionOf(link.request(url, { method: 'GET', path: '/raft/probing', headers: {}, signal: AbortSignal.abort() }));
+    expect(err).toMatchObject({ code: 'ERR_ABORTED' });
+  });
+
+  it('abort while waiting for the response head → ERR_ABORTED', async () => {
+    const url = await rawServer(r);
+    const link = r.link(makeLink({ dialTimeoutMs: 10_000 }));
+    const ac = new AbortController();
+    const p = link.openStream(url, { method: 'GET', path: '/raft/stream/message/1', headers: {}, signal: ac.signal });
+    setTimeout(() => ac.abort(), 50);
+    expect(await rejectionOf(p)).toMatchObject({ code: 'ERR_ABORTED' });
+  });
+
+  it('close() aborts requests in flight and refuses new ones', async () => {
+    const url = await rawServer(r);
+    const link = makeLink({ dialTimeoutMs: 10_000 });
+    const p = link.openStream(url, { method: 'GET', path: '/raft/stream/message/1', headers: {} });
+    await new Promise((res) => setTimeout(res, 50));
+    await link.close?.();
+    expect(await rejectionOf(p)).toMatchObject({ code: 'ERR_ABORTED' });
+    expect(await rejectionOf(link.request(url, { method: 'GET', path: '/raft/probing', headers: {} }))).toMatchObject({ code: 'ERR_ABORTED' });
+  });
+
+  it('a connection cut in the middle of a stream body → ERR_LINK', async () => {
+    const url = await rawServer(r, (s) => {
+      s.once('data', () => {
+        s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+        setTimeout(() => s.destroy(), 50);
+      });
+    });
+    const link = r.link(makeLink());
+    const res = await link.openStream(url, { method: 'GET', path: '/raft/stream/message/1', headers: {} });
+    expect(res.status).toBe(200);
+    const it = res.body[Symbol.asyncIterator]();
+    const first = await it.next();
+    expect(new TextDecoder().decode(first.value)).toBe('hello');
+    expect(await rejectionOf(it.next())).toMatchObject({ code: 'ERR_LINK' });
+  });
+});
