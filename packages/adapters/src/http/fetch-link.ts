@@ -201,7 +201,9 @@ async function* responseBody(
         r = await reader.read();
       } catch (err) {
         finished = true;
-        throw ctl.signal.aborted && ctl.signal.reason instanceof RaftwireError ? ctl.signal.reason : asLinkError(`${target} response body`, err);
+        throw ctl.signal.aborted && ctl.signal.reason instanceof RaftwireError
+          ? ctl.signal.reason
+          : asLinkError(`${target} response body`, err);
       }
       if (r.done) {
         finished = true;

@@ -47,7 +47,23 @@ export function makeTestPki(): TestPki {
     const makeLeaf = (name: string, ca: string, ext: string): KeyPair => {
       writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
       ssl('req', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-      ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', `${name}.ext`);
+      ssl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        `${ca}.crt`,
+        '-CAkey',
+        `${ca}.key`,
+        '-CAcreateserial',
+        '-out',
+        `${name}.crt`,
+        '-days',
+        '1',
+        '-extfile',
+        `${name}.ext`,
+      );
       return { key: read(`${name}.key`), cert: read(`${name}.crt`) };
     };
     makeCa('test-ca');

@@ -40,7 +40,9 @@ function startChild(): Promise<{ child: ChildProcess; url: string }> {
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 describe.each(clients)('a server in a child process, with %s', (_name, makeLink) => {

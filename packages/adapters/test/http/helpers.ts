@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { HandlerRequest, HandlerResponse, Link, ProtocolHandler } from '@raftwire/core';
 import { FetchLink, type FetchLinkOptions } from '../../src/http/index.js';
-import { NodeHttpLink, type NodeHttpLinkOptions, type RaftServer, type RaftServerOptions, startRaftServer } from '../../src/http/node/index.js';
+import {
+  NodeHttpLink,
+  type NodeHttpLinkOptions,
+  type RaftServer,
+  type RaftServerOptions,
+  startRaftServer,
+} from '../../src/http/node/index.js';
 
 /** Both clients, for tests that must hold for each. */
 export const clients: Array<[name: string, make: (opts?: FetchLinkOptions & NodeHttpLinkOptions) => Link]> = [

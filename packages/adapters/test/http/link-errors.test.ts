@@ -37,10 +37,14 @@ describe.each(clients)('link errors over %s', (_name, makeLink) => {
     const port = await freePort();
     const link = r.link(makeLink({ dialTimeoutMs: 10_000 }));
     const start = Date.now();
-    const err = await rejectionOf(link.request(`http://127.0.0.1:${port}`, { method: 'POST', path: '/raft', headers: {}, body: bytes('m') }));
+    const err = await rejectionOf(
+      link.request(`http://127.0.0.1:${port}`, { method: 'POST', path: '/raft', headers: {}, body: bytes('m') }),
+    );
     expect(err).toMatchObject({ name: 'RaftwireError', code: 'ERR_LINK' });
     expect(Date.now() - start).toBeLessThan(5000);
-    const err2 = await rejectionOf(link.openStream(`http://127.0.0.1:${port}`, { method: 'GET', path: '/raft/stream/message/1', headers: {} }));
+    const err2 = await rejectionOf(
+      link.openStream(`http://127.0.0.1:${port}`, { method: 'GET', path: '/raft/stream/message/1', headers: {} }),
+    );
     expect(err2).toMatchObject({ code: 'ERR_LINK' });
   });
 
@@ -93,7 +97,9 @@ describe.each(clients)('link errors over %s', (_name, makeLink) => {
     await new Promise((res) => setTimeout(res, 50));
     await link.close?.();
     expect(await rejectionOf(p)).toMatchObject({ code: 'ERR_ABORTED' });
-    expect(await rejectionOf(link.request(url, { method: 'GET', path: '/raft/probing', headers: {} }))).toMatchObject({ code: 'ERR_ABORTED' });
+    expect(await rejectionOf(link.request(url, { method: 'GET', path: '/raft/probing', headers: {} }))).toMatchObject({
+      code: 'ERR_ABORTED',
+    });
   });
 
   it('a connection cut in the middle of a stream body → ERR_LINK', async () => {

@@ -116,7 +116,8 @@ export async function startRaftServer(options: RaftServerOptions): Promise<RaftS
 
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(new RaftwireError(ErrorCode.LINK, `cannot listen on ${host}:${options.port ?? 0}`, { cause: err }));
+    const onError = (err: Error): void =>
+      reject(new RaftwireError(ErrorCode.LINK, `cannot listen on ${host}:${options.port ?? 0}`, { cause: err }));
     server.once('error', onError);
     server.listen(options.port ?? 0, host, () => {
       server.off('error', onError);

@@ -2,7 +2,14 @@
  * Mounts a `ProtocolHandler` on `node:http` requests under `/raft`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, type HandlerRequest, type HandlerResponse, type LinkHeaders, type ProtocolHandler, RaftwireError } from '@raftwire/core';
+import {
+  ErrorCode,
+  type HandlerRequest,
+  type HandlerResponse,
+  type LinkHeaders,
+  type ProtocolHandler,
+  RaftwireError,
+} from '@raftwire/core';
 import { type HttpLogger, silentLogger } from '../logger.js';
 import { RAFT_SNAPSHOT_PATH, isRaftPath, pathOf } from '../paths.js';
 import { RequestBody } from './request-body.js';
