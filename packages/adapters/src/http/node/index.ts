@@ -5,6 +5,11 @@
  */
 export { NodeHttpLink, createNodeHttpLink, type NodeHttpLinkOptions } from './node-link.js';
 export { startRaftServer, type RaftServer, type RaftServerOptions, type CloseOptions } from './raft-server.js';
-export { createRaftRequestListener, type RaftRequestListener, type RaftRequestListenerOptions } from './request-listener.js';
+export {
+  createRaftRequestListener,
+  type RaftRequestListener,
+  type RaftRequestListenerOptions,
+  type RaftCorsOptions,
+} from './request-listener.js';
 export { RequestBody, type RequestBodyState, type RequestBodyLimits } from './request-body.js';
 export type { Pem, RaftClientTlsOptions, RaftServerTlsOptions } from './tls-options.js';

@@ -30,7 +30,23 @@ export interface RaftRequestListenerOptions {
    * answer is `408 request body read timeout` and the connection is closed.
    */
   bodyReadTimeoutMs?: number;
+  /**
+   * Let browser members on other origins call this server (off by default).
+   * Preflights (`OPTIONS` with `Access-Control-Request-Method`) from an
+   * allowed origin are answered here (204) without calling the handler, and
+   * every response to an allowed origin carries `Access-Control-Allow-Origin`
+   * and exposes all response headers. Other origins get no CORS headers
+   * (their preflight gets 403), so their browsers refuse the response.
+   */
+  cors?: RaftCorsOptions;
   logger?: HttpLogger;
+}
+
+export interface RaftCorsOptions {
+  /** Exact origins (`http://127.0.0.1:5173`), or `'*'` for any. */
+  allowedOrigins: readonly string[] | '*';
+  /** How long a browser may cache a preflight answer, in seconds (default 600). */
+  maxAgeSeconds?: number;
 }
 
 /**
@@ -99,7 +115,22 @@ export function createRaftRequestListener(handler: ProtocolHandler, options: Raf
     }
   };
 
-  const serve = async (req: IncomingMessage, res: ServerResponse, path: string, ctl: AbortController): Promise<void> => {
+  const cors = options.cors;
+  /** CORS headers for this request's origin, or undefined when it is not an allowed cross-origin request. */
+  const corsHeaders = (req: IncomingMessage): LinkHeaders | undefined => {
+    const origin = req.headers.origin;
+    if (cors === undefined || origin === undefined) return undefined;
+    if (cors.allowedOrigins !== '*' && !cors.allowedOrigins.includes(origin)) return undefined;
+    return { 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-expose-headers': '*' };
+  };
+
+  const serve = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    ctl: AbortController,
+    corsExtra: LinkHeaders,
+  ): Promise<void> => {
     const limit = path === RAFT_SNAPSHOT_PATH ? Number.POSITIVE_INFINITY : maxBodyBytes;
     const declared = Number(req.headers['content-length'] ?? '0');
     const body = new RequestBody(req, { maxBytes: limit, readTimeoutMs: bodyReadTimeoutMs });
@@ -134,7 +165,7 @@ export function createRaftRequestListener(handler: ProtocolHandler, options: Raf
       return;
     }
     // A body left unread (or refused) must not be drained at the cost of the connection: close it instead.
-    const extra: LinkHeaders = !req.complete || closing ? { connection: 'close' } : {};
+    const extra: LinkHeaders = !req.complete || closing ? { ...corsExtra, connection: 'close' } : corsExtra;
     const outcome = await writeHandlerResponse(res, response, extra, ctl.signal);
     if (outcome === 'stopped' && !res.writableEnded && !res.destroyed) res.end();
     if (extra['connection'] === 'close' && !req.complete) {
@@ -158,7 +189,24 @@ export function createRaftRequestListener(handler: ProtocolHandler, options: Raf
       res.end('server shutting down\n');
       return true;
     }
-    serve(req, res, path, ctl).catch((err: unknown) => {
+    const corsExtra = corsHeaders(req);
+    if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined && cors !== undefined) {
+      // A CORS preflight: answered here, never seen by the protocol handler.
+      if (corsExtra === undefined) {
+        res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('origin not allowed\n');
+      } else {
+        res.writeHead(204, {
+          ...corsExtra,
+          'access-control-allow-methods': 'GET, POST',
+          'access-control-allow-headers': req.headers['access-control-request-headers'] ?? '',
+          'access-control-max-age': String(cors.maxAgeSeconds ?? 600),
+        });
+        res.end();
+      }
+      return true;
+    }
+    serve(req, res, path, ctl, corsExtra ?? {}).catch((err: unknown) => {
       log.error({ err, path }, 'raft response failed');
       res.destroy();
     });
