@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, type ProtocolHandler, isRaftwireError } from '@raftwire/core';
@@ -127,6 +128,55 @@ describe.each(clients)('slow request bodies from %s', (_name, makeLink) => {
     const res = await link.request(server.url, { method: 'POST', path: '/raft', headers: {}, body: bytes('patient') });
     expect(res.status).toBe(200);
     expect(JSON.parse(await readText(res.body))).toMatchObject({ bytes: 7 });
+  });
+});
+
+describe('server guards', () => {
+  const r = new Resources();
+  afterEach(() => r.closeAll());
+
+  it('request headers that trickle in past headersTimeoutMs get 408 and the connection closed', async () => {
+    let calls = 0;
+    const server = await r.server(
+      async () => {
+        calls++;
+        return { status: 204, headers: {} };
+      },
+      { headersTimeoutMs: 300 },
+    );
+    const { port } = new URL(server.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    r.defer(() => {
+      socket.destroy();
+    });
+    socket.write('POST /raft HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Server-From: 1\r\n');
+    const start = Date.now();
+    const reply = await new Promise<string>((resolve) => {
+      let text = '';
+      socket.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
+      socket.on('close', () => resolve(text));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+    expect(Date.now() - start).toBeLessThan(5000);
+    expect(calls).toBe(0);
+  });
+
+  it('adds responseHeaders to the answers the adapter writes itself', async () => {
+    const server = await r.server(async () => ({ status: 204, headers: { 'x-from-handler': 'yes' } }), {
+      maxBodyBytes: 10,
+      responseHeaders: { 'x-etcd-cluster-id': 'c1', 'x-server-version': '3.6.0' },
+    });
+    const link = r.link(new NodeHttpLink());
+    const refused = await link.request(server.url, { method: 'POST', path: '/raft', headers: {}, body: new Uint8Array(100) });
+    expect(refused.status).toBe(413);
+    expect(refused.headers).toMatchObject({ 'x-etcd-cluster-id': 'c1', 'x-server-version': '3.6.0' });
+    await readText(refused.body);
+    const ok = await link.request(server.url, { method: 'POST', path: '/raft', headers: {}, body: new Uint8Array(1) });
+    expect(ok.status).toBe(204);
+    expect(ok.headers['x-from-handler']).toBe('yes');
+    expect(ok.headers['x-etcd-cluster-id']).toBeUndefined();
   });
 });
 

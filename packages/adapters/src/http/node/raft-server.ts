@@ -84,6 +84,8 @@ export async function startRaftServer(options: RaftServerOptions): Promise<RaftS
     headersTimeout: options.headersTimeoutMs ?? 10_000,
     // Whole-request deadline off: snapshot uploads may be long; the body read timeout guards slow clients.
     requestTimeout: 0,
+    // How often Node checks the headers deadline (its default, 30 s, would let slow headers linger).
+    connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs ?? 10_000),
   };
   const tls = options.tls;
   const server: http.Server | https.Server =
@@ -105,7 +107,14 @@ export async function startRaftServer(options: RaftServerOptions): Promise<RaftS
   server.keepAliveTimeout = common.keepAliveTimeout ?? 30_000;
   server.on('clientError', (err, socket) => {
     log.debug({ err }, 'raft server client error');
-    if (socket.writable && !socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    const code = (err as { code?: unknown }).code;
+    const status =
+      code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? '408 Request Timeout'
+        : code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : '400 Bad Request';
+    if (socket.writable && !socket.destroyed) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     else socket.destroy();
   });
   server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {

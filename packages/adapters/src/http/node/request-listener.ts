@@ -31,6 +31,12 @@ export interface RaftRequestListenerOptions {
    */
   bodyReadTimeoutMs?: number;
   /**
+   * Headers added to the answers the adapter writes itself (413, 408, 500,
+   * 503, preflights), e.g. `x-etcd-cluster-id` and `x-server-version`, which
+   * DESIGN §3 wants on every response. Handler responses are left as they are.
+   */
+  responseHeaders?: LinkHeaders;
+  /**
    * Let browser members on other origins call this server (off by default).
    * Preflights (`OPTIONS` with `Access-Control-Request-Method`) from an
    * allowed origin are answered here (204) without calling the handler, and
@@ -69,10 +75,10 @@ export interface RaftRequestListener {
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
-function textResponse(status: number, text: string): HandlerResponse {
+function textResponse(status: number, text: string, base: LinkHeaders = {}): HandlerResponse {
   return {
     status,
-    headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
+    headers: { ...base, 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
     body: new TextEncoder().encode(`${text}\n`),
   };
 }
@@ -101,6 +107,8 @@ export function createRaftRequestListener(handler: ProtocolHandler, options: Raf
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const bodyReadTimeoutMs = options.bodyReadTimeoutMs ?? 5000;
   const log = options.logger ?? silentLogger;
+  const base = options.responseHeaders ?? {};
+  const plain = (status: number, text: string): HandlerResponse => textResponse(status, text, base);
   const active = new Set<AbortController>();
   let closing = false;
   let idleWaiters: Array<() => void> = [];
@@ -137,7 +145,7 @@ export function createRaftRequestListener(handler: ProtocolHandler, options: Raf
     let response: HandlerResponse;
     if (declared > limit) {
       body.state = 'too-large';
-      response = textResponse(413, 'request body too large');
+      response = plain(413, 'request body too large');
     } else {
       const request: HandlerRequest = {
         method: req.method ?? 'GET',
@@ -152,11 +160,11 @@ export function createRaftRequestListener(handler: ProtocolHandler, options: Raf
         response = await handler(request);
       } catch (err) {
         log.error({ err, path, remote: remoteAddress }, 'raft handler failed');
-        response = textResponse(500, 'internal error');
+        response = plain(500, 'internal error');
       }
     }
-    if (body.state === 'too-large') response = textResponse(413, 'request body too large');
-    else if (body.state === 'timed-out') response = textResponse(408, 'request body read timeout');
+    if (body.state === 'too-large') response = plain(413, 'request body too large');
+    else if (body.state === 'timed-out') response = plain(408, 'request body read timeout');
     if (res.destroyed || (ctl.signal.aborted && ctl.signal.reason !== shutdownReason)) {
       // The requester is gone: drop a stream body unread.
       if (response.body !== undefined && !(response.body instanceof Uint8Array)) {
@@ -185,7 +193,7 @@ export function createRaftRequestListener(handler: ProtocolHandler, options: Raf
     req.socket.setNoDelay(true);
     if (closing) {
       ctl.abort(shutdownReason);
-      res.writeHead(503, { connection: 'close', 'content-type': 'text/plain; charset=utf-8' });
+      res.writeHead(503, { ...base, connection: 'close', 'content-type': 'text/plain; charset=utf-8' });
       res.end('server shutting down\n');
       return true;
     }
@@ -193,10 +201,11 @@ export function createRaftRequestListener(handler: ProtocolHandler, options: Raf
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined && cors !== undefined) {
       // A CORS preflight: answered here, never seen by the protocol handler.
       if (corsExtra === undefined) {
-        res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' });
+        res.writeHead(403, { ...base, 'content-type': 'text/plain; charset=utf-8' });
         res.end('origin not allowed\n');
       } else {
         res.writeHead(204, {
+          ...base,
           ...corsExtra,
           'access-control-allow-methods': 'GET, POST',
           'access-control-allow-headers': req.headers['access-control-request-headers'] ?? '',
