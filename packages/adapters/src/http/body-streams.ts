@@ -28,6 +28,11 @@ export interface UploadHooks {
   onStart?(): void;
   /** The source ended; every chunk was handed to the consumer. */
   onEnd?(): void;
+  /**
+   * Aborting stops the upload: the source's `return()` is called (some fetch
+   * implementations never cancel a request body stream on abort).
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -37,23 +42,41 @@ export interface UploadHooks {
  */
 export function iterableToReadableStream(source: AsyncIterable<Uint8Array>, hooks: UploadHooks = {}): ReadableStream<Uint8Array> {
   let it: AsyncIterator<Uint8Array> | undefined;
+  let closed = false;
+  const stop = (): void => {
+    if (closed) return;
+    closed = true;
+    void Promise.resolve(it?.return?.()).catch(() => {});
+  };
+  hooks.signal?.addEventListener('abort', stop, { once: true });
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
+        if (closed) {
+          controller.error(hooks.signal?.reason);
+          return;
+        }
         if (it === undefined) {
           hooks.onStart?.();
           it = source[Symbol.asyncIterator]();
         }
         const r = await it.next();
+        if (closed) {
+          controller.error(hooks.signal?.reason);
+          return;
+        }
         if (r.done) {
+          closed = true;
+          hooks.signal?.removeEventListener('abort', stop);
           hooks.onEnd?.();
           controller.close();
         } else if (r.value.byteLength > 0) {
           controller.enqueue(r.value);
         }
       },
-      async cancel() {
-        await it?.return?.();
+      cancel() {
+        hooks.signal?.removeEventListener('abort', stop);
+        stop();
       },
     },
     { highWaterMark: 0 },
@@ -62,13 +85,15 @@ export function iterableToReadableStream(source: AsyncIterable<Uint8Array>, hook
 
 /**
  * Reads a whole body into one buffer, failing with ERR_BUFFER_FULL once it
- * passes `maxBytes` (the source's `return()` is called).
+ * passes `maxBytes`, or with the signal's reason once it fires (checked
+ * between chunks; the source's `return()` is called either way).
  */
-export async function collectBody(body: LinkBody, maxBytes: number): Promise<Uint8Array> {
+export async function collectBody(body: LinkBody, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
   if (body instanceof Uint8Array) return body;
   const parts: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of body) {
+    if (signal?.aborted) throw signal.reason;
     total += chunk.byteLength;
     if (total > maxBytes) {
       throw new RaftwireError(

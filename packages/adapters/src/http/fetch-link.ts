@@ -149,6 +149,7 @@ export class FetchLink implements Link {
       } else if (this.streamUploads && !(body instanceof Uint8Array && body.byteLength <= SMALL_BODY_BYTES)) {
         arm('dial', this.dialTimeoutMs);
         init.body = iterableToReadableStream(bodyChunks(body), {
+          signal: ctl.signal,
           onStart: () => clearTimeout(timer),
           onEnd: () => {
             if (!ctl.signal.aborted) arm('response head', this.responseTimeoutMs);
@@ -156,7 +157,7 @@ export class FetchLink implements Link {
         });
         init.duplex = 'half';
       } else {
-        const bytes = await collectBody(body, this.maxBufferedBodyBytes);
+        const bytes = await collectBody(body, this.maxBufferedBodyBytes, ctl.signal);
         if (ctl.signal.aborted) throw ctl.signal.reason;
         arm('dial', this.dialTimeoutMs + this.responseTimeoutMs);
         // A view that fills its buffer exactly: some fetch implementations send the whole ArrayBuffer.

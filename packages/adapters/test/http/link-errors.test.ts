@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Resources, bytes, clients, rejectionOf } from './helpers.js';
+import { Resources, bytes, clients, rejectionOf, waitFor } from './helpers.js';
 
 /** A TCP server that accepts connections and never answers (optionally writes `reply` then cuts). */
 async function rawServer(r: Resources, onSocket: (s: net.Socket) => void = () => {}): Promise<string> {
@@ -88,6 +88,32 @@ describe.each(clients)('link errors over %s', (_name, makeLink) => {
     const p = link.openStream(url, { method: 'GET', path: '/raft/stream/message/1', headers: {}, signal: ac.signal });
     setTimeout(() => ac.abort(), 50);
     expect(await rejectionOf(p)).toMatchObject({ code: 'ERR_ABORTED' });
+  });
+
+  it('abort during an upload rejects with ERR_ABORTED and stops the body source', async () => {
+    let received = 0;
+    const server = await r.server(async (req) => {
+      for await (const c of req.body) received += c.byteLength;
+      return { status: 204, headers: {} };
+    });
+    const link = r.link(makeLink());
+    let sourceClosed = false;
+    const body = (async function* () {
+      try {
+        for (;;) {
+          yield new Uint8Array(1024);
+          await new Promise((res) => setTimeout(res, 10));
+        }
+      } finally {
+        sourceClosed = true;
+      }
+    })();
+    const ac = new AbortController();
+    const p = link.request(server.url, { method: 'POST', path: '/raft/snapshot', headers: {}, body, signal: ac.signal });
+    await waitFor(() => received > 4096, 'some of the upload to arrive');
+    ac.abort();
+    expect(await rejectionOf(p)).toMatchObject({ code: 'ERR_ABORTED' });
+    await waitFor(() => sourceClosed, 'the body source to be closed');
   });
 
   it('close() aborts requests in flight and refuses new ones', async () => {
