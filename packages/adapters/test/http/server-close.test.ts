@@ -57,6 +57,26 @@ describe('server close', () => {
     expect(await rejectionOf(pending)).toMatchObject({ code: 'ERR_LINK' });
   });
 
+  it('a requester going away while the handler runs fires the handler signal', async () => {
+    const started = deferred();
+    let signalReason: unknown;
+    const server = await r.server(async (req) => {
+      started.resolve();
+      await new Promise<void>((resolve) => req.signal.addEventListener('abort', () => resolve(), { once: true }));
+      signalReason = req.signal.reason;
+      return { status: 204, headers: {} };
+    });
+    const link = r.link(new NodeHttpLink());
+    const ac = new AbortController();
+    const pending = link.request(server.url, { method: 'POST', path: '/raft', headers: {}, body: bytes('m'), signal: ac.signal });
+    await started.promise;
+    ac.abort();
+    expect(await rejectionOf(pending)).toMatchObject({ code: 'ERR_ABORTED' });
+    await waitFor(() => signalReason !== undefined, 'the handler signal');
+    expect(signalReason).toMatchObject({ code: 'ERR_LINK' });
+    await waitFor(() => server.listener.activeRequests === 0, 'the request to be forgotten');
+  });
+
   it('closes idle keep-alive connections at once', async () => {
     const server = await r.server(async () => ({ status: 200, headers: {}, body: bytes('ok') }), { keepAliveTimeoutMs: 60_000 });
     const link = r.link(new NodeHttpLink({ idleSocketTimeoutMs: 60_000 }));
