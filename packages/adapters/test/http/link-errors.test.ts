@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Resources, bytes, clients, rejectionOf, waitFor } from './helpers.js';
+import { NodeHttpLink } from '../../src/http/node/index.js';
+import { Resources, bytes, clients, readText, rejectionOf, waitFor } from './helpers.js';
 
 /** A TCP server that accepts connections and never answers (optionally writes `reply` then cuts). */
 async function rawServer(r: Resources, onSocket: (s: net.Socket) => void = () => {}): Promise<string> {
@@ -142,5 +143,62 @@ describe.each(clients)('link errors over %s', (_name, makeLink) => {
     const first = await it.next();
     expect(new TextDecoder().decode(first.value)).toBe('hello');
     expect(await rejectionOf(it.next())).toMatchObject({ code: 'ERR_LINK' });
+  });
+});
+
+describe('NodeHttpLink and keep-alive connections the remote closes', () => {
+  const r = new Resources();
+  afterEach(() => r.closeAll());
+
+  /** Answers the first request on each connection (keep-alive), then drops the connection at the next one. */
+  async function oneShotServer(): Promise<{ url: string; connections: () => number }> {
+    let connections = 0;
+    const url = await rawServer(r, (s) => {
+      connections++;
+      let text = '';
+      let answered = false;
+      s.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        if (!text.includes('\r\n\r\n')) return;
+        if (answered) {
+          s.destroy();
+          return;
+        }
+        answered = true;
+        text = '';
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
+      });
+    });
+    return { url, connections: () => connections };
+  }
+
+  it('retries a bodiless or whole-bytes request once on a fresh connection', async () => {
+    const { url, connections } = await oneShotServer();
+    const link = r.link(new NodeHttpLink());
+    for (const body of [undefined, bytes('whole')]) {
+      const res = await link.request(url, {
+        method: body === undefined ? 'GET' : 'POST',
+        path: '/raft/probing',
+        headers: {},
+        ...(body ? { body } : {}),
+      });
+      expect(res.status).toBe(200);
+      expect(await readText(res.body)).toBe('ok');
+    }
+    const again = await link.request(url, { method: 'GET', path: '/raft/probing', headers: {} });
+    expect(await readText(again.body)).toBe('ok');
+    expect(connections()).toBe(3);
+  });
+
+  it('never replays a streamed body: ERR_LINK', async () => {
+    const { url } = await oneShotServer();
+    const link = r.link(new NodeHttpLink());
+    const first = await link.request(url, { method: 'GET', path: '/raft/probing', headers: {} });
+    expect(await readText(first.body)).toBe('ok');
+    const body = (async function* () {
+      yield bytes('streamed');
+    })();
+    const err = await rejectionOf(link.request(url, { method: 'POST', path: '/raft', headers: {}, body }));
+    expect(err).toMatchObject({ code: 'ERR_LINK' });
   });
 });

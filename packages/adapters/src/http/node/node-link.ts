@@ -78,12 +78,18 @@ export class NodeHttpLink implements Link {
     };
   }
 
+  /**
+   * One-shot request on the pipeline agent. A request with no body or a
+   * whole-bytes body that fails on a reused keep-alive connection before any
+   * answer (the remote closed it as we reused it) is retried once on a fresh
+   * connection; streamed bodies are never replayed.
+   */
   request(url: string, req: LinkRequest): Promise<LinkResponse> {
-    return this.send(url, req, 'pipeline');
+    return this.send(url, req, 'pipeline', true);
   }
 
   openStream(url: string, req: LinkRequest): Promise<LinkResponse> {
-    return this.send(url, req, 'stream');
+    return this.send(url, req, 'stream', false);
   }
 
   /** Aborts everything in flight (ERR_ABORTED) and closes pooled connections. */
@@ -97,7 +103,7 @@ export class NodeHttpLink implements Link {
     }
   }
 
-  private async send(peerUrl: string, req: LinkRequest, kind: Kind): Promise<LinkResponse> {
+  private async send(peerUrl: string, req: LinkRequest, kind: Kind, mayRetry: boolean): Promise<LinkResponse> {
     const url = buildRequestUrl(peerUrl, req.path);
     const target = `${req.method} ${url.href}`;
     if (this.closed) throw new RaftwireError(ErrorCode.ABORTED, 'link closed');
@@ -165,7 +171,19 @@ export class NodeHttpLink implements Link {
           if (!responded && failure === undefined) arm('response head', this.responseTimeoutMs);
         });
       }
-      creq.on('error', (err) => fail(asLinkError(target, err)));
+      creq.on('error', (err) => {
+        const replayable = body === undefined || body instanceof Uint8Array;
+        if (mayRetry && replayable && creq.reusedSocket && !responded && failure === undefined && isStaleSocketError(err)) {
+          responded = true;
+          failure = asLinkError(target, err);
+          done();
+          creq.destroy();
+          this.log.debug({ err, url: url.href }, 'reused connection was closed by the remote; retrying once on a new one');
+          resolve(this.send(peerUrl, req, kind, false));
+          return;
+        }
+        fail(asLinkError(target, err));
+      });
       creq.once('response', (incoming) => {
         if (failure !== undefined) {
           incoming.destroy();
@@ -205,6 +223,12 @@ export class NodeHttpLink implements Link {
       }
     });
   }
+}
+
+/** The errors a keep-alive connection closed by the remote under us produces. */
+function isStaleSocketError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 /**
