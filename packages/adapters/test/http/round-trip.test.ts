@@ -115,6 +115,16 @@ describe.each(clients)('round trip over %s', (_name, makeLink) => {
     expect(seen[0]!.path).toBe('/raft');
   });
 
+  it('works over IPv6 loopback', async () => {
+    const seen: HandlerRequest[] = [];
+    const server = await r.server(echoHandler(seen), { host: '::1' });
+    expect(server.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
+    const link = r.link(makeLink());
+    const res = await link.request(server.url, { method: 'POST', path: '/raft', headers: {}, body: bytes('v6') });
+    expect(await readText(res.body)).toBe('v6');
+    expect(seen[0]!.remoteAddress).toMatch(/^\[::1\]:\d+$/);
+  });
+
   it('rejects a non-http peer URL with ERR_INVALID_URL', async () => {
     const link = r.link(makeLink());
     await expect(link.request('ftp://127.0.0.1:1', { method: 'GET', path: '/raft/probing', headers: {} })).rejects.toMatchObject({
