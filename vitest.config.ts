@@ -8,6 +8,8 @@ export default defineConfig({
     alias: [
       { find: /^@raftwire\/core$/, replacement: src('./packages/core/src/index.ts') },
       { find: /^@raftwire\/core\/testing$/, replacement: src('./packages/core/src/testing/index.ts') },
+      { find: /^@raftwire\/adapters\/http$/, replacement: src('./packages/adapters/src/http/index.ts') },
+      { find: /^@raftwire\/adapters\/http\/node$/, replacement: src('./packages/adapters/src/http/node/index.ts') },
     ],
   },
   test: {
