@@ -10,3 +10,4 @@ export * from './read-only.js';
 export * from './conf-change.js';
 export * from './raft.js';
 export * from './raw-node.js';
+export * from './kv.js';
