@@ -11,3 +11,7 @@ export * from './conf-change.js';
 export * from './raft.js';
 export * from './raw-node.js';
 export * from './kv.js';
+export * from './clock.js';
+export * from './transport.js';
+export * from './driver-codec.js';
+export * from './raft-node.js';
