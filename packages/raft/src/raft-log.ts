@@ -160,7 +160,10 @@ export class RaftLog {
 
   appliedTo(i: number): void {
     if (i === 0) return;
-    invariant(this.committed >= i && i >= this.applied, `applied(${i}) is out of range [prevApplied(${this.applied}), committed(${this.committed})]`);
+    invariant(
+      this.committed >= i && i >= this.applied,
+      `applied(${i}) is out of range [prevApplied(${this.applied}), committed(${this.committed})]`,
+    );
     this.applied = i;
   }
 

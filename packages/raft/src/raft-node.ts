@@ -399,7 +399,10 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
         if (this.transportPeers.delete(cc.nodeId)) this.transport?.removePeer?.(cc.nodeId);
         if (cc.nodeId === this.id) this.removedSelf = true;
       }
-      this.logger.info({ type: cc.type === ConfChangeType.AddNode ? 'add' : 'remove', member: formatId(cc.nodeId), ok }, 'applied conf change');
+      this.logger.info(
+        { type: cc.type === ConfChangeType.AddNode ? 'add' : 'remove', member: formatId(cc.nodeId), ok },
+        'applied conf change',
+      );
       if (ctx.proposer === this.id) {
         const w = this.confWaiters.get(ctx.seq);
         this.confWaiters.delete(ctx.seq);
@@ -715,7 +718,8 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
 }
 
 function validateMember(id: Id, url: string): void {
-  if (typeof id !== 'bigint' || id <= 0n || id > MAX_U64) throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `invalid member ID ${String(id)}`);
+  if (typeof id !== 'bigint' || id <= 0n || id > MAX_U64)
+    throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `invalid member ID ${String(id)}`);
   if (typeof url !== 'string' || url.length === 0 || url.length > 2048) {
     throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `invalid member URL for ${formatId(id)}`);
   }

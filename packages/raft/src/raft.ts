@@ -192,7 +192,14 @@ export class Raft {
       this.send(createMessage({ type: MessageType.MsgSnap, to, snapshot }));
       return true;
     }
-    const m = createMessage({ type: MessageType.MsgApp, to, index: pr.next - 1, logTerm: term, entries: ents, commit: this.raftLog.committed });
+    const m = createMessage({
+      type: MessageType.MsgApp,
+      to,
+      index: pr.next - 1,
+      logTerm: term,
+      entries: ents,
+      commit: this.raftLog.committed,
+    });
     const n = ents.length;
     if (n !== 0) {
       if (pr.state === ProgressState.Replicate) {
@@ -695,7 +702,9 @@ export class Raft {
     let hintIndex = Math.min(m.index, this.raftLog.lastIndex());
     hintIndex = this.raftLog.findConflictByTerm(hintIndex, m.logTerm);
     const hintTerm = this.raftLog.term(hintIndex);
-    this.send(createMessage({ type: MessageType.MsgAppResp, to: m.from, index: m.index, reject: true, rejectHint: hintIndex, logTerm: hintTerm }));
+    this.send(
+      createMessage({ type: MessageType.MsgAppResp, to: m.from, index: m.index, reject: true, rejectHint: hintIndex, logTerm: hintTerm }),
+    );
   }
 
   private handleHeartbeat(m: Message): void {

@@ -136,7 +136,8 @@ export class MemoryStorage implements WritableStorage {
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
     if (index <= this.snap.metadata.index) throw new RaftError(RaftErrorCode.SNAP_OUT_OF_DATE, `snapshot ${index} is out of date`);
     const offset = (this.ents[0] as Entry).index;
-    if (index > this.lastIndex()) throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `snapshot ${index} is out of bound lastindex(${this.lastIndex()})`);
+    if (index > this.lastIndex())
+      throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `snapshot ${index} is out of bound lastindex(${this.lastIndex()})`);
     this.snap = createSnapshot({
       data,
       metadata: { index, term: (this.ents[index - offset] as Entry).term, confState: cloneConfState(confState) },
@@ -147,7 +148,8 @@ export class MemoryStorage implements WritableStorage {
   compact(index: number): void {
     const offset = (this.ents[0] as Entry).index;
     if (index <= offset) throw new RaftError(RaftErrorCode.COMPACTED, `compact(${index}) is already compacted`);
-    if (index > this.lastIndex()) throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `compact ${index} is out of bound lastindex(${this.lastIndex()})`);
+    if (index > this.lastIndex())
+      throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `compact ${index} is out of bound lastindex(${this.lastIndex()})`);
     const i = index - offset;
     const head = this.ents[i] as Entry;
     this.ents = [createEntry({ index: head.index, term: head.term }), ...this.ents.slice(i + 1)];

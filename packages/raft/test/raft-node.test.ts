@@ -5,7 +5,7 @@ import type { Id } from '@raftwire/core';
 import { isRaftwireError } from '@raftwire/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
-import { encodeKvCommand, type KvStateMachine } from '../src/kv.js';
+import { encodeKvCommand, type KvResult, type KvStateMachine } from '../src/kv.js';
 import { FileStorage } from '../src/node/file-storage.js';
 import { SeededRand } from '../src/rand.js';
 import { type Member, RaftNode, type RaftNodeOptions } from '../src/raft-node.js';
@@ -27,7 +27,12 @@ class Cluster {
     this.net = new MemoryNetwork(this.clock, new SeededRand(seed));
   }
 
-  async add(id: Id, peers: Member[] | undefined, storage: WritableStorage = new MemoryStorage(), extra: Partial<RaftNodeOptions<unknown>> = {}) {
+  async add(
+    id: Id,
+    peers: Member[] | undefined,
+    storage: WritableStorage = new MemoryStorage(),
+    extra: Partial<RaftNodeOptions<KvResult>> = {},
+  ) {
     const node = new RaftNode({
       id,
       storage,

@@ -133,7 +133,11 @@ describe('snapshots', () => {
     for (let i = 0; i < 20; i++) net.propose(1, `v${i}`);
     const leader = net.node(1);
     const applied = leader.rn?.raft.raftLog.applied as number;
-    leader.storage.createSnapshot(applied, leader.rn?.raft.confState() ?? { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, new Uint8Array([7]));
+    leader.storage.createSnapshot(
+      applied,
+      leader.rn?.raft.confState() ?? { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+      new Uint8Array([7]),
+    );
     leader.storage.compact(applied);
     net.heal();
     // Heartbeats until the leader tries to send entries that are gone and turns to a snapshot.

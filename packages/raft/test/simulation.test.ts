@@ -19,7 +19,9 @@ describe('seeded simulation', () => {
       maxCommit = Math.max(maxCommit, sim.maxCommit);
     }
     const ms = performance.now() - t0;
-    console.log(`simulation: ${RUNS} runs in ${ms.toFixed(0)} ms; converged ${converged}, reads ${reads}, conf changes applied ${confs}, max commit ${maxCommit}`);
+    console.log(
+      `simulation: ${RUNS} runs in ${ms.toFixed(0)} ms; converged ${converged}, reads ${reads}, conf changes applied ${confs}, max commit ${maxCommit}`,
+    );
     // Liveness after healing: nearly every run elects a leader and catches everyone up.
     expect(converged).toBeGreaterThan(RUNS * 0.95);
     expect(reads).toBeGreaterThan(100);

@@ -42,7 +42,9 @@ export function encodeSnapshotFile(s: Snapshot): Uint8Array {
   dv.setBigUint64(0, BigInt(s.metadata.index), true);
   dv.setBigUint64(8, BigInt(s.metadata.term), true);
   dv.setUint32(16, voters.length, true);
-  voters.forEach((v, i) => dv.setBigUint64(20 + i * 8, v, true));
+  voters.forEach((v, i) => {
+    dv.setBigUint64(20 + i * 8, v, true);
+  });
   body.set(s.data, 20 + voters.length * 8);
   const out = new Uint8Array(8 + body.length);
   const odv = new DataView(out.buffer);
@@ -99,7 +101,8 @@ export class SnapshotStore {
       throw new RaftError(RaftErrorCode.CORRUPT, `snapshot ${index} (term ${term}) referenced by the WAL is missing`, { cause: err });
     }
     const s = decodeSnapshotFile(bytes);
-    if (s.metadata.index !== index || s.metadata.term !== term) throw new RaftError(RaftErrorCode.CORRUPT, 'snapshot file name/content mismatch');
+    if (s.metadata.index !== index || s.metadata.term !== term)
+      throw new RaftError(RaftErrorCode.CORRUPT, 'snapshot file name/content mismatch');
     return s;
   }
 

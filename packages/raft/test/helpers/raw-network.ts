@@ -40,7 +40,9 @@ export class RawNetwork {
       const storage = new MemoryStorage();
       if (voters.includes(id)) {
         storage.applySnapshot(
-          createSnapshot({ metadata: { index: 1, term: 1, confState: { voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } } }),
+          createSnapshot({
+            metadata: { index: 1, term: 1, confState: { voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } },
+          }),
         );
         storage.setHardState({ term: 1, vote: 0n, commit: 1 });
       }

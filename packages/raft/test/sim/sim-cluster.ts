@@ -166,7 +166,7 @@ export class SimCluster {
   leader(): SimNode | null {
     let best: SimNode | null = null;
     for (const n of this.nodes.values()) {
-      if (n.rn?.raft.state === StateType.Leader && (!best || (n.rn.raft.term > (best.rn?.raft.term ?? 0)))) best = n;
+      if (n.rn?.raft.state === StateType.Leader && (!best || n.rn.raft.term > (best.rn?.raft.term ?? 0))) best = n;
     }
     return best;
   }
@@ -192,7 +192,8 @@ export class SimCluster {
       if (rd.snapshot) {
         const st = decodeState(rd.snapshot.data);
         const want = this.stateAt.get(rd.snapshot.metadata.index);
-        if (want !== undefined && want !== st.hash) this.fail(`node ${n.id} restored snapshot ${rd.snapshot.metadata.index} with a different state`);
+        if (want !== undefined && want !== st.hash)
+          this.fail(`node ${n.id} restored snapshot ${rd.snapshot.metadata.index} with a different state`);
         n.hash = st.hash;
         n.applied = rd.snapshot.metadata.index;
       }
@@ -321,7 +322,11 @@ export class SimCluster {
           if (spare !== undefined) {
             l.rn.proposeConfChange({ type: ConfChangeType.AddNode, nodeId: spare, context: new Uint8Array(0) });
           } else if (voters.length > 3) {
-            l.rn.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: voters[r.intn(voters.length)] as Id, context: new Uint8Array(0) });
+            l.rn.proposeConfChange({
+              type: ConfChangeType.RemoveNode,
+              nodeId: voters[r.intn(voters.length)] as Id,
+              context: new Uint8Array(0),
+            });
           }
         } catch (err) {
           if (!isRaftError(err, RaftErrorCode.PROPOSAL_DROPPED)) throw err;
@@ -395,7 +400,8 @@ export class SimCluster {
         if (c.commitTerm >= raft.term) continue;
         if (i < raft.raftLog.firstIndex()) continue;
         const t = raft.raftLog.termOrNull(i);
-        if (t !== c.entryTerm) this.fail(`leader completeness: leader ${n.id} (term ${raft.term}) lacks committed entry ${i} (term ${c.entryTerm})`);
+        if (t !== c.entryTerm)
+          this.fail(`leader completeness: leader ${n.id} (term ${raft.term}) lacks committed entry ${i} (term ${c.entryTerm})`);
       }
     }
   }
