@@ -26,9 +26,12 @@ interface ManualTimer {
   every: number;
 }
 
-/** Lets pending promise callbacks run (one macrotask turn). */
+type Immediate = (fn: () => void) => unknown;
+
+/** Lets pending promise callbacks run (one macrotask turn; setImmediate where it exists). */
 export function settle(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+  const immediate = (globalThis as { setImmediate?: Immediate }).setImmediate;
+  return new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
 }
 
 /**

@@ -3,8 +3,10 @@ import { RaftError, RaftErrorCode } from './errors.js';
 
 /**
  * Byte layouts the driver puts inside Raft entries and snapshots:
- * - proposals: version byte, proposer ID (u64), sequence (u64), payload;
- * - conf-change context: proposer ID (u64), sequence (u64), member URL (UTF-8);
+ * - proposals: version byte, proposer ID (u64), proposer incarnation (u32), sequence (u64), payload;
+ * - conf-change context: proposer ID (u64), incarnation (u32), sequence (u64), member URL (UTF-8);
+ * The incarnation is random per start, so a restarted member never mistakes an
+ * entry proposed by its previous life for one of its own pending proposals.
  * - snapshots: magic, members (ID + URL), removed IDs, then the state machine's bytes.
  */
 const PROPOSAL_VERSION = 1;
@@ -12,43 +14,56 @@ const SNAPSHOT_MAGIC = 0x52574e31; // "RWN1"
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder();
 
-export interface Envelope {
+/** Who proposed an entry: member, incarnation (random per start) and sequence. */
+export interface ProposalId {
   proposer: Id;
+  incarnation: number;
   seq: number;
+}
+
+export interface Envelope extends ProposalId {
   payload: Uint8Array;
 }
 
-export function encodeProposal(proposer: Id, seq: number, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(17 + payload.length);
-  const dv = new DataView(out.buffer);
+const PID_BYTES = 20;
+
+function writePid(dv: DataView, off: number, p: ProposalId): void {
+  dv.setBigUint64(off, p.proposer);
+  dv.setUint32(off + 8, p.incarnation);
+  dv.setBigUint64(off + 12, BigInt(p.seq));
+}
+
+function readPid(dv: DataView, off: number): ProposalId {
+  return { proposer: dv.getBigUint64(off), incarnation: dv.getUint32(off + 8), seq: Number(dv.getBigUint64(off + 12)) };
+}
+
+export function encodeProposal(pid: ProposalId, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + PID_BYTES + payload.length);
   out[0] = PROPOSAL_VERSION;
-  dv.setBigUint64(1, proposer);
-  dv.setBigUint64(9, BigInt(seq));
-  out.set(payload, 17);
+  writePid(new DataView(out.buffer), 1, pid);
+  out.set(payload, 1 + PID_BYTES);
   return out;
 }
 
 /** Null when the entry was not written by a driver (e.g. a leader's empty entry). */
 export function decodeProposal(data: Uint8Array): Envelope | null {
-  if (data.length < 17 || data[0] !== PROPOSAL_VERSION) return null;
+  if (data.length < 1 + PID_BYTES || data[0] !== PROPOSAL_VERSION) return null;
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  return { proposer: dv.getBigUint64(1), seq: Number(dv.getBigUint64(9)), payload: data.subarray(17) };
+  return { ...readPid(dv, 1), payload: data.subarray(1 + PID_BYTES) };
 }
 
-export function encodeConfContext(proposer: Id, seq: number, url: string): Uint8Array {
+export function encodeConfContext(pid: ProposalId, url: string): Uint8Array {
   const u = utf8.encode(url);
-  const out = new Uint8Array(16 + u.length);
-  const dv = new DataView(out.buffer);
-  dv.setBigUint64(0, proposer);
-  dv.setBigUint64(8, BigInt(seq));
-  out.set(u, 16);
+  const out = new Uint8Array(PID_BYTES + u.length);
+  writePid(new DataView(out.buffer), 0, pid);
+  out.set(u, PID_BYTES);
   return out;
 }
 
-export function decodeConfContext(ctx: Uint8Array): { proposer: Id; seq: number; url: string } {
-  if (ctx.length < 16) return { proposer: 0n, seq: 0, url: '' };
+export function decodeConfContext(ctx: Uint8Array): ProposalId & { url: string } {
+  if (ctx.length < PID_BYTES) return { proposer: 0n, incarnation: 0, seq: 0, url: '' };
   const dv = new DataView(ctx.buffer, ctx.byteOffset, ctx.byteLength);
-  return { proposer: dv.getBigUint64(0), seq: Number(dv.getBigUint64(8)), url: utf8d.decode(ctx.subarray(16)) };
+  return { ...readPid(dv, 0), url: utf8d.decode(ctx.subarray(PID_BYTES)) };
 }
 
 export interface NodeSnapshot {

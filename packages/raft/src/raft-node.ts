@@ -136,6 +136,9 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
   private readonly abort = new AbortController();
   private seq = 0;
   private readSeq = 0;
+  private readonly rand: Rand;
+  /** Random per start: tells this life's proposals from a previous one's. */
+  private readonly incarnation: number;
   private applied = 0;
   private snapshotIndex = 0;
   private lastLeader: Id = 0n;
@@ -160,6 +163,8 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
     this.transport = opts.transport ?? null;
     this.stateMachine = opts.stateMachine ?? (new KvStateMachine() as unknown as StateMachine<R>);
     this.logger = (opts.logger ?? silentLogger).child({ 'local-member-id': formatId(opts.id) });
+    this.rand = opts.rand ?? new SeededRand((Math.random() * 2 ** 32) >>> 0);
+    this.incarnation = this.rand.intn(2 ** 32) >>> 0;
     if (opts.peers) {
       for (const p of opts.peers) validateMember(p.id, p.url);
       if (!opts.peers.some((p) => p.id === opts.id)) {
@@ -209,7 +214,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
       checkQuorum: this.opts.checkQuorum ?? true,
       maxSizePerMsg: this.opts.maxSizePerMsg ?? 1024 * 1024,
       maxInflightMsgs: this.opts.maxInflightMsgs ?? 256,
-      rand: this.opts.rand ?? new SeededRand((Math.random() * 2 ** 32) >>> 0),
+      rand: this.rand,
       logger: this.opts.logger ?? silentLogger,
     });
     this.started = true;
@@ -293,6 +298,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
 
   private async handleReady(rn: RawNode, rd: Ready): Promise<void> {
     const s = this.storage;
+    const term = rn.raft.term;
     // 1. Persist, durably when the Ready requires it, before any message that depends on it leaves.
     if (rd.snapshot) s.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) s.append(rd.entries);
@@ -304,8 +310,8 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
     // 3. Leader changes.
     if (rd.softState && rd.softState.lead !== this.lastLeader) {
       this.lastLeader = rd.softState.lead;
-      this.logger.info({ leader: formatId(rd.softState.lead), term: rn.raft.term }, 'leader changed');
-      this.emit('leader-change', { leader: rd.softState.lead, term: rn.raft.term });
+      this.logger.info({ leader: formatId(rd.softState.lead), term }, 'leader changed');
+      this.emit('leader-change', { leader: rd.softState.lead, term });
       if (rd.softState.lead !== 0n) {
         const ws = this.leaderWaiters;
         this.leaderWaiters = [];
@@ -403,7 +409,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
         { type: cc.type === ConfChangeType.AddNode ? 'add' : 'remove', member: formatId(cc.nodeId), ok },
         'applied conf change',
       );
-      if (ctx.proposer === this.id) {
+      if (ctx.proposer === this.id && ctx.incarnation === this.incarnation) {
         const w = this.confWaiters.get(ctx.seq);
         this.confWaiters.delete(ctx.seq);
         if (ok) w?.resolve(this.memberList());
@@ -420,7 +426,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
           // A bad command fails deterministically on every member; it must not stop the node.
           error = err;
         }
-        if (env.proposer === this.id) {
+        if (env.proposer === this.id && env.incarnation === this.incarnation) {
           const w = this.proposals.get(env.seq);
           this.proposals.delete(env.seq);
           if (error !== null) w?.reject(error);
@@ -542,7 +548,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
     if (!(data instanceof Uint8Array)) throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, 'proposal data must be a Uint8Array');
     this.ensureRunning();
     const seq = ++this.seq;
-    const env = encodeProposal(this.id, seq, data);
+    const env = encodeProposal({ proposer: this.id, incarnation: this.incarnation, seq }, data);
     const done = this.wait<R>(
       (w) => this.proposals.set(seq, w),
       () => this.proposals.delete(seq),
@@ -565,10 +571,11 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
    */
   async readIndex(options: CallOptions = {}): Promise<number> {
     this.ensureRunning();
-    const ctx = new Uint8Array(16);
+    const ctx = new Uint8Array(20);
     const dv = new DataView(ctx.buffer);
     dv.setBigUint64(0, this.id);
-    dv.setBigUint64(8, BigInt(++this.readSeq));
+    dv.setUint32(8, this.incarnation);
+    dv.setBigUint64(12, BigInt(++this.readSeq));
     const key = hex(ctx);
     const got = this.wait<number>(
       (w) => this.readWaiters.set(key, w),
@@ -613,7 +620,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
   private async changeMembership(cc: Omit<ConfChange, 'context'>, url: string, options: CallOptions): Promise<Member[]> {
     this.ensureRunning();
     const seq = ++this.seq;
-    const change: ConfChange = { ...cc, context: encodeConfContext(this.id, seq, url) };
+    const change: ConfChange = { ...cc, context: encodeConfContext({ proposer: this.id, incarnation: this.incarnation, seq }, url) };
     const done = this.wait<Member[]>(
       (w) => this.confWaiters.set(seq, w),
       () => this.confWaiters.delete(seq),

@@ -23,6 +23,14 @@ class Cluster {
   readonly nodes = new Map<Id, RaftNode>();
   readonly storages = new Map<Id, WritableStorage>();
 
+  /**
+   * With real disk I/O, fsyncs take real time: yield this many real milliseconds per simulated
+   * step so simulated timeouts do not race ahead of the disk.
+   */
+  realIoMs = 0;
+  /** Bound of every wait, in simulated milliseconds. */
+  maxMs = 20_000;
+
   constructor(seed: number) {
     this.net = new MemoryNetwork(this.clock, new SeededRand(seed));
   }
@@ -61,16 +69,17 @@ class Cluster {
   }
 
   /** Advances the clock until `cond` holds (bounded in simulated time). */
-  async until(cond: () => boolean, maxMs = 20_000): Promise<void> {
+  async until(cond: () => boolean, maxMs = this.maxMs): Promise<void> {
     for (let t = 0; t < maxMs; t += 10) {
       if (cond()) return;
       await this.clock.advance(10);
+      if (this.realIoMs > 0) await new Promise((resolve) => setTimeout(resolve, this.realIoMs));
     }
     if (!cond()) throw new Error('condition not reached in simulated time');
   }
 
   /** Runs the clock while awaiting `p`. */
-  async run<T>(p: Promise<T>, maxMs = 20_000): Promise<T> {
+  async run<T>(p: Promise<T>, maxMs = this.maxMs): Promise<T> {
     let done = false;
     let failed = false;
     p.then(
@@ -190,6 +199,8 @@ describe('RaftNode driver', () => {
   it('survives restarts from file-backed storage without losing acknowledged writes', async () => {
     const root = await mkdtemp(join(tmpdir(), 'raftwire-node-'));
     const c = new Cluster(5);
+    c.realIoMs = 1;
+    c.maxMs = 60_000;
     cleanup.push(async () => {
       await c.stopAll();
       for (const s of c.storages.values()) if (s instanceof FileStorage) await s.close();
