@@ -542,7 +542,8 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
    * Proposes a command; resolves with the state machine's result once it is
    * committed and applied here. Waits for a leader while there is none. A
    * proposal lost in a leader change never resolves: pass a signal with a
-   * timeout (e.g. `AbortSignal.timeout(5000)`).
+   * timeout (e.g. `AbortSignal.timeout(5000)`). Aborting stops the wait; the
+   * command may still commit (as with etcd, a timed-out write is indeterminate).
    */
   async propose(data: Uint8Array, options: CallOptions = {}): Promise<R> {
     if (!(data instanceof Uint8Array)) throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, 'proposal data must be a Uint8Array');
@@ -641,17 +642,17 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
    * the change is applied here. A change proposed while another is pending
    * is ignored by the leader and never resolves: pass a signal with a timeout.
    */
-  addMember(id: Id, url: string, options: CallOptions = {}): Promise<Member[]> {
+  async addMember(id: Id, url: string, options: CallOptions = {}): Promise<Member[]> {
     validateMember(id, url);
-    if (this.members.has(id)) return Promise.reject(new RaftError(RaftErrorCode.INVALID_ARGUMENT, `member ${formatId(id)} exists`));
-    if (this.removed.has(id)) return Promise.reject(new RaftError(RaftErrorCode.INVALID_ARGUMENT, `member ${formatId(id)} was removed`));
+    if (this.members.has(id)) throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `member ${formatId(id)} exists`);
+    if (this.removed.has(id)) throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `member ${formatId(id)} was removed`);
     return this.changeMembership({ type: ConfChangeType.AddNode, nodeId: id }, url, options);
   }
 
   /** Removes a member; resolves with the member list once applied here. */
-  removeMember(id: Id, options: CallOptions = {}): Promise<Member[]> {
+  async removeMember(id: Id, options: CallOptions = {}): Promise<Member[]> {
     validateMember(id, 'x:');
-    if (!this.members.has(id)) return Promise.reject(new RaftError(RaftErrorCode.INVALID_ARGUMENT, `member ${formatId(id)} not found`));
+    if (!this.members.has(id)) throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `member ${formatId(id)} not found`);
     return this.changeMembership({ type: ConfChangeType.RemoveNode, nodeId: id }, '', options);
   }
 
