@@ -412,6 +412,7 @@ export class SimCluster {
     this.opts.crashRate = 0;
     this.opts.partitionRate = 0;
     this.opts.confChangeRate = 0;
+    this.opts.proposeRate = 0.05; // a trickle, so followers can catch up
     this.partition = null;
     for (let i = 0; i < maxSteps; i++) {
       this.step();
