@@ -208,6 +208,30 @@ describe('file-backed WAL', () => {
     await expect(FileStorage.open(dir)).rejects.toSatisfy((e: unknown) => isRaftError(e, RaftErrorCode.CORRUPT));
   });
 
+  it('keeps changes made while a sync (append or rewrite) is under way', async () => {
+    const dir = join(root, 'concurrent');
+    const s = await FileStorage.open(dir);
+    s.append([1, 2, 3].map((i) => ent(i, 1)));
+    const first = s.sync();
+    await new Promise((resolve) => setImmediate(resolve)); // let the write start
+    s.append([ent(4, 1)]); // during an append sync
+    await first;
+    s.createSnapshot(3, { voters: [1n], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, new Uint8Array([3]));
+    s.compact(3);
+    const rewriting = s.sync();
+    await new Promise((resolve) => setImmediate(resolve)); // let the rewrite start
+    s.append([ent(5, 1)]); // during a rewrite
+    s.setHardState({ term: 1, vote: 1n, commit: 5 });
+    await rewriting;
+    await s.sync();
+    await s.close();
+    const r = await FileStorage.open(dir);
+    expect(r.firstIndex()).toBe(4);
+    expect(r.lastIndex()).toBe(5);
+    expect(r.initialState().hardState.commit).toBe(5);
+    await r.close();
+  });
+
   it('sync waits its turn and honours an AbortSignal while waiting', async () => {
     const s = await FileStorage.open(join(root, 'abort'));
     s.append([ent(1, 1)]);

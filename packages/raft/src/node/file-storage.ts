@@ -220,6 +220,9 @@ export class FileStorage extends MemoryStorage {
       hardState: { ...this.hardState },
       entries: last >= first ? this.entries(first, last + 1) : [],
     });
+    // The record holds all of memory as of now; changes made while it is written queue for the next sync.
+    this.pending = { snapshot: null, hardState: null, entries: [] };
+    this.rewriteNeeded = false;
     const tmp = join(this.dir, WAL_TMP);
     const fh = await open(tmp, 'w');
     try {
@@ -234,8 +237,6 @@ export class FileStorage extends MemoryStorage {
     this.fh = await open(join(this.dir, WAL), 'a+');
     this.walSize = rec.length;
     this.walSnap = { index: snap.metadata.index, term: snap.metadata.term };
-    this.pending = { snapshot: null, hardState: null, entries: [] };
-    this.rewriteNeeded = false;
     await this.snaps.prune(this.walSnap.index > 0 ? this.walSnap : null);
   }
 
