@@ -11,7 +11,12 @@ describe('seeded driver simulation', () => {
     let snapshots = 0;
     const t0 = performance.now();
     for (let seed = 1; seed <= RUNS; seed++) {
-      const res = await runDriverSim(seed, 2000);
+      const res = await runDriverSim(seed, 2000).catch((err: unknown) => {
+        throw new Error(
+          `seed ${seed} failed; reproduce: npx tsx packages/raft/scripts/soak.ts --seed ${seed} --runs 0 --driver-runs 1 --driver-ms 2000`,
+          { cause: err },
+        );
+      });
       acked += res.acked;
       reads += res.reads;
       crashes += res.crashes;

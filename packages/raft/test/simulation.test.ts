@@ -12,8 +12,15 @@ describe('seeded simulation', () => {
     const t0 = performance.now();
     for (let seed = 1; seed <= RUNS; seed++) {
       const sim = new SimCluster(randomOptions(seed, 160));
-      sim.run();
-      if (sim.converge(300)) converged++;
+      try {
+        sim.run();
+        if (sim.converge(300)) converged++;
+      } catch (err) {
+        throw new Error(
+          `seed ${seed} failed; reproduce: npx tsx packages/raft/scripts/soak.ts --seed ${seed} --runs 1 --steps 160 --driver-runs 0`,
+          { cause: err },
+        );
+      }
       reads += sim.readsCompleted;
       confs += sim.confChangesApplied;
       maxCommit = Math.max(maxCommit, sim.maxCommit);
@@ -26,5 +33,5 @@ describe('seeded simulation', () => {
     expect(converged).toBeGreaterThan(RUNS * 0.95);
     expect(reads).toBeGreaterThan(100);
     expect(confs).toBeGreaterThan(10);
-  });
+  }, 120_000);
 });
