@@ -2,10 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Id } from '@raftwire/core';
-import { isRaftwireError } from '@raftwire/core';
+import { createMessage, isRaftwireError, MessageType } from '@raftwire/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.js';
+import { isRaftError, RaftErrorCode } from '../src/errors.js';
 import { encodeKvCommand, type KvResult, type KvStateMachine } from '../src/kv.js';
+import type { Logger } from '../src/logger.js';
 import { FileStorage } from '../src/node/file-storage.js';
 import { SeededRand } from '../src/rand.js';
 import { type Member, RaftNode, type RaftNodeOptions } from '../src/raft-node.js';
@@ -178,6 +180,36 @@ describe('RaftNode driver', () => {
     expect(leader.isIdRemoved(victim.id)).toBe(true);
     await c.run(leader.propose(put('after', 'removal')));
     expect(dec(await c.run(n4.read('after')))).toBe('removal');
+  });
+
+  it('logs through a pino-shaped logger with etcd field names, and process() rejects bad senders', async () => {
+    const lines: { bindings: Record<string, unknown>; obj: Record<string, unknown>; msg: string | undefined }[] = [];
+    const mk = (bindings: Record<string, unknown>): Logger => {
+      const log =
+        () =>
+        (obj: Record<string, unknown> | string, msg?: string): void => {
+          if (typeof obj === 'string') lines.push({ bindings, obj: {}, msg: obj });
+          else lines.push({ bindings, obj, msg });
+        };
+      return { trace: log(), debug: log(), info: log(), warn: log(), error: log(), child: (b) => mk({ ...bindings, ...b }) };
+    };
+    const c = new Cluster(6);
+    cleanup.push(() => c.stopAll());
+    for (const m of three()) await c.add(m.id, three(), new MemoryStorage(), m.id === 1n ? { logger: mk({}) } : {});
+    await c.until(() => c.leader() !== undefined);
+    expect(lines.some((l) => l.bindings['local-member-id'] === '1' && l.msg === 'raft node started')).toBe(true);
+    expect(lines.some((l) => l.msg === 'leader changed' && typeof l.obj.leader === 'string')).toBe(true);
+    const n1 = c.node(1n);
+    await expect(n1.process(createMessage({ type: MessageType.MsgHeartbeat, from: 2n, to: 9n }))).rejects.toSatisfy((e: unknown) =>
+      isRaftError(e, RaftErrorCode.INVALID_ARGUMENT),
+    );
+    const leader = c.leader() as RaftNode;
+    const victim = [2n, 3n].find((id) => id !== leader.id) as Id;
+    await c.run(leader.removeMember(victim));
+    await c.until(() => c.node(1n).isIdRemoved(victim));
+    await expect(c.node(1n).process(createMessage({ type: MessageType.MsgHeartbeat, from: victim, to: 1n }))).rejects.toSatisfy(
+      (e: unknown) => isRaftwireError(e, 'ERR_MEMBER_REMOVED'),
+    );
   });
 
   it('a removed leader steps down and stops; the rest elect a new leader', async () => {
