@@ -18,7 +18,7 @@ import { type Rand, SeededRand } from './rand.js';
 import type { StateType } from './raft.js';
 import { type Ready, RawNode, type SnapshotStatus } from './raw-node.js';
 import { isEmptyHardState, type WritableStorage } from './storage.js';
-import type { RaftCallbacks, RaftTransport } from './transport.js';
+import type { RaftCallbacks, RaftTransport, SnapshotBody } from './transport.js';
 
 /** A cluster member: ID and peer URL. */
 export interface Member {
@@ -351,12 +351,24 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
         const data = m.snapshot.data;
         const chunk = this.opts.snapshotChunkBytes ?? 64 * 1024;
         const head: Message = { ...m, snapshot: { ...m.snapshot, data: new Uint8Array(0) } };
-        t.sendSnapshot(head, chunks(data, chunk));
+        try {
+          t.sendSnapshot(head, snapshotBody(data, chunk));
+        } catch (err) {
+          this.logger.warn({ err, 'remote-peer-id': formatId(m.to) }, 'transport refused snapshot');
+          this.rn?.reportSnapshot(m.to, 'failure');
+        }
       } else {
         normal.push(m);
       }
     }
-    if (normal.length > 0) t.send(normal);
+    if (normal.length === 0) return;
+    try {
+      t.send(normal);
+    } catch (err) {
+      // etcd's transport never fails a send; if ours does, treat the peers as unreachable.
+      this.logger.warn({ err, count: normal.length }, 'transport refused messages');
+      for (const to of new Set(normal.map((m) => m.to))) this.rn?.reportUnreachable(to);
+    }
   }
 
   private restoreSnapshot(data: Uint8Array, index: number): void {
@@ -739,6 +751,11 @@ function hex(b: Uint8Array): string {
   return s;
 }
 
-async function* chunks(data: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-  for (let off = 0; off < data.length; off += size) yield data.subarray(off, Math.min(off + size, data.length));
+function snapshotBody(data: Uint8Array, chunk: number): SnapshotBody {
+  return {
+    size: data.length,
+    async *[Symbol.asyncIterator]() {
+      for (let off = 0; off < data.length; off += chunk) yield data.subarray(off, Math.min(off + chunk, data.length));
+    },
+  };
 }

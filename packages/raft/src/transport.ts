@@ -1,6 +1,11 @@
 import type { Id, Message } from '@raftwire/core';
 import type { SnapshotStatus } from './raw-node.js';
 
+/** A streamed snapshot body that also tells its total size up front (for a length prefix or Content-Length). */
+export interface SnapshotBody extends AsyncIterable<Uint8Array> {
+  readonly size: number;
+}
+
 /**
  * What the driver needs from a transport: the sending half of core's
  * `Transport` (DESIGN §2). Core's Transport satisfies it structurally.
@@ -12,7 +17,9 @@ export interface RaftTransport {
    * Sends a MsgSnap whose snapshot bytes come as `body` (the message's
    * `snapshot.data` is empty). The receiver concatenates the body into
    * `snapshot.data` before calling {@link RaftCallbacks.process}. The outcome
-   * is reported through {@link RaftCallbacks.reportSnapshot}.
+   * is reported through {@link RaftCallbacks.reportSnapshot}. The driver
+   * passes a {@link SnapshotBody}, so `size` is available to transports that
+   * need it.
    */
   sendSnapshot(msg: Message, body: AsyncIterable<Uint8Array>): void;
   /** Optional: called when a member is added (after its conf change applied). */

@@ -91,6 +91,8 @@ export class MemoryNetwork {
             parts.push(Uint8Array.from(c));
             n += c.length;
           }
+          const declared = (body as { size?: number }).size;
+          if (declared !== n) throw new Error(`snapshot body size ${n} differs from declared ${declared}`);
           const data = new Uint8Array(n);
           let off = 0;
           for (const p of parts) {
