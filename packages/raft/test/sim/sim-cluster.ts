@@ -108,6 +108,7 @@ export class SimCluster {
   /** index → {term of entry, term of the leader that committed it} (leader completeness). */
   readonly committed = new Map<number, { entryTerm: number; commitTerm: number }>();
   readsCompleted = 0;
+  crashesBeforePersist = 0;
   confChangesApplied = 0;
   maxCommit = 0;
   private allIds: Id[];
@@ -265,6 +266,13 @@ export class SimCluster {
         continue;
       }
       to.rn.step(msg);
+      if (this.rand.chance(this.opts.crashRate)) {
+        // Crash after stepping but before the Ready is persisted: everything unpersisted is lost.
+        to.rn = null;
+        to.downUntil = this.now + 1 + this.rand.intn(40);
+        this.crashesBeforePersist++;
+        continue;
+      }
       if (msg.type === MessageType.MsgSnap) {
         const from = this.nodes.get(msg.from);
         if (from?.rn) from.rn.reportSnapshot(msg.to, 'finish');
