@@ -266,6 +266,15 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
     return this.rn;
   }
 
+  /**
+   * Resolves once no Ready is being handled (persisted, sent, applied). For
+   * tests and simulations that drive a ManualClock over real disk I/O: wait
+   * for this before advancing simulated time.
+   */
+  async whenIdle(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
   /** Starts an election now (tests, leadership hints). */
   campaign(): void {
     this.ensureRunning().campaign();

@@ -25,11 +25,8 @@ class Cluster {
   readonly nodes = new Map<Id, RaftNode>();
   readonly storages = new Map<Id, WritableStorage>();
 
-  /**
-   * With real disk I/O, fsyncs take real time: yield this many real milliseconds per simulated
-   * step so simulated timeouts do not race ahead of the disk.
-   */
-  realIoMs = 0;
+  /** With real disk I/O, wait for every node to be idle before moving simulated time on. */
+  realIo = false;
   /** Bound of every wait, in simulated milliseconds. */
   maxMs = 20_000;
 
@@ -75,7 +72,10 @@ class Cluster {
     for (let t = 0; t < maxMs; t += 10) {
       if (cond()) return;
       await this.clock.advance(10);
-      if (this.realIoMs > 0) await new Promise((resolve) => setTimeout(resolve, this.realIoMs));
+      if (this.realIo) {
+        // Simulated time stands still while real fsyncs are under way.
+        for (const n of this.nodes.values()) await n.whenIdle();
+      }
     }
     if (!cond()) throw new Error('condition not reached in simulated time');
   }
@@ -231,8 +231,7 @@ describe('RaftNode driver', () => {
   it('survives restarts from file-backed storage without losing acknowledged writes', async () => {
     const root = await mkdtemp(join(tmpdir(), 'raftwire-node-'));
     const c = new Cluster(5);
-    c.realIoMs = 1;
-    c.maxMs = 60_000;
+    c.realIo = true;
     cleanup.push(async () => {
       await c.stopAll();
       for (const s of c.storages.values()) if (s instanceof FileStorage) await s.close();
