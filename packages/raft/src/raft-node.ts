@@ -16,7 +16,7 @@ import { type KvResult, KvStateMachine, type StateMachine } from './kv.js';
 import { type Logger, silentLogger } from './logger.js';
 import { type Rand, SeededRand } from './rand.js';
 import type { StateType } from './raft.js';
-import { type Ready, RawNode, type SnapshotStatus } from './raw-node.js';
+import { type RaftStatus, type Ready, RawNode, type SnapshotStatus } from './raw-node.js';
 import { isEmptyHardState, type WritableStorage } from './storage.js';
 import type { RaftCallbacks, RaftTransport, SnapshotBody } from './transport.js';
 
@@ -697,7 +697,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
   }
 
   /** The underlying state machine's status, including per-follower progress on the leader. */
-  raftStatus() {
+  raftStatus(): RaftStatus {
     return this.ensureRunning().status();
   }
 
