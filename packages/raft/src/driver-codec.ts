@@ -21,6 +21,7 @@ export interface ProposalId {
   seq: number;
 }
 
+/** A decoded proposal entry. */
 export interface Envelope extends ProposalId {
   payload: Uint8Array;
 }
@@ -37,6 +38,7 @@ function readPid(dv: DataView, off: number): ProposalId {
   return { proposer: dv.getBigUint64(off), incarnation: dv.getUint32(off + 8), seq: Number(dv.getBigUint64(off + 12)) };
 }
 
+/** Wraps a state-machine command with its proposal ID. */
 export function encodeProposal(pid: ProposalId, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(1 + PID_BYTES + payload.length);
   out[0] = PROPOSAL_VERSION;
@@ -52,6 +54,7 @@ export function decodeProposal(data: Uint8Array): Envelope | null {
   return { ...readPid(dv, 1), payload: data.subarray(1 + PID_BYTES) };
 }
 
+/** Encodes a conf change's context: proposal ID and the member's URL. */
 export function encodeConfContext(pid: ProposalId, url: string): Uint8Array {
   const u = utf8.encode(url);
   const out = new Uint8Array(PID_BYTES + u.length);
@@ -60,18 +63,21 @@ export function encodeConfContext(pid: ProposalId, url: string): Uint8Array {
   return out;
 }
 
+/** Decodes {@link encodeConfContext}; a short context yields a zero proposal ID and an empty URL. */
 export function decodeConfContext(ctx: Uint8Array): ProposalId & { url: string } {
   if (ctx.length < PID_BYTES) return { proposer: 0n, incarnation: 0, seq: 0, url: '' };
   const dv = new DataView(ctx.buffer, ctx.byteOffset, ctx.byteLength);
   return { ...readPid(dv, 0), url: utf8d.decode(ctx.subarray(PID_BYTES)) };
 }
 
+/** What a driver snapshot holds besides the state machine: members and removed IDs. */
 export interface NodeSnapshot {
   members: Map<Id, string>;
   removed: Set<Id>;
   state: Uint8Array;
 }
 
+/** Encodes a driver snapshot (members sorted by ID, then removed IDs, then state bytes). */
 export function encodeNodeSnapshot(s: NodeSnapshot): Uint8Array {
   const urls = [...s.members].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([id, url]) => [id, utf8.encode(url)] as const);
   const removed = [...s.removed].sort((a, b) => (a < b ? -1 : 1));
@@ -98,6 +104,7 @@ export function encodeNodeSnapshot(s: NodeSnapshot): Uint8Array {
   return out;
 }
 
+/** Decodes {@link encodeNodeSnapshot}; throws ERR_CORRUPT on malformed bytes. */
 export function decodeNodeSnapshot(b: Uint8Array): NodeSnapshot {
   const bad = (): RaftError => new RaftError(RaftErrorCode.CORRUPT, 'malformed node snapshot');
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);

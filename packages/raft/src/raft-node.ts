@@ -97,6 +97,7 @@ export interface RaftNodeEvents {
   error: (err: unknown) => void;
 }
 
+/** Options of calls that can wait. */
 export interface CallOptions {
   signal?: AbortSignal;
 }

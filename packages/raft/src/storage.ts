@@ -14,10 +14,12 @@ export function emptyHardState(): HardState {
   return { term: 0, vote: 0n, commit: 0 };
 }
 
+/** Field-wise equality of hard states. */
 export function hardStatesEqual(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
 
+/** True for the zero hard state (nothing persisted). */
 export function isEmptyHardState(h: HardState): boolean {
   return h.term === 0 && h.vote === 0n && h.commit === 0;
 }
@@ -173,6 +175,7 @@ export class MemoryStorage implements WritableStorage {
   }
 }
 
+/** A deep copy of a ConfState. */
 export function cloneConfState(cs: ConfState): ConfState {
   return {
     voters: [...cs.voters],

@@ -24,6 +24,7 @@ export interface RecoveryInfo {
   snapshotIndex: number;
 }
 
+/** Options of {@link FileStorage.open}. */
 export interface FileStorageOptions {
   logger?: Logger;
   signal?: AbortSignal;

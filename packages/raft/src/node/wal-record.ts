@@ -18,6 +18,7 @@ export interface WalBatch {
   entries: Entry[];
 }
 
+/** Record header: payload length (u32 LE) and CRC-32 (u32 LE). */
 export const WAL_HEADER_BYTES = 8;
 /** Records above this size are refused on write and treated as damage on read. */
 export const MAX_WAL_RECORD_BYTES = 256 * 1024 * 1024;
