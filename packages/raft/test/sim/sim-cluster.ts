@@ -266,16 +266,17 @@ export class SimCluster {
         continue;
       }
       to.rn.step(msg);
+      if (msg.type === MessageType.MsgSnap) {
+        // The receiver took the snapshot (a transport reports success once process() returned).
+        const from = this.nodes.get(msg.from);
+        if (from?.rn) from.rn.reportSnapshot(msg.to, 'finish');
+      }
       if (this.rand.chance(this.opts.crashRate)) {
         // Crash after stepping but before the Ready is persisted: everything unpersisted is lost.
         to.rn = null;
         to.downUntil = this.now + 1 + this.rand.intn(40);
         this.crashesBeforePersist++;
         continue;
-      }
-      if (msg.type === MessageType.MsgSnap) {
-        const from = this.nodes.get(msg.from);
-        if (from?.rn) from.rn.reportSnapshot(msg.to, 'finish');
       }
       this.handleReady(to);
     }
