@@ -1,0 +1,190 @@
+import { ErrorCode, RaftwireError } from '@raftwire/core';
+import type { LinkRequest, LinkResponse, ProtocolHandler } from '@raftwire/core';
+import { CHANNELS, type ChannelLabel, channelForPath } from './channels.js';
+import { ChannelMux } from './channel-mux.js';
+import type { Logger } from './logger.js';
+import type { PeerConnectionFactory, PeerConnectionPort, PeerSignalData } from './peer-connection-port.js';
+import { SendPacer, type SendPacerOptions } from './send-pacer.js';
+
+export interface PeerLinkConnectionOptions {
+  factory: PeerConnectionFactory;
+  initiator: boolean;
+  /** Session id of this connection attempt (carried by every signal). */
+  session: string;
+  handler: () => ProtocolHandler | undefined;
+  remoteAddress: string;
+  pacer?: SendPacerOptions;
+  maxMessageBytes?: number;
+  /** Closes the attempt with ERR_LINK if it is not open by then. */
+  connectTimeoutMs: number;
+  logger: Logger;
+  /** A signal to deliver to the remote for this session. */
+  onSignal: (data: PeerSignalData) => void;
+  /** The connection is gone; fires once, with the reason every in-flight exchange failed with. */
+  onClose: (err: RaftwireError) => void;
+}
+
+export type ConnectionState = 'connecting' | 'open' | 'closed';
+
+/**
+ * One peer connection to one remote member: the port, its four data
+ * channels and a multiplexer on each. Created before signalling starts, so
+ * no early message is missed. Any failure (peer connection failed or closed,
+ * a channel closed, a framing error) closes the whole connection and fails
+ * every exchange in flight with ERR_LINK; the owner then builds a new one.
+ */
+export class PeerLinkConnection {
+  readonly session: string;
+  private readonly port: PeerConnectionPort;
+  private readonly pacer: SendPacer;
+  private readonly muxes = new Map<ChannelLabel, ChannelMux>();
+  private state_: ConnectionState = 'connecting';
+  private connected = false;
+  private readonly readyWaiters: { resolve: () => void; reject: (e: RaftwireError) => void }[] = [];
+  private closeError: RaftwireError | undefined;
+  private readonly log: Logger;
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly options: PeerLinkConnectionOptions) {
+    this.session = options.session;
+    this.log = options.logger;
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = undefined;
+      this.close(new RaftwireError(ErrorCode.LINK, `peer connection not open after ${options.connectTimeoutMs} ms`));
+    }, options.connectTimeoutMs);
+    this.pacer = new SendPacer(options.pacer);
+    this.port = options.factory.create({ initiator: options.initiator, channels: CHANNELS });
+    for (const { label } of CHANNELS) {
+      const channel = this.port.channels.get(label);
+      if (channel === undefined) throw new RaftwireError(ErrorCode.LINK, `peer connection port did not create channel ${label}`);
+      const mux = new ChannelMux({
+        channel,
+        pacer: this.pacer,
+        handler: options.handler,
+        remoteAddress: options.remoteAddress,
+        ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
+        logger: this.log,
+        onProtocolError: (err) => {
+          this.log.warn({ channel: label, error: err.message }, 'protocol error on data channel; closing connection');
+          this.close(new RaftwireError(ErrorCode.LINK, `protocol error on ${label}: ${err.message}`, { cause: err }));
+        },
+      });
+      this.muxes.set(label, mux);
+      this.pacer.attach(channel);
+      channel.onMessage = (data) => mux.receive(data);
+      channel.onOpen = () => this.checkReady();
+      channel.onClose = () => this.close(new RaftwireError(ErrorCode.LINK, `data channel ${label} closed`));
+    }
+    this.port.onSignal = (data) => {
+      if (this.state_ !== 'closed') options.onSignal(data);
+    };
+    this.port.onConnect = () => {
+      this.connected = true;
+      this.checkReady();
+    };
+    this.port.onClose = (reason) => {
+      this.close(new RaftwireError(ErrorCode.LINK, `peer connection closed${reason ? `: ${reason.message}` : ''}`, reason ? { cause: reason } : undefined));
+    };
+  }
+
+  get state(): ConnectionState {
+    return this.state_;
+  }
+
+  /** The underlying port (tests and diagnostics). */
+  get peerConnection(): PeerConnectionPort {
+    return this.port;
+  }
+
+  /** Exchanges in flight over all channels. */
+  get activeExchanges(): number {
+    let n = 0;
+    for (const m of this.muxes.values()) n += m.activeExchanges;
+    return n;
+  }
+
+  /** Feeds a signal from the remote. */
+  signal(data: PeerSignalData): void {
+    if (this.state_ === 'closed') return;
+    try {
+      this.port.signal(data);
+    } catch (err) {
+      this.close(new RaftwireError(ErrorCode.LINK, `bad signal for session ${this.session}: ${String(err)}`, { cause: err }));
+    }
+  }
+
+  private checkReady(): void {
+    if (this.state_ !== 'connecting' || !this.connected) return;
+    for (const ch of this.port.channels.values()) if (ch.readyState !== 'open') return;
+    this.state_ = 'open';
+    this.clearConnectTimer();
+    this.log.debug({ session: this.session }, 'peer connection open');
+    for (const w of this.readyWaiters.splice(0)) w.resolve();
+  }
+
+  /** Resolves once connected with every channel open; rejects ERR_LINK if the connection closes, ERR_ABORTED on abort. */
+  ready(signal?: AbortSignal): Promise<void> {
+    if (this.state_ === 'open') return Promise.resolve();
+    if (this.closeError) return Promise.reject(this.closeError);
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        const i = this.readyWaiters.indexOf(waiter);
+        if (i >= 0) this.readyWaiters.splice(i, 1);
+        reject(new RaftwireError(ErrorCode.ABORTED, 'connect aborted'));
+      };
+      const waiter = {
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (e: RaftwireError) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      if (signal?.aborted) {
+        reject(new RaftwireError(ErrorCode.ABORTED, 'connect aborted'));
+        return;
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.readyWaiters.push(waiter);
+    });
+  }
+
+  /** Sends a request on the channel its path maps to. */
+  request(req: LinkRequest): Promise<LinkResponse> {
+    if (this.state_ !== 'open') {
+      return Promise.reject(this.closeError ?? new RaftwireError(ErrorCode.LINK, `connection ${this.session} is not open`));
+    }
+    const mux = this.muxes.get(channelForPath(req.path)) as ChannelMux;
+    return mux.request(req);
+  }
+
+  private clearConnectTimer(): void {
+    if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+  }
+
+  /** Fails everything in flight with `err` and closes the channels, then the peer connection. Idempotent. */
+  close(err: RaftwireError = new RaftwireError(ErrorCode.LINK, 'connection closed')): void {
+    if (this.state_ === 'closed') return;
+    this.state_ = 'closed';
+    this.closeError = err;
+    this.clearConnectTimer();
+    this.log.debug({ session: this.session, error: err.message }, 'peer connection closed');
+    this.pacer.close(err);
+    for (const mux of this.muxes.values()) mux.close(err);
+    for (const w of this.readyWaiters.splice(0)) w.reject(err);
+    for (const ch of this.port.channels.values()) {
+      ch.onMessage = null;
+      ch.onClose = null;
+      ch.onOpen = null;
+      ch.onBufferedAmountLow = null;
+    }
+    this.port.onClose = null;
+    this.port.onSignal = null;
+    this.port.onConnect = null;
+    this.port.close();
+    this.options.onClose(err);
+  }
+}
