@@ -310,26 +310,15 @@ export class ChannelMux {
 
   private async sendFrame(ex: Exchange, frame: Uint8Array): Promise<void> {
     if (ex.reset) throw ex.abort.signal.reason;
-    await this.pacer.waitForRoom(this.channel, frame.length, ex.abort.signal);
-    if (ex.reset) throw ex.abort.signal.reason;
-    this.channel.send(frame);
+    await this.pacer.send(this.channel, frame, ex.abort.signal);
   }
 
   /** Control frames (WINDOW, RESET) are tiny: sent as soon as the channel has room, best effort. */
   private sendControl(frame: Uint8Array): void {
     if (this.closedError || this.channel.readyState !== 'open') return;
-    if (this.pacer.hasRoom(this.channel, frame.length)) {
-      try {
-        this.channel.send(frame);
-      } catch (err) {
-        this.log.debug({ error: String(err) }, 'control frame not sent');
-      }
-      return;
-    }
-    this.pacer.waitForRoom(this.channel, frame.length).then(
-      () => this.sendControl(frame),
-      () => {},
-    );
+    this.pacer.send(this.channel, frame).catch((err: unknown) => {
+      this.log.debug({ error: String(err) }, 'control frame not sent');
+    });
   }
 
   private grant(ex: Exchange, n: number): void {

@@ -55,18 +55,23 @@ export class SendPacer {
   }
 
   /**
-   * Resolves when `size` bytes fit on `channel`; the caller must then send
-   * synchronously. Rejects with ERR_LINK when the connection closes or the
-   * channel is no longer open, ERR_ABORTED on abort.
+   * Sends `frame` on `channel` as soon as it fits under the high-water mark.
+   * The room check and the send happen in one synchronous step, so
+   * concurrent senders can never push `bufferedAmount` past the mark.
+   * Rejects with ERR_LINK when the connection closes or the channel is no
+   * longer open, ERR_ABORTED on abort (nothing is sent then).
    */
-  async waitForRoom(channel: DataChannelPort, size: number, signal?: AbortSignal): Promise<void> {
+  async send(channel: DataChannelPort, frame: Uint8Array, signal?: AbortSignal): Promise<void> {
     let waited = false;
     for (;;) {
       if (this.closedError) throw this.closedError;
       if (channel.readyState !== 'open') throw new RaftwireError(ErrorCode.LINK, `data channel ${channel.label} is ${channel.readyState}`);
       if (signal?.aborted) throw new RaftwireError(ErrorCode.ABORTED, 'send aborted');
       // Once over the high mark, resume only at the low mark (hysteresis), not once per drained frame.
-      if (this.hasRoom(channel, size) && (!waited || channel.bufferedAmount <= this.low)) return;
+      if (this.hasRoom(channel, frame.length) && (!waited || channel.bufferedAmount <= this.low)) {
+        channel.send(frame);
+        return;
+      }
       waited = true;
       await this.nextWake(signal);
     }

@@ -134,11 +134,7 @@ export function testHandler(options: { tickMs?: number; onRequest?: (req: Handle
     if (req.method === 'GET' && req.path === '/raft/probing') return { status: 200, headers: {}, body: text('{"ok":true}') };
     return { status: 404, headers: {}, body: text('invalid path') };
   };
-  return Object.assign(h, state, {
-    get streamsClosed() {
-      return state.streamsClosed;
-    },
-  });
+  return Object.defineProperty(h, 'streamsClosed', { get: () => state.streamsClosed }) as ProtocolHandler & { streamsClosed: number };
 }
 
 export type { Id, LinkResponse };
