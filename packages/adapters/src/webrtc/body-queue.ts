@@ -35,7 +35,9 @@ export class BodyQueue implements AsyncIterable<Uint8Array> {
   push(chunk: Uint8Array): void {
     if (this.ended || this.error) return;
     if (this.queued + chunk.length > this.maxQueuedBytes) {
-      this.fail(new RaftwireError(ErrorCode.BUFFER_FULL, `receive queue over ${this.maxQueuedBytes} bytes: the sender ignored flow control`));
+      this.fail(
+        new RaftwireError(ErrorCode.BUFFER_FULL, `receive queue over ${this.maxQueuedBytes} bytes: the sender ignored flow control`),
+      );
       return;
     }
     this.chunks.push(chunk);

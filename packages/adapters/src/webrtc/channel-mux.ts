@@ -12,7 +12,16 @@ import {
   remoteResetError,
 } from './exchange-head.js';
 import type { Logger } from './logger.js';
-import { FrameType, MAX_REQUEST_ID, type MuxFrame, decodeMuxFrame, decodeVarint, encodeMuxFrame, encodeVarint, fragment } from './mux-frame.js';
+import {
+  FrameType,
+  MAX_REQUEST_ID,
+  type MuxFrame,
+  decodeMuxFrame,
+  decodeVarint,
+  encodeMuxFrame,
+  encodeVarint,
+  fragment,
+} from './mux-frame.js';
 import type { DataChannelPort } from './peer-connection-port.js';
 import { Reassembler } from './reassembler.js';
 import type { SendPacer } from './send-pacer.js';
@@ -137,7 +146,8 @@ export class ChannelMux {
         return;
       }
       case FrameType.END:
-        if (ex.reassembler.pendingBytes > 0) throw new RaftwireError(ErrorCode.TRUNCATED, `body of request ${ex.id} ended inside a message`);
+        if (ex.reassembler.pendingBytes > 0)
+          throw new RaftwireError(ErrorCode.TRUNCATED, `body of request ${ex.id} ended inside a message`);
         ex.inEnded = true;
         ex.inBody.end();
         this.maybeFinish(ex);
@@ -326,7 +336,9 @@ export class ChannelMux {
     if (ex.ungranted < WINDOW_BYTES / 4 || ex.reset || ex.inEnded) return;
     const credit = ex.ungranted;
     ex.ungranted = 0;
-    this.sendControl(encodeMuxFrame({ type: FrameType.WINDOW, requestId: ex.id, fromClient: ex.client, more: false, payload: encodeVarint(credit) }));
+    this.sendControl(
+      encodeMuxFrame({ type: FrameType.WINDOW, requestId: ex.id, fromClient: ex.client, more: false, payload: encodeVarint(credit) }),
+    );
   }
 
   private onRemoteReset(ex: Exchange, reason: ResetReason): void {

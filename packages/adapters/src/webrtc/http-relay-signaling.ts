@@ -164,4 +164,3 @@ async function readEvents(body: ReadableStream<Uint8Array>, onSignal: (msg: Sign
     }
   }
 }
-

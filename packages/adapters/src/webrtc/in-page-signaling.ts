@@ -1,6 +1,13 @@
 import { ErrorCode, RaftwireError, formatId } from '@raftwire/core';
 import type { Id } from '@raftwire/core';
-import { type SignalMessage, type Signaling, type SignalingEndpoint, type SignalingJoinOptions, checkSignalClaim, parseSignalMessage } from './signaling.js';
+import {
+  type SignalMessage,
+  type Signaling,
+  type SignalingEndpoint,
+  type SignalingJoinOptions,
+  checkSignalClaim,
+  parseSignalMessage,
+} from './signaling.js';
 
 interface Registration {
   memberId: Id;
@@ -36,7 +43,10 @@ export class InPageSignalingHub implements Signaling {
    */
   register(clusterId: Id, memberId: Id, onSignal: (message: SignalMessage) => void): SignalingEndpoint {
     if (clusterId !== this.clusterId) {
-      throw new RaftwireError(ErrorCode.CLUSTER_ID_MISMATCH, `join for cluster ${formatId(clusterId)}, this hub serves ${formatId(this.clusterId)}`);
+      throw new RaftwireError(
+        ErrorCode.CLUSTER_ID_MISMATCH,
+        `join for cluster ${formatId(clusterId)}, this hub serves ${formatId(this.clusterId)}`,
+      );
     }
     const reg: Registration = { memberId, onSignal };
     this.members.set(memberId, reg);

@@ -5,7 +5,13 @@
  */
 export { WebRtcLink, type WebRtcLinkOptions, type WebRtcLinkEvent, WEBRTC_URL_SCHEME, parseWebrtcUrl, webrtcUrl } from './webrtc-link.js';
 export type { PeerLinkConnection, ConnectionState } from './peer-link-connection.js';
-export type { DataChannelPort, PeerConnectionFactory, PeerConnectionInit, PeerConnectionPort, PeerSignalData } from './peer-connection-port.js';
+export type {
+  DataChannelPort,
+  PeerConnectionFactory,
+  PeerConnectionInit,
+  PeerConnectionPort,
+  PeerSignalData,
+} from './peer-connection-port.js';
 export {
   type PeerConfiguration,
   type SimplePeerConstructor,

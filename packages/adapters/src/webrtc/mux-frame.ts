@@ -64,7 +64,8 @@ export function decodeMuxFrame(bytes: Uint8Array): MuxFrame {
   const r = new ByteReader(bytes);
   const b = r.byte();
   const type = b & 0x0f;
-  if (type < FrameType.HEAD || type > FrameType.WINDOW || (b & 0x30) !== 0) throw decodeError(`unknown mux frame type byte 0x${b.toString(16)}`);
+  if (type < FrameType.HEAD || type > FrameType.WINDOW || (b & 0x30) !== 0)
+    throw decodeError(`unknown mux frame type byte 0x${b.toString(16)}`);
   const requestId = r.varint('request id');
   if (requestId > MAX_REQUEST_ID) throw decodeError(`request id ${requestId} out of range`);
   const more = (b & MORE) !== 0;

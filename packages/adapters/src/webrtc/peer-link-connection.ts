@@ -83,7 +83,13 @@ export class PeerLinkConnection {
       this.checkReady();
     };
     this.port.onClose = (reason) => {
-      this.close(new RaftwireError(ErrorCode.LINK, `peer connection closed${reason ? `: ${reason.message}` : ''}`, reason ? { cause: reason } : undefined));
+      this.close(
+        new RaftwireError(
+          ErrorCode.LINK,
+          `peer connection closed${reason ? `: ${reason.message}` : ''}`,
+          reason ? { cause: reason } : undefined,
+        ),
+      );
     };
   }
 

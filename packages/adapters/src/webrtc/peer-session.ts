@@ -121,7 +121,8 @@ export class PeerSession {
         return;
       case 'close':
         this.remember(msg.session);
-        if (conn !== undefined && conn.session === msg.session) conn.close(new RaftwireError(ErrorCode.LINK, 'remote closed the connection'));
+        if (conn !== undefined && conn.session === msg.session)
+          conn.close(new RaftwireError(ErrorCode.LINK, 'remote closed the connection'));
         return;
     }
   }

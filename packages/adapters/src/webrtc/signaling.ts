@@ -108,10 +108,16 @@ export interface SignalClaimContext {
  */
 export function checkSignalClaim(msg: SignalMessage, ctx: SignalClaimContext): void {
   if (msg.clusterId !== formatId(ctx.clusterId)) {
-    throw new RaftwireError(ErrorCode.CLUSTER_ID_MISMATCH, `signal for cluster ${msg.clusterId}, this is cluster ${formatId(ctx.clusterId)}`);
+    throw new RaftwireError(
+      ErrorCode.CLUSTER_ID_MISMATCH,
+      `signal for cluster ${msg.clusterId}, this is cluster ${formatId(ctx.clusterId)}`,
+    );
   }
   if (msg.from !== formatId(ctx.sender)) {
-    throw new RaftwireError(ErrorCode.SIGNAL_REJECTED, `signal claims to be from ${msg.from} but the session belongs to ${formatId(ctx.sender)}`);
+    throw new RaftwireError(
+      ErrorCode.SIGNAL_REJECTED,
+      `signal claims to be from ${msg.from} but the session belongs to ${formatId(ctx.sender)}`,
+    );
   }
   if (msg.to === msg.from) throw new RaftwireError(ErrorCode.SIGNAL_REJECTED, 'signal addressed to its sender');
   const to = tryParseId(msg.to) as Id;

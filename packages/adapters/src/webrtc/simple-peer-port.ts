@@ -1,5 +1,11 @@
 import { ErrorCode, RaftwireError } from '@raftwire/core';
-import type { DataChannelPort, PeerConnectionFactory, PeerConnectionInit, PeerConnectionPort, PeerSignalData } from './peer-connection-port.js';
+import type {
+  DataChannelPort,
+  PeerConnectionFactory,
+  PeerConnectionInit,
+  PeerConnectionPort,
+  PeerSignalData,
+} from './peer-connection-port.js';
 
 /**
  * A WebRTC implementation to inject (the shape simple-peer's `wrtc` option

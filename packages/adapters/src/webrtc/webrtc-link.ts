@@ -19,7 +19,11 @@ export function webrtcUrl(memberId: Id): string {
 export function parseWebrtcUrl(url: string): Id {
   const m = /^webrtc:\/\/([0-9a-f]{1,16})\/?$/.exec(url);
   const id = m ? tryParseId(m[1]) : undefined;
-  if (id === undefined) throw new RaftwireError(ErrorCode.INVALID_URL, `not a WebRTC peer URL (want webrtc://<hex member id>): ${JSON.stringify(url.slice(0, 80))}`);
+  if (id === undefined)
+    throw new RaftwireError(
+      ErrorCode.INVALID_URL,
+      `not a WebRTC peer URL (want webrtc://<hex member id>): ${JSON.stringify(url.slice(0, 80))}`,
+    );
   return id;
 }
 
@@ -100,7 +104,10 @@ export class WebRtcLink implements Link {
     if (remoteId === this.localId) throw new RaftwireError(ErrorCode.INVALID_URL, 'a member cannot connect to itself');
     const timeout = new AbortController();
     const timer = setTimeout(
-      () => timeout.abort(new RaftwireError(ErrorCode.LINK, `no connection to member ${formatId(remoteId)} within ${this.connectTimeoutMs} ms`)),
+      () =>
+        timeout.abort(
+          new RaftwireError(ErrorCode.LINK, `no connection to member ${formatId(remoteId)} within ${this.connectTimeoutMs} ms`),
+        ),
       this.connectTimeoutMs,
     );
     const user = options.signal;

@@ -1,6 +1,12 @@
 import { ErrorCode, RaftwireError, concatBytes } from '@raftwire/core';
 import type { HandlerRequest, HandlerResponse, Id, LinkResponse, ProtocolHandler } from '@raftwire/core';
-import { InPageSignalingHub, type PeerConnectionFactory, type Signaling, WebRtcLink, type WebRtcLinkOptions } from '../../src/webrtc/index.js';
+import {
+  InPageSignalingHub,
+  type PeerConnectionFactory,
+  type Signaling,
+  WebRtcLink,
+  type WebRtcLinkOptions,
+} from '../../src/webrtc/index.js';
 import { type NodeWebRtcStack, nodePeerConnectionFactory } from '../../src/webrtc/node/index.js';
 
 export const STACKS: NodeWebRtcStack[] = ['roam', 'node-datachannel'];

@@ -1,4 +1,4 @@
-import { ErrorCode, RaftwireError, isRaftwireError } from '@raftwire/core';
+import { ErrorCode, type RaftwireError, isRaftwireError } from '@raftwire/core';
 import type { HandlerRequest, ProtocolHandler } from '@raftwire/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DataChannelPort, type PeerConnectionFactory, WebRtcLink } from '../../src/webrtc/index.js';
@@ -48,7 +48,12 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
     const seen: HandlerRequest[] = [];
     pair = await makePair(stack, testHandler({ onRequest: (r) => seen.push(r) }));
     const body = pattern(40_000);
-    const res = await pair.a.request('webrtc://2', { method: 'POST', path: '/raft', headers: { 'x-server-from': '1', 'x-etcd-cluster-id': 'c1' }, body });
+    const res = await pair.a.request('webrtc://2', {
+      method: 'POST',
+      path: '/raft',
+      headers: { 'x-server-from': '1', 'x-etcd-cluster-id': 'c1' },
+      body,
+    });
     expect(res.status).toBe(204);
     expect(res.headers['x-body-bytes']).toBe('40000');
     expect(res.headers['x-body-sum']).toBe(String(body.reduce((s, b) => (s + b) % 1_000_000_007, 0)));
@@ -79,13 +84,22 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
       if (next === 500) break;
     }
     await waitFor(() => handler.streamsClosed === 1, 'server stream iterable to be closed');
-    await waitFor(() => pair?.a.connection(2n)?.activeExchanges === 0 && pair?.b.connection(1n)?.activeExchanges === 0, 'exchanges released');
+    await waitFor(
+      () => pair?.a.connection(2n)?.activeExchanges === 0 && pair?.b.connection(1n)?.activeExchanges === 0,
+      'exchanges released',
+    );
   });
 
   it('streams 64 MiB on the snapshot channel while message-stream frames keep arriving in order, under the high watermark', async () => {
     const handler = testHandler({ tickMs: 5 });
     const fa = observingFactory(nodePeerConnectionFactory({ stack }));
-    const a = await WebRtcLink.create({ localId: 1n, clusterId: CLUSTER, signaling: (pair = await makePair(stack, handler)).hub, peerConnectionFactory: fa, handler });
+    const a = await WebRtcLink.create({
+      localId: 1n,
+      clusterId: CLUSTER,
+      signaling: (pair = await makePair(stack, handler)).hub,
+      peerConnectionFactory: fa,
+      handler,
+    });
     // Replace member 1 of the pair with the observed one.
     pair.a.close();
     extra.push(a);
@@ -132,29 +146,46 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
   it.each([
     { high: 1024 * 1024, low: 256 * 1024 },
     { high: 128 * 1024, low: 32 * 1024 },
-  ])('keeps bufferedAmount under the high watermark with concurrent senders on one channel ($high)', async ({ high, low }) => {
-    const handler = testHandler();
-    const hub = (pair = await makePair(stack, handler)).hub;
-    pair.a.close();
-    pair.b.close();
-    const fa = observingFactory(nodePeerConnectionFactory({ stack }));
-    const a = await WebRtcLink.create({ localId: 1n, clusterId: CLUSTER, signaling: hub, peerConnectionFactory: fa, handler, pacer: { highWaterMark: high, lowWaterMark: low } });
-    const b = await WebRtcLink.create({ localId: 2n, clusterId: CLUSTER, signaling: hub, peerConnectionFactory: nodePeerConnectionFactory({ stack }), handler });
-    extra.push(a, b);
-    const total = 8 * 1024 * 1024;
-    async function* body(): AsyncGenerator<Uint8Array> {
-      for (let at = 0; at < total; at += 512 * 1024) yield pattern(512 * 1024, 7, at);
-    }
-    // Six exchanges, each with its own 1 MiB flow-control window: together they can outrun SCTP.
-    const results = await Promise.all(
-      Array.from({ length: 6 }, () => a.request('webrtc://2', { method: 'POST', path: '/raft/snapshot', headers: {}, body: body() })),
-    );
-    for (const res of results) expect(res.headers['x-body-bytes']).toBe(String(total));
-    const max = fa.maxBuffered.get('snapshot') ?? 0;
-    expect(max).toBeLessThanOrEqual(high);
-    if (high < 1024 * 1024) expect(max).toBeGreaterThan(low);
-    console.log(`[${stack}] 6 × 8 MiB concurrently, high ${high}: max snapshot bufferedAmount ${max}`);
-  }, 60_000);
+  ])(
+    'keeps bufferedAmount under the high watermark with concurrent senders on one channel ($high)',
+    async ({ high, low }) => {
+      const handler = testHandler();
+      const hub = (pair = await makePair(stack, handler)).hub;
+      pair.a.close();
+      pair.b.close();
+      const fa = observingFactory(nodePeerConnectionFactory({ stack }));
+      const a = await WebRtcLink.create({
+        localId: 1n,
+        clusterId: CLUSTER,
+        signaling: hub,
+        peerConnectionFactory: fa,
+        handler,
+        pacer: { highWaterMark: high, lowWaterMark: low },
+      });
+      const b = await WebRtcLink.create({
+        localId: 2n,
+        clusterId: CLUSTER,
+        signaling: hub,
+        peerConnectionFactory: nodePeerConnectionFactory({ stack }),
+        handler,
+      });
+      extra.push(a, b);
+      const total = 8 * 1024 * 1024;
+      async function* body(): AsyncGenerator<Uint8Array> {
+        for (let at = 0; at < total; at += 512 * 1024) yield pattern(512 * 1024, 7, at);
+      }
+      // Six exchanges, each with its own 1 MiB flow-control window: together they can outrun SCTP.
+      const results = await Promise.all(
+        Array.from({ length: 6 }, () => a.request('webrtc://2', { method: 'POST', path: '/raft/snapshot', headers: {}, body: body() })),
+      );
+      for (const res of results) expect(res.headers['x-body-bytes']).toBe(String(total));
+      const max = fa.maxBuffered.get('snapshot') ?? 0;
+      expect(max).toBeLessThanOrEqual(high);
+      if (high < 1024 * 1024) expect(max).toBeGreaterThan(low);
+      console.log(`[${stack}] 6 × 8 MiB concurrently, high ${high}: max snapshot bufferedAmount ${max}`);
+    },
+    60_000,
+  );
 
   it('reassembles body chunks across 16 KiB frame boundaries and rejects a message over the cap', async () => {
     const chunks: Uint8Array[] = [];
@@ -177,7 +208,9 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
     const res = await pair.a.request('webrtc://2', { method: 'POST', path: '/raft', headers: {}, body: body() });
     expect(res.status).toBe(204);
     expect(chunks.map((c) => c.length)).toEqual(sizes);
-    chunks.forEach((c, i) => expect(c).toEqual(sent[i]));
+    chunks.forEach((c, i) => {
+      expect(Buffer.from(c).equals(sent[i] as Uint8Array)).toBe(true);
+    });
 
     // 256 KiB is one message on the wire (the sender's message size), over the receiver's 200 KiB cap.
     const err = await expectCode(
@@ -213,7 +246,13 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
         await new Promise((r) => setTimeout(r, 10));
       }
     }
-    const p = (pair as unknown as Pair).a.request('webrtc://2', { method: 'POST', path: '/raft', headers: {}, body: slowBody(), signal: ac.signal });
+    const p = (pair as unknown as Pair).a.request('webrtc://2', {
+      method: 'POST',
+      path: '/raft',
+      headers: {},
+      body: slowBody(),
+      signal: ac.signal,
+    });
     await started;
     ac.abort();
     await expectCode(p, ErrorCode.ABORTED);
@@ -279,7 +318,10 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
   it('fails fast with ERR_LINK when the remote is not in signalling, and rejects bad URLs', async () => {
     pair = await makePair(stack, testHandler());
     await expectCode(pair.b.request('webrtc://9', { method: 'GET', path: '/raft/probing', headers: {} }), ErrorCode.LINK);
-    await expectCode(pair.a.request('http://127.0.0.1:1/raft', { method: 'GET', path: '/raft/probing', headers: {} }), ErrorCode.INVALID_URL);
+    await expectCode(
+      pair.a.request('http://127.0.0.1:1/raft', { method: 'GET', path: '/raft/probing', headers: {} }),
+      ErrorCode.INVALID_URL,
+    );
     await expectCode(pair.a.request('webrtc://0x2', { method: 'GET', path: '/raft/probing', headers: {} }), ErrorCode.INVALID_URL);
   });
 });

@@ -123,7 +123,13 @@ export function createSignalingRelay(options: SignalingRelayOptions): SignalingR
       return;
     }
     if (clusterId !== options.clusterId) {
-      fail(res, new RaftwireError(ErrorCode.CLUSTER_ID_MISMATCH, `join for cluster ${formatId(clusterId)}, relay serves ${formatId(options.clusterId)}`));
+      fail(
+        res,
+        new RaftwireError(
+          ErrorCode.CLUSTER_ID_MISMATCH,
+          `join for cluster ${formatId(clusterId)}, relay serves ${formatId(options.clusterId)}`,
+        ),
+      );
       return;
     }
     if (allowed !== undefined && !allowed.has(memberId)) {

@@ -11,7 +11,9 @@ interface SessionDescriptionLike {
   type: string;
   sdp: string;
 }
-type PcConstructor = new (config?: PeerConfiguration) => {
+type PcConstructor = new (
+  config?: PeerConfiguration,
+) => {
   createOffer(o?: unknown): Promise<SessionDescriptionLike>;
   createAnswer(o?: unknown): Promise<SessionDescriptionLike>;
 };
@@ -38,12 +40,20 @@ function loadNodeDatachannel(): WrtcImplementation {
       return { type: d.type, sdp: d.sdp };
     }
   }
-  return { RTCPeerConnection: PlainSdpPeerConnection, RTCSessionDescription: polyfill.RTCSessionDescription, RTCIceCandidate: polyfill.RTCIceCandidate };
+  return {
+    RTCPeerConnection: PlainSdpPeerConnection,
+    RTCSessionDescription: polyfill.RTCSessionDescription,
+    RTCIceCandidate: polyfill.RTCIceCandidate,
+  };
 }
 
 function loadRoam(): WrtcImplementation {
   const wrtc = require('@roamhq/wrtc') as WrtcImplementation;
-  return { RTCPeerConnection: wrtc.RTCPeerConnection, RTCSessionDescription: wrtc.RTCSessionDescription, RTCIceCandidate: wrtc.RTCIceCandidate };
+  return {
+    RTCPeerConnection: wrtc.RTCPeerConnection,
+    RTCSessionDescription: wrtc.RTCSessionDescription,
+    RTCIceCandidate: wrtc.RTCIceCandidate,
+  };
 }
 
 /** Loads one Node WebRTC implementation in the shape simple-peer's `wrtc` option takes. */
