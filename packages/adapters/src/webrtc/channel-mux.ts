@@ -70,6 +70,8 @@ interface Exchange {
   /** Aborted when the exchange is reset (by either side) or the connection closes. */
   abort: AbortController;
   onHead: ((head: Uint8Array) => void) | undefined;
+  /** Runs once when the exchange leaves its table (finished or reset): drops listeners on caller signals. */
+  onDone: (() => void) | undefined;
 }
 
 /**
@@ -176,6 +178,7 @@ export class ChannelMux {
       ungranted: 0,
       abort: new AbortController(),
       onHead: undefined,
+      onDone: undefined,
     };
     ex.inBody = new BodyQueue(WINDOW_BYTES, {
       onConsumed: (n) => this.grant(ex, n),
@@ -205,14 +208,8 @@ export class ChannelMux {
     return new Promise<LinkResponse>((resolve, reject) => {
       const onAbort = (): void => this.resetExchange(ex, new RaftwireError(ErrorCode.ABORTED, 'request aborted'), true);
       signal?.addEventListener('abort', onAbort, { once: true });
-      ex.abort.signal.addEventListener(
-        'abort',
-        () => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(ex.abort.signal.reason);
-        },
-        { once: true },
-      );
+      ex.onDone = () => signal?.removeEventListener('abort', onAbort);
+      ex.abort.signal.addEventListener('abort', () => reject(ex.abort.signal.reason), { once: true });
       ex.onHead = (bytes) => {
         const head = decodeResponseHead(bytes);
         resolve({ status: head.status, headers: head.headers, body: ex.inBody });
@@ -303,9 +300,9 @@ export class ChannelMux {
       const msg = bytes.subarray(at, Math.min(at + MAX_SEND_MESSAGE_BYTES, bytes.length));
       while (ex.credit < msg.length) {
         if (ex.reset) throw ex.abort.signal.reason;
+        // resetExchange() calls creditWaiter too, so a reset never leaves this waiting.
         await new Promise<void>((resolve) => {
           ex.creditWaiter = resolve;
-          ex.abort.signal.addEventListener('abort', () => resolve(), { once: true });
         });
         ex.creditWaiter = undefined;
       }
@@ -366,11 +363,18 @@ export class ChannelMux {
     ex.reassembler.reset();
     ex.abort.abort(err);
     ex.creditWaiter?.();
-    (ex.client ? this.clientExchanges : this.serverExchanges).delete(ex.id);
+    this.release(ex);
   }
 
   private maybeFinish(ex: Exchange): void {
-    if (ex.inEnded && ex.outEnded) (ex.client ? this.clientExchanges : this.serverExchanges).delete(ex.id);
+    if (ex.inEnded && ex.outEnded) this.release(ex);
+  }
+
+  private release(ex: Exchange): void {
+    (ex.client ? this.clientExchanges : this.serverExchanges).delete(ex.id);
+    const done = ex.onDone;
+    ex.onDone = undefined;
+    done?.();
   }
 
   /** Fails every exchange (ERR_LINK) and refuses new ones. */

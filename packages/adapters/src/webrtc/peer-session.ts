@@ -192,7 +192,7 @@ export class PeerSession {
     const conn = this.conn;
     if (conn !== undefined && conn.state !== 'closed') {
       this.options.sendSignal('close', conn.session).catch(() => {});
-      conn.close(new RaftwireError(ErrorCode.STOPPED, 'link closed'));
+      conn.close(new RaftwireError(ErrorCode.ABORTED, 'link closed'));
     }
     this.notify();
   }

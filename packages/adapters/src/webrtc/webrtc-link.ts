@@ -177,7 +177,11 @@ export class WebRtcLink implements Link {
     this.session(from).onSignal(msg);
   }
 
-  /** Closes every connection (in-flight exchanges fail with ERR_STOPPED) and leaves signalling. */
+  /**
+   * Closes every connection and leaves signalling. Exchanges in flight fail
+   * with ERR_ABORTED (the handler's side sees its signal abort); later calls
+   * reject with ERR_STOPPED.
+   */
   close(): void {
     if (this.closed) return;
     for (const s of this.sessions.values()) s.close();

@@ -259,8 +259,43 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
     await waitFor(() => handlerSignal?.aborted === true, 'handler signal to abort');
   });
 
+  it('releases its listeners on a long-lived caller signal and aborts in-flight exchanges on close', async () => {
+    const handler = testHandler({ tickMs: 2 });
+    pair = await makePair(stack, handler);
+    const stop = new AbortController();
+    let listeners = 0;
+    const add = stop.signal.addEventListener.bind(stop.signal);
+    const remove = stop.signal.removeEventListener.bind(stop.signal);
+    stop.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+      listeners++;
+      add(...args);
+    }) as typeof add;
+    stop.signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+      listeners--;
+      remove(...args);
+    }) as typeof remove;
+    for (let i = 0; i < 50; i++) {
+      const r = await pair.a.request('webrtc://2', { method: 'POST', path: '/raft', headers: {}, body: text(`m${i}`), signal: stop.signal });
+      await readAll(r.body);
+    }
+    expect(listeners).toBe(0);
+    const stream = await pair.a.openStream('webrtc://2', { method: 'GET', path: '/raft/stream/message/1', headers: {}, signal: stop.signal });
+    const it = stream.body[Symbol.asyncIterator]();
+    await it.next();
+    pair.a.close();
+    await expectCode(
+      (async () => {
+        for (;;) if ((await it.next()).done) return;
+      })(),
+      ErrorCode.ABORTED,
+    );
+    await waitFor(() => handler.streamsClosed === 1, 'server stream iterable to be closed');
+    await expectCode(pair.a.request('webrtc://2', { method: 'GET', path: '/raft/probing', headers: {} }), ErrorCode.STOPPED);
+  });
+
   it('rebuilds a killed peer connection: in-flight exchanges fail with ERR_LINK, a new request succeeds', async () => {
-    pair = await makePair(stack, testHandler({ tickMs: 2 }));
+    const handler = testHandler({ tickMs: 2 });
+    pair = await makePair(stack, handler);
     const stream = await pair.a.openStream('webrtc://2', { method: 'GET', path: '/raft/stream/message/1', headers: {} });
     const first = pair.a.connection(2n);
     const firstSession = first?.session;
@@ -279,6 +314,8 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
     );
     expect(err.message).toMatch(/closed/);
     await waitFor(() => first?.state === 'closed', 'member 1 to see its connection die');
+    // The serving side stopped its stream: the handler's iterable was closed.
+    await waitFor(() => handler.streamsClosed === 1, 'server stream iterable to be closed');
     const res = await pair.a.request('webrtc://2', { method: 'GET', path: '/raft/probing', headers: {} });
     expect(res.status).toBe(200);
     expect(pair.a.connection(2n)?.session).not.toBe(firstSession);
