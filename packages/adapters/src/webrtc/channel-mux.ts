@@ -112,6 +112,11 @@ export class ChannelMux {
       this.options.onProtocolError(isRaftwireError(err) ? err : new RaftwireError(ErrorCode.DECODE, String(err)));
       return;
     }
+    if (frame.type === FrameType.PING) {
+      this.sendControl(encodeMuxFrame({ type: FrameType.PONG, requestId: 0, fromClient: false, more: false, payload: EMPTY }));
+      return;
+    }
+    if (frame.type === FrameType.PONG) return; // its arrival is the liveness signal
     // A frame from the client side belongs to an exchange we serve, and vice versa.
     const table = frame.fromClient ? this.serverExchanges : this.clientExchanges;
     let ex = table.get(frame.requestId);
@@ -320,7 +325,12 @@ export class ChannelMux {
     await this.pacer.send(this.channel, frame, ex.abort.signal);
   }
 
-  /** Control frames (WINDOW, RESET) are tiny: sent as soon as the channel has room, best effort. */
+  /** Sends a keepalive PING (the remote answers PONG). */
+  ping(): void {
+    this.sendControl(encodeMuxFrame({ type: FrameType.PING, requestId: 0, fromClient: false, more: false, payload: EMPTY }));
+  }
+
+  /** Control frames (WINDOW, RESET, PING, PONG) are tiny: sent as soon as the channel has room, best effort. */
   private sendControl(frame: Uint8Array): void {
     if (this.closedError || this.channel.readyState !== 'open') return;
     this.pacer.send(this.channel, frame).catch((err: unknown) => {

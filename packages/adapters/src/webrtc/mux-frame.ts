@@ -26,6 +26,10 @@ export const FrameType = {
   RESET: 4,
   /** Flow-control credit: the receiver consumed `varint` more body bytes. */
   WINDOW: 5,
+  /** Connection keepalive (request id 0); answered with PONG. */
+  PING: 6,
+  /** Answer to PING. */
+  PONG: 7,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -64,7 +68,7 @@ export function decodeMuxFrame(bytes: Uint8Array): MuxFrame {
   const r = new ByteReader(bytes);
   const b = r.byte();
   const type = b & 0x0f;
-  if (type < FrameType.HEAD || type > FrameType.WINDOW || (b & 0x30) !== 0)
+  if (type < FrameType.HEAD || type > FrameType.PONG || (b & 0x30) !== 0)
     throw decodeError(`unknown mux frame type byte 0x${b.toString(16)}`);
   const requestId = r.varint('request id');
   if (requestId > MAX_REQUEST_ID) throw decodeError(`request id ${requestId} out of range`);

@@ -17,6 +17,10 @@ export interface PeerLinkConnectionOptions {
   maxMessageBytes?: number;
   /** Closes the attempt with ERR_LINK if it is not open by then. */
   connectTimeoutMs: number;
+  /** Liveness: PING when nothing arrived for this long. Default 1 s. */
+  keepaliveMs?: number;
+  /** Liveness: close with ERR_LINK when nothing arrived for this long (a peer that vanished without closing). Default 5 s. */
+  deadAfterMs?: number;
   logger: Logger;
   /** A signal to deliver to the remote for this session. */
   onSignal: (data: PeerSignalData) => void;
@@ -44,6 +48,8 @@ export class PeerLinkConnection {
   private closeError: RaftwireError | undefined;
   private readonly log: Logger;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
+  private keepaliveTimer: ReturnType<typeof setInterval> | undefined;
+  private lastReceived = 0;
 
   constructor(private readonly options: PeerLinkConnectionOptions) {
     this.session = options.session;
@@ -71,7 +77,10 @@ export class PeerLinkConnection {
       });
       this.muxes.set(label, mux);
       this.pacer.attach(channel);
-      channel.onMessage = (data) => mux.receive(data);
+      channel.onMessage = (data) => {
+        this.lastReceived = Date.now();
+        mux.receive(data);
+      };
       channel.onOpen = () => this.checkReady();
       channel.onClose = () => this.close(new RaftwireError(ErrorCode.LINK, `data channel ${label} closed`));
     }
@@ -124,6 +133,7 @@ export class PeerLinkConnection {
     for (const ch of this.port.channels.values()) if (ch.readyState !== 'open') return;
     this.state_ = 'open';
     this.clearConnectTimer();
+    this.startKeepalive();
     this.log.debug({ session: this.session }, 'peer connection open');
     for (const w of this.readyWaiters.splice(0)) w.resolve();
   }
@@ -166,6 +176,38 @@ export class PeerLinkConnection {
     return mux.request(req);
   }
 
+  /**
+   * Detects a peer that vanished without closing (a frozen tab, a killed
+   * process, a cut path): ICE takes tens of seconds to call that failed.
+   * Any message counts as life; when the line is quiet we PING, and when it
+   * stays quiet past `deadAfterMs` the connection is closed (and rebuilt on
+   * the next request).
+   */
+  private startKeepalive(): void {
+    const every = this.options.keepaliveMs ?? 1000;
+    const deadAfter = this.options.deadAfterMs ?? 5000;
+    this.lastReceived = Date.now();
+    const tick = Math.max(10, Math.min(every, deadAfter / 4));
+    let lastPing = 0;
+    let lastTick = Date.now();
+    this.keepaliveTimer = setInterval(() => {
+      const now = Date.now();
+      const lag = now - lastTick;
+      lastTick = now;
+      // After a stalled event loop, timers run before the messages that queued meanwhile: judge next tick.
+      if (lag > tick * 2 + 50) return;
+      const quiet = now - this.lastReceived;
+      if (quiet >= deadAfter) {
+        this.close(new RaftwireError(ErrorCode.LINK, `no data from the peer for ${quiet} ms`));
+        return;
+      }
+      if (quiet >= every && now - lastPing >= every) {
+        lastPing = now;
+        this.muxes.get('message')?.ping();
+      }
+    }, tick);
+  }
+
   private clearConnectTimer(): void {
     if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
@@ -177,6 +219,8 @@ export class PeerLinkConnection {
     this.state_ = 'closed';
     this.closeError = err;
     this.clearConnectTimer();
+    if (this.keepaliveTimer !== undefined) clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = undefined;
     this.log.debug({ session: this.session, error: err.message }, 'peer connection closed');
     this.pacer.close(err);
     for (const mux of this.muxes.values()) mux.close(err);

@@ -16,6 +16,8 @@ export interface PeerSessionOptions {
   pacer?: SendPacerOptions;
   maxMessageBytes?: number;
   connectTimeoutMs: number;
+  keepaliveMs?: number;
+  deadAfterMs?: number;
   logger: Logger;
   /** Called whenever a connection opens or closes. */
   onChange?: (event: 'open' | 'closed', connection: PeerLinkConnection) => void;
@@ -138,6 +140,8 @@ export class PeerSession {
       ...(this.options.pacer === undefined ? {} : { pacer: this.options.pacer }),
       ...(this.options.maxMessageBytes === undefined ? {} : { maxMessageBytes: this.options.maxMessageBytes }),
       connectTimeoutMs: this.options.connectTimeoutMs,
+      ...(this.options.keepaliveMs === undefined ? {} : { keepaliveMs: this.options.keepaliveMs }),
+      ...(this.options.deadAfterMs === undefined ? {} : { deadAfterMs: this.options.deadAfterMs }),
       logger: this.log,
       onSignal: (data) => {
         this.options.sendSignal('signal', session, data).catch((err: unknown) => {

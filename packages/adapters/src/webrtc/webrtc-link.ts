@@ -40,6 +40,10 @@ export interface WebRtcLinkOptions {
   pacer?: SendPacerOptions;
   /** Cap on one reassembled message received (a head or a body chunk). Default 1 MiB. */
   maxMessageBytes?: number;
+  /** PING a connection that has been quiet this long. Default 1 s. */
+  keepaliveMs?: number;
+  /** Close (and later rebuild) a connection that has been quiet this long despite PINGs. Default 5 s. */
+  deadAfterMs?: number;
   logger?: Logger;
 }
 
@@ -156,6 +160,8 @@ export class WebRtcLink implements Link {
         ...(this.options.pacer === undefined ? {} : { pacer: this.options.pacer }),
         ...(this.options.maxMessageBytes === undefined ? {} : { maxMessageBytes: this.options.maxMessageBytes }),
         connectTimeoutMs: this.connectTimeoutMs,
+        ...(this.options.keepaliveMs === undefined ? {} : { keepaliveMs: this.options.keepaliveMs }),
+        ...(this.options.deadAfterMs === undefined ? {} : { deadAfterMs: this.options.deadAfterMs }),
         logger: this.log,
         onChange: (event, connection) => {
           for (const l of this.listeners) l(event, remoteId, connection);

@@ -275,11 +275,22 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
       remove(...args);
     }) as typeof remove;
     for (let i = 0; i < 50; i++) {
-      const r = await pair.a.request('webrtc://2', { method: 'POST', path: '/raft', headers: {}, body: text(`m${i}`), signal: stop.signal });
+      const r = await pair.a.request('webrtc://2', {
+        method: 'POST',
+        path: '/raft',
+        headers: {},
+        body: text(`m${i}`),
+        signal: stop.signal,
+      });
       await readAll(r.body);
     }
     expect(listeners).toBe(0);
-    const stream = await pair.a.openStream('webrtc://2', { method: 'GET', path: '/raft/stream/message/1', headers: {}, signal: stop.signal });
+    const stream = await pair.a.openStream('webrtc://2', {
+      method: 'GET',
+      path: '/raft/stream/message/1',
+      headers: {},
+      signal: stop.signal,
+    });
     const it = stream.body[Symbol.asyncIterator]();
     await it.next();
     pair.a.close();
@@ -322,6 +333,25 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
     expect(pair.b.connection(1n)?.session).toBe(pair.a.connection(2n)?.session);
     expect(pair.factories.a.created).toBe(2);
     expect(pair.factories.b.created).toBe(2);
+  });
+
+  it('detects a peer that stops answering without closing, then rebuilds', async () => {
+    pair = await makePair(stack, testHandler(), { keepaliveMs: 50, deadAfterMs: 600 });
+    await pair.a.connect(2n);
+    const first = pair.a.connection(2n);
+    // Quiet but healthy: PINGs keep it open well past deadAfterMs.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(first?.state).toBe('open');
+    // Member 2 freezes: its channels stop reading (like a stalled tab), nothing is closed.
+    for (const ch of pair.b.connection(1n)?.peerConnection.channels.values() ?? []) ch.onMessage = null;
+    const t0 = Date.now();
+    await waitFor(() => first?.state === 'closed', 'member 1 to declare the connection dead', 10_000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    // Member 2 in turn hears nothing from member 1 (its PONGs stopped) and closes too; a new request rebuilds.
+    await waitFor(() => pair?.b.connection(1n)?.state === 'closed', 'member 2 to close as well', 10_000);
+    const res = await pair.a.request('webrtc://2', { method: 'GET', path: '/raft/probing', headers: {} });
+    expect(res.status).toBe(200);
+    expect(pair.factories.a.created).toBe(2);
   });
 
   it('rebuilds when the higher member dials after the lower one lost the connection', async () => {

@@ -8,7 +8,7 @@ describe('mux frames', () => {
   it('round-trip every field', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom(FrameType.HEAD, FrameType.DATA, FrameType.END, FrameType.RESET, FrameType.WINDOW),
+        fc.constantFrom(FrameType.HEAD, FrameType.DATA, FrameType.END, FrameType.RESET, FrameType.WINDOW, FrameType.PING, FrameType.PONG),
         fc.integer({ min: 0, max: 0xffff_ffff }),
         fc.boolean(),
         fc.uint8Array({ maxLength: 2000 }),
@@ -23,7 +23,8 @@ describe('mux frames', () => {
 
   it('reject unknown types, fragmented control frames, oversized frames and truncated ids', () => {
     const bad = [
-      new Uint8Array([0x07, 1]),
+      new Uint8Array([0x08, 1]),
+      new Uint8Array([0x00, 1]),
       new Uint8Array([0x80 | FrameType.END, 1]),
       new Uint8Array([0x20 | FrameType.DATA, 1]),
       new Uint8Array([FrameType.DATA, 0x80]),

@@ -78,8 +78,20 @@ async function adapter(stack: NodeWebRtcStack): Promise<{ mbps: number; rtt: num
     for await (const c of req.body) n += c.length;
     return { status: 204, headers: { 'x-n': String(n) } };
   };
-  const a = await WebRtcLink.create({ localId: 1n, clusterId: 1n, signaling: hub, peerConnectionFactory: nodePeerConnectionFactory({ stack }), handler });
-  const b = await WebRtcLink.create({ localId: 2n, clusterId: 1n, signaling: hub, peerConnectionFactory: nodePeerConnectionFactory({ stack }), handler });
+  const a = await WebRtcLink.create({
+    localId: 1n,
+    clusterId: 1n,
+    signaling: hub,
+    peerConnectionFactory: nodePeerConnectionFactory({ stack }),
+    handler,
+  });
+  const b = await WebRtcLink.create({
+    localId: 2n,
+    clusterId: 1n,
+    signaling: hub,
+    peerConnectionFactory: nodePeerConnectionFactory({ stack }),
+    handler,
+  });
   await a.connect(2n);
   const chunk = new Uint8Array(1024 * 1024);
   async function* body() {
