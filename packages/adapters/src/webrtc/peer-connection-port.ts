@@ -42,6 +42,12 @@ export interface PeerConnectionPort {
   signal(data: PeerSignalData): void;
   /** Closes the channels, then the peer connection. Idempotent. */
   close(): void;
+  /**
+   * Settles once the stack reports the teardown done (every channel
+   * `closed`), or after a bound. Awaiting it before a process exits avoids
+   * tearing down a native stack mid-close (@roamhq/wrtc segfaults then).
+   */
+  readonly closed: Promise<void>;
   /** A signal to deliver to the remote's port. */
   onSignal: ((data: PeerSignalData) => void) | null;
   /** The peer connection is connected (ICE + DTLS + SCTP up). */

@@ -111,6 +111,11 @@ export class PeerLinkConnection {
     return this.port;
   }
 
+  /** Settles once the peer connection's teardown is done (see {@link PeerConnectionPort.closed}). */
+  get closed(): Promise<void> {
+    return this.port.closed;
+  }
+
   /** Exchanges in flight over all channels. */
   get activeExchanges(): number {
     let n = 0;

@@ -53,6 +53,8 @@ export class PeerSession {
   private readonly closedSessions: string[] = [];
   private changeWaiters: (() => void)[] = [];
   private closed = false;
+  /** Connections made and not yet known to be torn down. */
+  private readonly all: PeerLinkConnection[] = [];
   private readonly log: Logger;
 
   constructor(private readonly options: PeerSessionOptions) {
@@ -156,6 +158,11 @@ export class PeerSession {
       },
     });
     this.conn = conn;
+    this.all.push(conn);
+    void conn.closed.then(() => {
+      const i = this.all.indexOf(conn);
+      if (i >= 0) this.all.splice(i, 1);
+    });
     conn.ready().then(
       () => {
         this.log.info({ session }, 'peer connection open');
@@ -189,16 +196,21 @@ export class PeerSession {
     });
   }
 
-  /** Closes the connection, tells the remote, and refuses further connects. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    const conn = this.conn;
-    if (conn !== undefined && conn.state !== 'closed') {
-      this.options.sendSignal('close', conn.session).catch(() => {});
-      conn.close(new RaftwireError(ErrorCode.ABORTED, 'link closed'));
+  /**
+   * Closes the connection, tells the remote, and refuses further connects.
+   * Resolves when every connection this session made has finished tearing down.
+   */
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      const conn = this.conn;
+      if (conn !== undefined && conn.state !== 'closed') {
+        this.options.sendSignal('close', conn.session).catch(() => {});
+        conn.close(new RaftwireError(ErrorCode.ABORTED, 'link closed'));
+      }
+      this.notify();
     }
-    this.notify();
+    return Promise.all(this.all.map((c) => c.closed)).then(() => {});
   }
 }
 

@@ -20,6 +20,8 @@ export interface WrtcImplementation {
 /** `RTCConfiguration` plus stack-specific keys (node-datachannel's `bindAddress`). */
 export type PeerConfiguration = RTCConfiguration & Record<string, unknown>;
 
+const CLOSE_SETTLE_MS = 2000;
+
 /** The part of a raw `RTCDataChannel` the port uses (on* handlers work in every stack). */
 interface RawDataChannel {
   readonly label: string;
@@ -136,9 +138,11 @@ class SimplePeerPort implements PeerConnectionPort {
   onSignal: ((data: PeerSignalData) => void) | null = null;
   onConnect: (() => void) | null = null;
   onClose: ((reason: Error | undefined) => void) | null = null;
+  readonly closed: Promise<void>;
   private readonly peer: SimplePeerInstance;
-  private closed = false;
+  private isClosed = false;
   private lastError: Error | undefined;
+  private settleClosed: () => void = () => {};
 
   constructor(options: SimplePeerFactoryOptions, init: PeerConnectionInit) {
     this.peer = new options.SimplePeer({
@@ -147,6 +151,9 @@ class SimplePeerPort implements PeerConnectionPort {
       config: options.config ?? { iceServers: [] },
       ...(options.wrtc === undefined ? {} : { wrtc: options.wrtc }),
       channelName: 'raftwire-control',
+    });
+    this.closed = new Promise<void>((resolve) => {
+      this.settleClosed = resolve;
     });
     const pc = this.peer._pc as RawPeerConnection | null;
     if (pc === null || pc === undefined) throw new RaftwireError(ErrorCode.LINK, 'simple-peer could not create an RTCPeerConnection');
@@ -163,16 +170,33 @@ class SimplePeerPort implements PeerConnectionPort {
   }
 
   signal(data: PeerSignalData): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     this.peer.signal(data);
   }
 
   private finish(reason: Error | undefined): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
+    // Channels first, then the peer connection (simple-peer#848: the other order races in destroy()).
     for (const ch of this.channels.values()) ch.close();
     this.peer.destroy();
+    this.watchTeardown();
     this.onClose?.(reason);
+  }
+
+  /** Resolves `closed` once every channel reports `closed` (the native side is done), at most 2 s later. */
+  private watchTeardown(): void {
+    const deadline = Date.now() + CLOSE_SETTLE_MS;
+    const check = (): void => {
+      const done = [...this.channels.values()].every((ch) => ch.readyState === 'closed');
+      if (done || Date.now() >= deadline) {
+        // One more turn: the stack fires its own close callbacks right after the state flips.
+        setTimeout(this.settleClosed, 20);
+        return;
+      }
+      setTimeout(check, 10);
+    };
+    check();
   }
 
   close(): void {

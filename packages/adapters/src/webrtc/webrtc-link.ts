@@ -64,6 +64,7 @@ export class WebRtcLink implements Link {
   private readonly log: Logger;
   private readonly connectTimeoutMs: number;
   private closed = false;
+  private closing: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<(event: WebRtcLinkEvent, remoteId: Id, connection: PeerLinkConnection) => void>();
 
   private constructor(private readonly options: WebRtcLinkOptions) {
@@ -186,13 +187,17 @@ export class WebRtcLink implements Link {
   /**
    * Closes every connection and leaves signalling. Exchanges in flight fail
    * with ERR_ABORTED (the handler's side sees its signal abort); later calls
-   * reject with ERR_STOPPED.
+   * reject with ERR_STOPPED. Resolves when every peer connection has
+   * finished tearing down (bounded); await it before a process exits.
    */
-  close(): void {
-    if (this.closed) return;
-    for (const s of this.sessions.values()) s.close();
+  close(): Promise<void> {
+    if (this.closed) return this.closing;
+    const sessions = [...this.sessions.values()];
+    const done = sessions.map((s) => s.close());
     this.closed = true;
     this.endpoint?.close();
     this.sessions.clear();
+    this.closing = Promise.all(done).then(() => {});
+    return this.closing;
   }
 }

@@ -79,10 +79,7 @@ export async function makePair(
     hub,
     factories: { a: fa, b: fb },
     close: async () => {
-      a.close();
-      b.close();
-      // Let the stack deliver its close events before the next test creates peer connections.
-      await new Promise((r) => setTimeout(r, 50));
+      await Promise.all([a.close(), b.close()]);
     },
   };
 }

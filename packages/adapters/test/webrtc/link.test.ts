@@ -39,7 +39,7 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
   let pair: Pair | undefined;
   const extra: WebRtcLink[] = [];
   afterEach(async () => {
-    for (const l of extra.splice(0)) l.close();
+    await Promise.all(extra.splice(0).map((l) => l.close()));
     await pair?.close();
     pair = undefined;
   });

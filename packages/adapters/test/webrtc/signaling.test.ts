@@ -120,7 +120,7 @@ describe('HTTP signalling relay', () => {
   }
 
   afterEach(async () => {
-    for (const l of links.splice(0)) l.close();
+    await Promise.all(links.splice(0).map((l) => l.close()));
     for (const e of endpoints.splice(0)) e.close();
     relay?.close();
     server?.closeAllConnections();
