@@ -129,6 +129,7 @@ export class ChannelMux {
     }
     try {
       this.onFrame(ex, frame);
+      if (frame.fin === true && !ex.reset) this.onEnd(ex);
     } catch (err) {
       const e = isRaftwireError(err) ? err : new RaftwireError(ErrorCode.DECODE, String(err));
       this.resetExchange(ex, e, true);
@@ -153,11 +154,7 @@ export class ChannelMux {
         return;
       }
       case FrameType.END:
-        if (ex.reassembler.pendingBytes > 0)
-          throw new RaftwireError(ErrorCode.TRUNCATED, `body of request ${ex.id} ended inside a message`);
-        ex.inEnded = true;
-        ex.inBody.end();
-        this.maybeFinish(ex);
+        this.onEnd(ex);
         return;
       case FrameType.RESET:
         this.onRemoteReset(ex, decodeReset(frame.payload));
@@ -167,6 +164,15 @@ export class ChannelMux {
         ex.creditWaiter?.();
         return;
     }
+  }
+
+  private onEnd(ex: Exchange): void {
+    if (ex.onHead !== undefined) throw new RaftwireError(ErrorCode.DECODE, `end before head on request ${ex.id}`);
+    if (ex.reassembler.pendingBytes > 0) throw new RaftwireError(ErrorCode.TRUNCATED, `body of request ${ex.id} ended inside a message`);
+    if (ex.inEnded) throw new RaftwireError(ErrorCode.DECODE, `second end on request ${ex.id}`);
+    ex.inEnded = true;
+    ex.inBody.end();
+    this.maybeFinish(ex);
   }
 
   private newExchange(id: number, client: boolean): Exchange {
@@ -221,9 +227,7 @@ export class ChannelMux {
         // Once the head is in, abort still cancels the body (the queue fails with ERR_ABORTED).
       };
       const head = encodeRequestHead({ method: req.method, path: req.path, headers: req.headers });
-      this.sendMessage(ex, FrameType.HEAD, head)
-        .then(() => this.sendBody(ex, req.body))
-        .catch((err: unknown) => this.resetExchange(ex, toLinkError(err), true));
+      this.sendHeadAndBody(ex, head, req.body).catch((err: unknown) => this.resetExchange(ex, toLinkError(err), true));
     });
   }
 
@@ -259,8 +263,7 @@ export class ChannelMux {
       return;
     }
     try {
-      await this.sendMessage(ex, FrameType.HEAD, encodeResponseHead({ status: res.status, headers: res.headers }));
-      await this.sendBody(ex, res.body);
+      await this.sendHeadAndBody(ex, encodeResponseHead({ status: res.status, headers: res.headers }), res.body);
       // The response is complete. If the request body is still coming, nobody will read it.
       if (!ex.inEnded) this.resetExchange(ex, new RaftwireError(ErrorCode.ABORTED, 'response complete before request body'), true);
     } catch (err) {
@@ -268,31 +271,43 @@ export class ChannelMux {
     }
   }
 
-  /** Writes a body (whole or streamed) then END. Stops, closing the iterable, once the exchange is reset. */
-  private async sendBody(ex: Exchange, body: LinkBody | undefined): Promise<void> {
-    if (body instanceof Uint8Array) {
-      await this.sendData(ex, body);
-    } else if (body !== undefined) {
-      const it = body[Symbol.asyncIterator]();
-      const stop = (): void => {
-        it.return?.().catch(() => {});
-      };
-      ex.abort.signal.addEventListener('abort', stop, { once: true });
-      try {
-        for (;;) {
-          const r = await it.next();
-          if (r.done || ex.reset) break;
-          await this.sendData(ex, r.value);
-        }
-      } catch (err) {
-        if (!ex.reset) {
-          ex.abort.signal.removeEventListener('abort', stop);
-          stop();
-        }
-        throw err;
-      } finally {
-        ex.abort.signal.removeEventListener('abort', stop);
+  /**
+   * Writes the head, then the body (whole or streamed), then its end. A whole
+   * body ends with FIN on its last frame (no body: on the head's), a streamed
+   * one with an END frame. Stops, closing the iterable, once the exchange is reset.
+   */
+  private async sendHeadAndBody(ex: Exchange, head: Uint8Array, body: LinkBody | undefined): Promise<void> {
+    const whole = body === undefined ? EMPTY : body instanceof Uint8Array ? body : undefined;
+    await this.sendMessage(ex, FrameType.HEAD, head, whole !== undefined && whole.length === 0);
+    if (whole !== undefined) {
+      if (whole.length > 0) await this.sendData(ex, whole, true);
+      ex.outEnded = true;
+      this.maybeFinish(ex);
+      return;
+    }
+    await this.sendStreamedBody(ex, body as AsyncIterable<Uint8Array>);
+  }
+
+  private async sendStreamedBody(ex: Exchange, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const it = body[Symbol.asyncIterator]();
+    const stop = (): void => {
+      it.return?.().catch(() => {});
+    };
+    ex.abort.signal.addEventListener('abort', stop, { once: true });
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (r.done || ex.reset) break;
+        await this.sendData(ex, r.value);
       }
+    } catch (err) {
+      if (!ex.reset) {
+        ex.abort.signal.removeEventListener('abort', stop);
+        stop();
+      }
+      throw err;
+    } finally {
+      ex.abort.signal.removeEventListener('abort', stop);
     }
     if (ex.reset) return;
     await this.sendFrame(ex, encodeMuxFrame({ type: FrameType.END, requestId: ex.id, fromClient: ex.client, more: false, payload: EMPTY }));
@@ -300,9 +315,11 @@ export class ChannelMux {
     this.maybeFinish(ex);
   }
 
-  private async sendData(ex: Exchange, bytes: Uint8Array): Promise<void> {
+  /** Sends body bytes as messages of at most MAX_SEND_MESSAGE_BYTES, each within flow-control credit; `fin` ends the body. */
+  private async sendData(ex: Exchange, bytes: Uint8Array, fin = false): Promise<void> {
     for (let at = 0; at < bytes.length; at += MAX_SEND_MESSAGE_BYTES) {
-      const msg = bytes.subarray(at, Math.min(at + MAX_SEND_MESSAGE_BYTES, bytes.length));
+      const end = Math.min(at + MAX_SEND_MESSAGE_BYTES, bytes.length);
+      const msg = bytes.subarray(at, end);
       while (ex.credit < msg.length) {
         if (ex.reset) throw ex.abort.signal.reason;
         // resetExchange() calls creditWaiter too, so a reset never leaves this waiting.
@@ -312,12 +329,12 @@ export class ChannelMux {
         ex.creditWaiter = undefined;
       }
       ex.credit -= msg.length;
-      await this.sendMessage(ex, FrameType.DATA, msg);
+      await this.sendMessage(ex, FrameType.DATA, msg, fin && end === bytes.length);
     }
   }
 
-  private async sendMessage(ex: Exchange, type: FrameType, message: Uint8Array): Promise<void> {
-    for (const frame of fragment(type, ex.id, ex.client, message)) await this.sendFrame(ex, frame);
+  private async sendMessage(ex: Exchange, type: FrameType, message: Uint8Array, fin = false): Promise<void> {
+    for (const frame of fragment(type, ex.id, ex.client, message, fin)) await this.sendFrame(ex, frame);
   }
 
   private async sendFrame(ex: Exchange, frame: Uint8Array): Promise<void> {

@@ -13,9 +13,11 @@ describe('mux frames', () => {
         fc.boolean(),
         fc.uint8Array({ maxLength: 2000 }),
         (type, requestId, fromClient, payload) => {
-          const more = type === FrameType.HEAD || type === FrameType.DATA ? payload.length % 2 === 0 : false;
-          const f = decodeMuxFrame(encodeMuxFrame({ type, requestId, fromClient, more, payload }));
-          expect(f).toEqual({ type, requestId, fromClient, more, payload });
+          const body = type === FrameType.HEAD || type === FrameType.DATA;
+          const more = body && payload.length % 2 === 0;
+          const fin = body && !more && payload.length % 3 === 0;
+          const f = decodeMuxFrame(encodeMuxFrame({ type, requestId, fromClient, more, fin, payload }));
+          expect(f).toEqual({ type, requestId, fromClient, more, payload, ...(fin ? { fin } : {}) });
         },
       ),
     );
@@ -26,7 +28,9 @@ describe('mux frames', () => {
       new Uint8Array([0x08, 1]),
       new Uint8Array([0x00, 1]),
       new Uint8Array([0x80 | FrameType.END, 1]),
-      new Uint8Array([0x20 | FrameType.DATA, 1]),
+      new Uint8Array([0x10 | FrameType.DATA, 1]),
+      new Uint8Array([0x20 | FrameType.END, 1]),
+      new Uint8Array([0xa0 | FrameType.DATA, 1]),
       new Uint8Array([FrameType.DATA, 0x80]),
       new Uint8Array(0),
     ];
