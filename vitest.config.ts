@@ -8,6 +8,8 @@ export default defineConfig({
     alias: [
       { find: /^@raftwire\/core$/, replacement: src('./packages/core/src/index.ts') },
       { find: /^@raftwire\/core\/testing$/, replacement: src('./packages/core/src/testing/index.ts') },
+      { find: /^@raftwire\/adapters\/webrtc$/, replacement: src('./packages/adapters/src/webrtc/index.ts') },
+      { find: /^@raftwire\/adapters\/webrtc\/node$/, replacement: src('./packages/adapters/src/webrtc/node/index.ts') },
     ],
   },
   test: {

@@ -32,17 +32,19 @@ export class BodyQueue implements AsyncIterable<Uint8Array> {
     return this.finished;
   }
 
-  push(chunk: Uint8Array): void {
-    if (this.ended || this.error) return;
+  /** Queues a chunk. Returns false (and fails the body with ERR_BUFFER_FULL) when it would pass the bound. */
+  push(chunk: Uint8Array): boolean {
+    if (this.ended || this.error || this.finished) return true;
     if (this.queued + chunk.length > this.maxQueuedBytes) {
       this.fail(
         new RaftwireError(ErrorCode.BUFFER_FULL, `receive queue over ${this.maxQueuedBytes} bytes: the sender ignored flow control`),
       );
-      return;
+      return false;
     }
     this.chunks.push(chunk);
     this.queued += chunk.length;
     this.wake();
+    return true;
   }
 
   end(): void {

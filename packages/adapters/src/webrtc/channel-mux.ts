@@ -2,6 +2,7 @@ import { ErrorCode, RaftwireError, isRaftwireError } from '@raftwire/core';
 import type { HandlerResponse, LinkBody, LinkRequest, LinkResponse, ProtocolHandler } from '@raftwire/core';
 import { BodyQueue } from './body-queue.js';
 import {
+  type RequestHead,
   type ResetReason,
   decodeRequestHead,
   decodeReset,
@@ -35,6 +36,8 @@ import type { SendPacer } from './send-pacer.js';
 export const WINDOW_BYTES = 1024 * 1024;
 /** Body chunks larger than this are sent as several messages (≤ WINDOW_BYTES / 4 so credit always comes back). */
 export const MAX_SEND_MESSAGE_BYTES = 256 * 1024;
+/** Requests one peer may have open on one channel at once; more are reset with ERR_BUFFER_FULL. */
+export const MAX_SERVED_EXCHANGES = 1024;
 /** Default cap on one reassembled message (a head or a body chunk). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -122,6 +125,20 @@ export class ChannelMux {
     let ex = table.get(frame.requestId);
     if (ex === undefined) {
       if (!(frame.fromClient && frame.type === FrameType.HEAD)) return; // late frame of a finished exchange
+      if (this.serverExchanges.size >= MAX_SERVED_EXCHANGES) {
+        this.log.warn({ limit: MAX_SERVED_EXCHANGES }, 'too many concurrent requests from the peer; refusing one');
+        const reason = { code: ErrorCode.BUFFER_FULL, message: `over ${MAX_SERVED_EXCHANGES} concurrent requests` };
+        this.sendControl(
+          encodeMuxFrame({
+            type: FrameType.RESET,
+            requestId: frame.requestId,
+            fromClient: false,
+            more: false,
+            payload: encodeReset(reason),
+          }),
+        );
+        return;
+      }
       ex = this.newExchange(frame.requestId, false);
       this.serverExchanges.set(frame.requestId, ex);
       const serverEx = ex;
@@ -150,7 +167,9 @@ export class ChannelMux {
       case FrameType.DATA: {
         if (ex.onHead !== undefined) throw new RaftwireError(ErrorCode.DECODE, `data before head on request ${ex.id}`);
         const msg = ex.reassembler.push(frame.payload, frame.more);
-        if (msg !== null && !ex.inEnded) ex.inBody.push(msg);
+        if (msg !== null && !ex.inEnded && !ex.inBody.push(msg)) {
+          throw new RaftwireError(ErrorCode.BUFFER_FULL, `request ${ex.id}: the sender ignored flow control`);
+        }
         return;
       }
       case FrameType.END:
@@ -233,9 +252,15 @@ export class ChannelMux {
 
   /** Server side: runs the handler for a request head and writes its response. */
   private async serve(ex: Exchange, headBytes: Uint8Array): Promise<void> {
+    let head: RequestHead;
+    try {
+      head = decodeRequestHead(headBytes);
+    } catch (err) {
+      this.resetExchange(ex, toLinkError(err), true);
+      return;
+    }
     let res: HandlerResponse;
     try {
-      const head = decodeRequestHead(headBytes);
       const handler = this.options.handler();
       if (handler === undefined) {
         res = { status: 503, headers: {}, body: new TextEncoder().encode('no protocol handler') };
@@ -251,10 +276,6 @@ export class ChannelMux {
       }
     } catch (err) {
       if (ex.reset) return;
-      if (isRaftwireError(err, ErrorCode.DECODE)) {
-        this.resetExchange(ex, err, true);
-        return;
-      }
       this.log.warn({ error: String(err), path: 'handler' }, 'protocol handler failed');
       res = { status: 500, headers: {}, body: new TextEncoder().encode('internal error') };
     }
