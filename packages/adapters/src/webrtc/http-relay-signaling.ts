@@ -106,22 +106,29 @@ export class HttpRelaySignaling implements Signaling {
 
     let closed = false;
     const auth = { authorization: `Bearer ${token}` };
+    // Sends go one at a time: parallel POSTs could overtake each other, and the session logic relies on per-sender order.
+    let queue: Promise<unknown> = Promise.resolve();
+    const sendNow = async (message: SignalMessage, opts?: { signal?: AbortSignal }): Promise<void> => {
+      if (closed) throw new RaftwireError(ErrorCode.LINK, 'signalling endpoint closed');
+      let r: Response;
+      try {
+        r = await this.fetch(`${this.baseUrl}/send`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify(message),
+          ...(opts?.signal === undefined ? {} : { signal: opts.signal }),
+        });
+      } catch (err) {
+        throw linkError('signal send', err);
+      }
+      if (r.status !== 204) throw await relayError(r, 'signal rejected');
+    };
     return {
       memberId: options.memberId,
-      send: async (message: SignalMessage, opts?: { signal?: AbortSignal }) => {
-        if (closed) throw new RaftwireError(ErrorCode.LINK, 'signalling endpoint closed');
-        let r: Response;
-        try {
-          r = await this.fetch(`${this.baseUrl}/send`, {
-            method: 'POST',
-            headers: { ...auth, 'content-type': 'application/json' },
-            body: JSON.stringify(message),
-            ...(opts?.signal === undefined ? {} : { signal: opts.signal }),
-          });
-        } catch (err) {
-          throw linkError('signal send', err);
-        }
-        if (r.status !== 204) throw await relayError(r, 'signal rejected');
+      send: (message: SignalMessage, opts?: { signal?: AbortSignal }) => {
+        const p = queue.then(() => sendNow(message, opts));
+        queue = p.catch(() => {});
+        return p;
       },
       close: () => {
         if (closed) return;

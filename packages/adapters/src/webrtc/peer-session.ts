@@ -24,6 +24,8 @@ export interface PeerSessionOptions {
 }
 
 const RECENT_SESSIONS = 32;
+/** Connection attempts one `connect()` makes before it gives up (each bounded by the connect timeout). */
+const CONNECT_ATTEMPTS = 3;
 let sessionSeq = 0;
 
 /** Session ids grow: wall-clock milliseconds, then a per-process sequence. */
@@ -39,9 +41,9 @@ function newSessionId(): string {
  * the higher one asks for an offer with a `connect` signal. Glare cannot
  * split the pair into two connections: a `connect` that crosses an offer in
  * flight is ignored (it names the last session its sender saw, which is not
- * the new one), a `connect` naming the current session means the remote lost
- * it and triggers a rebuild, and signals of closed or superseded sessions are
- * dropped. A dead connection fails its exchanges with ERR_LINK; the next
+ * the new one), a `connect` while the connection is open means the remote
+ * lost it (or restarted) and triggers a rebuild, and signals of closed or
+ * superseded sessions are dropped. A dead connection fails its exchanges with ERR_LINK; the next
  * `connect()` (the core's redial) builds a new one with a new signalling round.
  */
 export class PeerSession {
@@ -71,6 +73,9 @@ export class PeerSession {
   /** Resolves with an open connection, building one if needed. Rejects ERR_LINK / ERR_ABORTED / ERR_STOPPED. */
   async connect(signal: AbortSignal): Promise<PeerLinkConnection> {
     let asked = false;
+    /** The connection (closed or none) current when the answerer last asked for an offer. */
+    let askedWith: PeerLinkConnection | undefined;
+    let failures = 0;
     for (;;) {
       if (this.closed) throw new RaftwireError(ErrorCode.STOPPED, 'link closed');
       if (signal.aborted) throw abortError(signal);
@@ -81,7 +86,9 @@ export class PeerSession {
           await conn.ready(signal);
         } catch (err) {
           if (signal.aborted) throw abortError(signal);
-          if (this.conn === conn) throw err;
+          // An attempt that died before opening (ICE or a stack hiccup) is retried with a fresh session, a few times.
+          if (this.conn === conn && ++failures >= CONNECT_ATTEMPTS) throw err;
+          asked = false;
         }
         continue;
       }
@@ -89,9 +96,17 @@ export class PeerSession {
         this.startSession(newSessionId(), true);
         continue;
       }
-      // Answerer: ask for an offer once per closed connection, then wait for it to be built.
+      // Answerer: ask for an offer, then wait for it to be built. An attempt that
+      // arrived after we asked and died before opening counts as a failure: ask again.
+      if (asked && conn !== askedWith) {
+        if (++failures >= CONNECT_ATTEMPTS) {
+          throw new RaftwireError(ErrorCode.LINK, `no working connection to member ${formatId(this.remoteId)} after ${failures} attempts`);
+        }
+        asked = false;
+      }
       if (!asked) {
         asked = true;
+        askedWith = conn;
         await this.options.sendSignal('connect', this.lastSeen).catch((err: unknown) => {
           throw new RaftwireError(ErrorCode.LINK, `cannot reach member ${formatId(this.remoteId)} through signalling: ${errMessage(err)}`, {
             cause: err,
@@ -109,7 +124,10 @@ export class PeerSession {
     switch (msg.kind) {
       case 'connect':
         if (!this.offerer) return; // only the lower ID offers
-        if (conn !== undefined && conn.state !== 'closed' && conn.session !== msg.session) return; // our offer is on its way
+        // A request that crossed our offer in flight names an older session: ignore it, the offer will do.
+        // An open connection cannot have crossed (its answer came after the request, and signals are
+        // ordered per sender), so a request while open means the remote lost it (a restart): rebuild.
+        if (conn !== undefined && conn.state === 'connecting' && conn.session !== msg.session) return;
         if (conn !== undefined) conn.close(new RaftwireError(ErrorCode.LINK, 'remote asked for a new connection'));
         this.startSession(newSessionId(), true);
         return;

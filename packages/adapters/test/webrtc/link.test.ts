@@ -354,6 +354,67 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
     expect(pair.factories.a.created).toBe(2);
   });
 
+  it.each([1n, 2n])('retries a connection attempt that dies before opening (failing side: member %s)', async (failing) => {
+    const handler = testHandler();
+    const hub = (pair = await makePair(stack, handler)).hub;
+    await Promise.all([pair.a.close(), pair.b.close()]);
+    // The failing member's first port rejects the first signal it is fed, like a stack that chokes on it.
+    const inner = nodePeerConnectionFactory({ stack });
+    let created = 0;
+    const flaky: PeerConnectionFactory = {
+      create: (init) => {
+        const port = inner.create(init);
+        if (created++ === 0) {
+          port.signal = () => {
+            throw new Error('injected failure');
+          };
+        }
+        return port;
+      },
+    };
+    const make = (id: bigint) =>
+      WebRtcLink.create({
+        localId: id,
+        clusterId: CLUSTER,
+        signaling: hub,
+        peerConnectionFactory: id === failing ? flaky : inner,
+        handler,
+      });
+    const one = await make(1n);
+    const two = await make(2n);
+    extra.push(one, two);
+    const res = await (failing === 1n
+      ? one.request('webrtc://2', { method: 'GET', path: '/raft/probing', headers: {} })
+      : two.request('webrtc://1', { method: 'GET', path: '/raft/probing', headers: {} }));
+    expect(res.status).toBe(200);
+    expect(created).toBe(2);
+    expect(one.connection(2n)?.session).toBe(two.connection(1n)?.session);
+  });
+
+  it('reconnects promptly to a restarted member whose old connection never said goodbye', async () => {
+    const handler = testHandler();
+    pair = await makePair(stack, handler, { deadAfterMs: 60_000 });
+    await pair.b.request('webrtc://1', { method: 'GET', path: '/raft/probing', headers: {} });
+    const old = pair.a.connection(2n);
+    // Member 2 "restarts": a new link with the same ID joins the hub (replacing the old registration);
+    // the old one is left running, so member 1's connection to it stays open.
+    const reborn = await WebRtcLink.create({
+      localId: 2n,
+      clusterId: CLUSTER,
+      signaling: pair.hub,
+      peerConnectionFactory: nodePeerConnectionFactory({ stack }),
+      handler,
+    });
+    extra.push(reborn);
+    expect(old?.state).toBe('open');
+    const t0 = Date.now();
+    const res = await reborn.request('webrtc://1', { method: 'GET', path: '/raft/probing', headers: {} });
+    expect(res.status).toBe(200);
+    expect(Date.now() - t0).toBeLessThan(8000); // not waiting for a 60 s liveness timeout
+    expect(old?.state).toBe('closed');
+    expect(pair.a.connection(2n)?.session).toBe(reborn.connection(1n)?.session);
+  });
+
   it('rebuilds when the higher member dials after the lower one lost the connection', async () => {
     pair = await makePair(stack, testHandler());
     await pair.a.connect(2n);

@@ -22,6 +22,12 @@ type PcConstructor = new (
  * node-datachannel's W3C polyfill, with the one fix simple-peer needs: its
  * `RTCSessionDescription` has a read-only `sdp`, which simple-peer assigns
  * to, so offers and answers are returned as plain `{type, sdp}` objects.
+ *
+ * Known: about 1 connect in 40–80 (seen over the HTTP relay, where the
+ * answer comes back fast) fails at the offerer with "libdatachannel error
+ * while adding remote description: Got a remote candidate without ICE
+ * transport", a race inside libdatachannel; `PeerSession.connect` retries
+ * such an attempt with a fresh session.
  */
 function loadNodeDatachannel(): WrtcImplementation {
   const polyfill = require('node-datachannel/polyfill') as {
