@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { ErrorCode, RaftwireError, concatBytes } from '@raftwire/core';
 import type { HandlerRequest, HandlerResponse, Id, LinkResponse, ProtocolHandler } from '@raftwire/core';
 import {
@@ -8,6 +9,17 @@ import {
   type WebRtcLinkOptions,
 } from '../../src/webrtc/index.js';
 import { type NodeWebRtcStack, nodePeerConnectionFactory } from '../../src/webrtc/node/index.js';
+
+/**
+ * WebRTC gathers candidates on every interface: tests that open peer
+ * connections must run inside `tools/loopback-only` and fail at once elsewhere.
+ */
+export function assertLoopbackOnly(): void {
+  const others = Object.keys(networkInterfaces()).filter((name) => name !== 'lo');
+  if (others.length > 0) {
+    throw new Error(`WebRTC tests must run inside tools/loopback-only; this namespace also has ${others.join(', ')}`);
+  }
+}
 
 export const STACKS: NodeWebRtcStack[] = ['roam', 'node-datachannel'];
 export const CLUSTER = 0xc1n;

@@ -1,9 +1,23 @@
 import { ErrorCode, type RaftwireError, isRaftwireError } from '@raftwire/core';
 import type { HandlerRequest, ProtocolHandler } from '@raftwire/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DataChannelPort, type PeerConnectionFactory, WebRtcLink } from '../../src/webrtc/index.js';
 import { nodePeerConnectionFactory } from '../../src/webrtc/node/index.js';
-import { CLUSTER, type Pair, STACKS, makePair, pattern, readAll, testHandler, text, untext, waitFor } from './helpers.js';
+import {
+  CLUSTER,
+  assertLoopbackOnly,
+  type Pair,
+  STACKS,
+  makePair,
+  pattern,
+  readAll,
+  testHandler,
+  text,
+  untext,
+  waitFor,
+} from './helpers.js';
+
+beforeAll(assertLoopbackOnly);
 
 /** Wraps a factory so every data-channel send records the channel's bufferedAmount right after it. */
 function observingFactory(inner: PeerConnectionFactory): PeerConnectionFactory & { maxBuffered: Map<string, number> } {

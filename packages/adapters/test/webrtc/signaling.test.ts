@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, type RaftwireError, isRaftwireError } from '@raftwire/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   HttpRelaySignaling,
   InPageSignalingHub,
@@ -12,7 +12,9 @@ import {
   parseSignalJson,
 } from '../../src/webrtc/index.js';
 import { type SignalingRelay, createSignalingRelay, nodePeerConnectionFactory } from '../../src/webrtc/node/index.js';
-import { CLUSTER, STACKS, readAll, testHandler, untext, waitFor } from './helpers.js';
+import { CLUSTER, assertLoopbackOnly, STACKS, readAll, testHandler, untext, waitFor } from './helpers.js';
+
+beforeAll(assertLoopbackOnly);
 
 async function rejects(p: Promise<unknown>, code: string): Promise<void> {
   try {

@@ -6,6 +6,9 @@
 import type { HandlerRequest } from '@raftwire/core';
 import { CHANNELS, type DataChannelPort, InPageSignalingHub, WebRtcLink } from '../../src/webrtc/index.js';
 import { type NodeWebRtcStack, nodePeerConnectionFactory } from '../../src/webrtc/node/index.js';
+import { assertLoopbackOnly } from './helpers.js';
+
+assertLoopbackOnly();
 
 const TOTAL = 64 * 1024 * 1024;
 const FRAME = 16 * 1024;

@@ -3,10 +3,12 @@
 // Bundles page-entry.ts with esbuild, serves it on 127.0.0.1 beside a signalling relay and a Node member,
 // and drives /usr/bin/chromium through Playwright.
 import { createServer } from 'node:http';
+import { networkInterfaces } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
 
+if (Object.keys(networkInterfaces()).some((n) => n !== 'lo')) throw new Error('run inside tools/loopback-only');
 const root = fileURLToPath(new URL('../../../../../', import.meta.url));
 const req = createRequire(`${root}node_modules/.pnpm/node_modules/`);
 const esbuild = req('esbuild');
