@@ -100,14 +100,16 @@ export async function makePair(
  * A small hand-written protocol handler in the shape of the core's:
  * - `POST /raft`: reads the body, answers 204 with `x-body-bytes` and `x-body-sum` headers;
  * - `GET /raft/stream/message/{from}`: 200 and an endless stream of numbered 100-byte frames every `tickMs`;
- * - `POST /raft/snapshot`: reads the body, checks it against `pattern`, answers 204 with the byte count;
+ * - `POST /raft/snapshot`: reads the body, checks it against `pattern`, answers 204 with the byte count
+ *   (`snapshotBytes` tells how far the current one got);
  * - `GET /raft/probing`: 200 `{"ok":true}`;
  * - anything else: 404.
  */
 export function testHandler(options: { tickMs?: number; onRequest?: (req: HandlerRequest) => void } = {}): ProtocolHandler & {
   streamsClosed: number;
+  snapshotBytes: number;
 } {
-  const state = { streamsClosed: 0 };
+  const state = { streamsClosed: 0, snapshotBytes: 0 };
   const h = async (req: HandlerRequest): Promise<HandlerResponse> => {
     options.onRequest?.(req);
     if (req.method === 'POST' && req.path === '/raft') {
@@ -143,13 +145,17 @@ export function testHandler(options: { tickMs?: number; onRequest?: (req: Handle
           if (c[i] !== want[i]) throw new RaftwireError(ErrorCode.DECODE, `snapshot byte ${n + i} corrupted`);
         }
         n += c.length;
+        state.snapshotBytes = n;
       }
       return { status: 204, headers: { 'x-body-bytes': String(n) } };
     }
     if (req.method === 'GET' && req.path === '/raft/probing') return { status: 200, headers: {}, body: text('{"ok":true}') };
     return { status: 404, headers: {}, body: text('invalid path') };
   };
-  return Object.defineProperty(h, 'streamsClosed', { get: () => state.streamsClosed }) as ProtocolHandler & { streamsClosed: number };
+  return Object.defineProperties(h, {
+    streamsClosed: { get: () => state.streamsClosed },
+    snapshotBytes: { get: () => state.snapshotBytes },
+  }) as ProtocolHandler & { streamsClosed: number; snapshotBytes: number };
 }
 
 export type { Id, LinkResponse };

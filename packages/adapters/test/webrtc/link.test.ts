@@ -121,12 +121,15 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
     // b reads a message stream served by a: its frames travel a → b, the same direction as the snapshot.
     const stream = await b.openStream('webrtc://1', { method: 'GET', path: '/raft/stream/message/2', headers: {} });
     const arrivals: number[] = [];
+    /** How much of the snapshot the receiving handler had read when each stream frame arrived. */
+    const snapshotAt: number[] = [];
     let expectNext = 0;
     let orderOk = true;
     const reading = (async () => {
       for await (const f of stream.body) {
         if (new DataView(f.buffer, f.byteOffset).getUint32(0) !== expectNext++) orderOk = false;
         arrivals.push(performance.now());
+        snapshotAt.push(handler.snapshotBytes);
       }
     })().catch((err: unknown) => err);
     await waitFor(() => arrivals.length >= 5, 'stream to start');
@@ -144,14 +147,21 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
     const during = arrivals.filter((t) => t >= t0 && t <= t1);
     const gaps = during.slice(1).map((t, i) => t - (during[i] as number));
     const maxGap = Math.max(0, ...gaps);
-    // Progress, not a tight time: frames kept coming throughout the transfer (ticks every 5 ms).
-    expect(during.length).toBeGreaterThan((t1 - t0) / 5 / 10);
-    expect(maxGap).toBeLessThan(Math.max(1000, (t1 - t0) / 4));
+    // How far the snapshot moved during the longest gap: little means the whole association stalled.
+    const gapAt = arrivals.indexOf(during[gaps.indexOf(maxGap)] as number);
+    const movedInGap = (snapshotAt[gapAt + 1] ?? 0) - (snapshotAt[gapAt] ?? 0);
+    // Progress, not time (the machine may be loaded): stream frames arrived while the snapshot was in
+    // every eighth of its transfer, i.e. they were interleaved with it, not queued behind it.
+    const eighth = total / 8;
+    for (let k = 1; k < 7; k++) {
+      const inSegment = snapshotAt.filter((n) => n >= k * eighth && n < (k + 1) * eighth).length;
+      expect(inSegment, `stream frames while the snapshot was at ${k}/8`).toBeGreaterThan(0);
+    }
     expect(orderOk).toBe(true);
     expect(fa.maxBuffered.get('snapshot') ?? 0).toBeLessThanOrEqual(1024 * 1024);
     console.log(
       `[${stack}] 64 MiB snapshot through the adapter: ${(total / 1e6 / ((t1 - t0) / 1000)).toFixed(1)} MB/s; ` +
-        `${during.length} stream frames during it, max gap ${maxGap.toFixed(0)} ms; max snapshot bufferedAmount ${fa.maxBuffered.get('snapshot')}`,
+        `${during.length} stream frames during it, max gap ${maxGap.toFixed(0)} ms (snapshot moved ${movedInGap} bytes in it); max snapshot bufferedAmount ${fa.maxBuffered.get('snapshot')}`,
     );
     b.close();
     await reading;
