@@ -12,6 +12,8 @@ export default defineConfig({
       { find: /^@raftwire\/core\/testing$/, replacement: src('./packages/core/src/testing/index.ts') },
       { find: /^@raftwire\/adapters\/http$/, replacement: src('./packages/adapters/src/http/index.ts') },
       { find: /^@raftwire\/adapters\/http\/node$/, replacement: src('./packages/adapters/src/http/node/index.ts') },
+      { find: /^@raftwire\/adapters\/webrtc$/, replacement: src('./packages/adapters/src/webrtc/index.ts') },
+      { find: /^@raftwire\/adapters\/webrtc\/node$/, replacement: src('./packages/adapters/src/webrtc/node/index.ts') },
     ],
   },
   test: {

@@ -43,6 +43,8 @@ export const ErrorCode = {
   BUFFER_FULL: 'ERR_BUFFER_FULL',
   /** A snapshot body was shorter or longer than declared. */
   SNAPSHOT_SIZE: 'ERR_SNAPSHOT_SIZE',
+  /** A signalling message was refused: the sender is not who it claims, or the recipient is unknown. */
+  SIGNAL_REJECTED: 'ERR_SIGNAL_REJECTED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,450 @@
+import { ErrorCode, RaftwireError, isRaftwireError } from '@raftwire/core';
+import type { HandlerResponse, LinkBody, LinkRequest, LinkResponse, ProtocolHandler } from '@raftwire/core';
+import { BodyQueue } from './body-queue.js';
+import {
+  type RequestHead,
+  type ResetReason,
+  decodeRequestHead,
+  decodeReset,
+  decodeResponseHead,
+  encodeRequestHead,
+  encodeReset,
+  encodeResponseHead,
+  remoteResetError,
+} from './exchange-head.js';
+import type { Logger } from './logger.js';
+import {
+  FrameType,
+  MAX_REQUEST_ID,
+  type MuxFrame,
+  decodeMuxFrame,
+  decodeVarint,
+  encodeMuxFrame,
+  encodeVarint,
+  fragment,
+} from './mux-frame.js';
+import type { DataChannelPort } from './peer-connection-port.js';
+import { Reassembler } from './reassembler.js';
+import type { SendPacer } from './send-pacer.js';
+
+/**
+ * Flow-control window of every body direction, fixed by the protocol: a
+ * sender has this many bytes of credit when an exchange starts and gets more
+ * back (WINDOW frames) as the receiver's consumer reads. This bounds what a
+ * receiver buffers per exchange, end to end, whatever the consumer's speed.
+ */
+export const WINDOW_BYTES = 1024 * 1024;
+/** Body chunks larger than this are sent as several messages (≤ WINDOW_BYTES / 4 so credit always comes back). */
+export const MAX_SEND_MESSAGE_BYTES = 256 * 1024;
+/** Requests one peer may have open on one channel at once; more are reset with ERR_BUFFER_FULL. */
+export const MAX_SERVED_EXCHANGES = 1024;
+/** Default cap on one reassembled message (a head or a body chunk). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+
+export interface ChannelMuxOptions {
+  channel: DataChannelPort;
+  pacer: SendPacer;
+  /** The server side; undefined answers 503. Read on every request, so it may be set late. */
+  handler: () => ProtocolHandler | undefined;
+  /** Passed as `HandlerRequest.remoteAddress`. */
+  remoteAddress: string;
+  /** Cap on one reassembled message. Default {@link DEFAULT_MAX_MESSAGE_BYTES}. */
+  maxMessageBytes?: number;
+  logger: Logger;
+  /** The remote broke the framing protocol: the connection must go. */
+  onProtocolError: (err: RaftwireError) => void;
+}
+
+interface Exchange {
+  id: number;
+  /** True when this side opened the request. */
+  client: boolean;
+  reassembler: Reassembler;
+  /** The body coming in: the response body (client) or the request body (server). */
+  inBody: BodyQueue;
+  inEnded: boolean;
+  outEnded: boolean;
+  reset: boolean;
+  /** Send credit for the outgoing body. */
+  credit: number;
+  creditWaiter: (() => void) | undefined;
+  /** Credit consumed locally and not yet granted back to the sender. */
+  ungranted: number;
+  /** Aborted when the exchange is reset (by either side) or the connection closes. */
+  abort: AbortController;
+  onHead: ((head: Uint8Array) => void) | undefined;
+  /** Runs once when the exchange leaves its table (finished or reset): drops listeners on caller signals. */
+  onDone: (() => void) | undefined;
+}
+
+/**
+ * Carries the Link contract over one data channel: many concurrent requests
+ * and streams, each opened by a header frame, with DATA, END, RESET and
+ * WINDOW frames tagged by request id. Both members are client and server on
+ * the same channel; the FROM_CLIENT bit keeps the two id spaces apart.
+ */
+export class ChannelMux {
+  private readonly channel: DataChannelPort;
+  private readonly pacer: SendPacer;
+  private readonly maxMessageBytes: number;
+  private readonly log: Logger;
+  private readonly clientExchanges = new Map<number, Exchange>();
+  private readonly serverExchanges = new Map<number, Exchange>();
+  private nextId = 1;
+  private closedError: RaftwireError | undefined;
+
+  constructor(private readonly options: ChannelMuxOptions) {
+    this.channel = options.channel;
+    this.pacer = options.pacer;
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.log = options.logger;
+  }
+
+  /** Exchanges in progress (both roles). */
+  get activeExchanges(): number {
+    return this.clientExchanges.size + this.serverExchanges.size;
+  }
+
+  /** Feeds one data-channel message. */
+  receive(bytes: Uint8Array): void {
+    if (this.closedError) return;
+    let frame: MuxFrame;
+    try {
+      frame = decodeMuxFrame(bytes);
+    } catch (err) {
+      this.options.onProtocolError(isRaftwireError(err) ? err : new RaftwireError(ErrorCode.DECODE, String(err)));
+      return;
+    }
+    if (frame.type === FrameType.PING) {
+      this.sendControl(encodeMuxFrame({ type: FrameType.PONG, requestId: 0, fromClient: false, more: false, payload: EMPTY }));
+      return;
+    }
+    if (frame.type === FrameType.PONG) return; // its arrival is the liveness signal
+    // A frame from the client side belongs to an exchange we serve, and vice versa.
+    const table = frame.fromClient ? this.serverExchanges : this.clientExchanges;
+    let ex = table.get(frame.requestId);
+    if (ex === undefined) {
+      if (!(frame.fromClient && frame.type === FrameType.HEAD)) return; // late frame of a finished exchange
+      if (this.serverExchanges.size >= MAX_SERVED_EXCHANGES) {
+        this.log.warn({ limit: MAX_SERVED_EXCHANGES }, 'too many concurrent requests from the peer; refusing one');
+        const reason = { code: ErrorCode.BUFFER_FULL, message: `over ${MAX_SERVED_EXCHANGES} concurrent requests` };
+        this.sendControl(
+          encodeMuxFrame({
+            type: FrameType.RESET,
+            requestId: frame.requestId,
+            fromClient: false,
+            more: false,
+            payload: encodeReset(reason),
+          }),
+        );
+        return;
+      }
+      ex = this.newExchange(frame.requestId, false);
+      this.serverExchanges.set(frame.requestId, ex);
+      const serverEx = ex;
+      serverEx.onHead = (head) => void this.serve(serverEx, head);
+    }
+    try {
+      this.onFrame(ex, frame);
+      if (frame.fin === true && !ex.reset) this.onEnd(ex);
+    } catch (err) {
+      const e = isRaftwireError(err) ? err : new RaftwireError(ErrorCode.DECODE, String(err));
+      this.resetExchange(ex, e, true);
+    }
+  }
+
+  private onFrame(ex: Exchange, frame: MuxFrame): void {
+    switch (frame.type) {
+      case FrameType.HEAD: {
+        const head = ex.reassembler.push(frame.payload, frame.more);
+        if (head === null) return;
+        const onHead = ex.onHead;
+        if (onHead === undefined) throw new RaftwireError(ErrorCode.DECODE, `second head frame for request ${ex.id}`);
+        ex.onHead = undefined;
+        onHead(head);
+        return;
+      }
+      case FrameType.DATA: {
+        if (ex.onHead !== undefined) throw new RaftwireError(ErrorCode.DECODE, `data before head on request ${ex.id}`);
+        const msg = ex.reassembler.push(frame.payload, frame.more);
+        if (msg !== null && !ex.inEnded && !ex.inBody.push(msg)) {
+          throw new RaftwireError(ErrorCode.BUFFER_FULL, `request ${ex.id}: the sender ignored flow control`);
+        }
+        return;
+      }
+      case FrameType.END:
+        this.onEnd(ex);
+        return;
+      case FrameType.RESET:
+        this.onRemoteReset(ex, decodeReset(frame.payload));
+        return;
+      case FrameType.WINDOW:
+        ex.credit += decodeVarint(frame.payload, 'window credit');
+        ex.creditWaiter?.();
+        return;
+    }
+  }
+
+  private onEnd(ex: Exchange): void {
+    if (ex.onHead !== undefined) throw new RaftwireError(ErrorCode.DECODE, `end before head on request ${ex.id}`);
+    if (ex.reassembler.pendingBytes > 0) throw new RaftwireError(ErrorCode.TRUNCATED, `body of request ${ex.id} ended inside a message`);
+    if (ex.inEnded) throw new RaftwireError(ErrorCode.DECODE, `second end on request ${ex.id}`);
+    ex.inEnded = true;
+    ex.inBody.end();
+    this.maybeFinish(ex);
+  }
+
+  private newExchange(id: number, client: boolean): Exchange {
+    const ex: Exchange = {
+      id,
+      client,
+      reassembler: new Reassembler(this.maxMessageBytes),
+      inBody: undefined as unknown as BodyQueue,
+      inEnded: false,
+      outEnded: false,
+      reset: false,
+      credit: WINDOW_BYTES,
+      creditWaiter: undefined,
+      ungranted: 0,
+      abort: new AbortController(),
+      onHead: undefined,
+      onDone: undefined,
+    };
+    ex.inBody = new BodyQueue(WINDOW_BYTES, {
+      onConsumed: (n) => this.grant(ex, n),
+      onCancel: () => this.resetExchange(ex, new RaftwireError(ErrorCode.ABORTED, 'body reader went away'), true),
+    });
+    return ex;
+  }
+
+  private allocateId(): number {
+    for (;;) {
+      const id = this.nextId;
+      this.nextId = id >= MAX_REQUEST_ID ? 1 : id + 1;
+      if (!this.clientExchanges.has(id)) return id;
+    }
+  }
+
+  /**
+   * Client side: sends the head and the body, resolves with the response head.
+   * The response body is the exchange's incoming body queue.
+   */
+  request(req: LinkRequest): Promise<LinkResponse> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    const signal = req.signal;
+    if (signal?.aborted) return Promise.reject(new RaftwireError(ErrorCode.ABORTED, 'request aborted'));
+    const ex = this.newExchange(this.allocateId(), true);
+    this.clientExchanges.set(ex.id, ex);
+    return new Promise<LinkResponse>((resolve, reject) => {
+      const onAbort = (): void => this.resetExchange(ex, new RaftwireError(ErrorCode.ABORTED, 'request aborted'), true);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      ex.onDone = () => signal?.removeEventListener('abort', onAbort);
+      ex.abort.signal.addEventListener('abort', () => reject(ex.abort.signal.reason), { once: true });
+      ex.onHead = (bytes) => {
+        const head = decodeResponseHead(bytes);
+        resolve({ status: head.status, headers: head.headers, body: ex.inBody });
+        // Once the head is in, abort still cancels the body (the queue fails with ERR_ABORTED).
+      };
+      const head = encodeRequestHead({ method: req.method, path: req.path, headers: req.headers });
+      this.sendHeadAndBody(ex, head, req.body).catch((err: unknown) => this.resetExchange(ex, toLinkError(err), true));
+    });
+  }
+
+  /** Server side: runs the handler for a request head and writes its response. */
+  private async serve(ex: Exchange, headBytes: Uint8Array): Promise<void> {
+    let head: RequestHead;
+    try {
+      head = decodeRequestHead(headBytes);
+    } catch (err) {
+      this.resetExchange(ex, toLinkError(err), true);
+      return;
+    }
+    let res: HandlerResponse;
+    try {
+      const handler = this.options.handler();
+      if (handler === undefined) {
+        res = { status: 503, headers: {}, body: new TextEncoder().encode('no protocol handler') };
+      } else {
+        res = await handler({
+          method: head.method,
+          path: head.path,
+          headers: head.headers,
+          body: ex.inBody,
+          remoteAddress: this.options.remoteAddress,
+          signal: ex.abort.signal,
+        });
+      }
+    } catch (err) {
+      if (ex.reset) return;
+      this.log.warn({ error: String(err), path: 'handler' }, 'protocol handler failed');
+      res = { status: 500, headers: {}, body: new TextEncoder().encode('internal error') };
+    }
+    if (ex.reset) {
+      await closeBody(res.body);
+      return;
+    }
+    try {
+      await this.sendHeadAndBody(ex, encodeResponseHead({ status: res.status, headers: res.headers }), res.body);
+      // The response is complete. If the request body is still coming, nobody will read it.
+      if (!ex.inEnded) this.resetExchange(ex, new RaftwireError(ErrorCode.ABORTED, 'response complete before request body'), true);
+    } catch (err) {
+      this.resetExchange(ex, toLinkError(err), true);
+    }
+  }
+
+  /**
+   * Writes the head, then the body (whole or streamed), then its end. A whole
+   * body ends with FIN on its last frame (no body: on the head's), a streamed
+   * one with an END frame. Stops, closing the iterable, once the exchange is reset.
+   */
+  private async sendHeadAndBody(ex: Exchange, head: Uint8Array, body: LinkBody | undefined): Promise<void> {
+    const whole = body === undefined ? EMPTY : body instanceof Uint8Array ? body : undefined;
+    await this.sendMessage(ex, FrameType.HEAD, head, whole !== undefined && whole.length === 0);
+    if (whole !== undefined) {
+      if (whole.length > 0) await this.sendData(ex, whole, true);
+      ex.outEnded = true;
+      this.maybeFinish(ex);
+      return;
+    }
+    await this.sendStreamedBody(ex, body as AsyncIterable<Uint8Array>);
+  }
+
+  private async sendStreamedBody(ex: Exchange, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const it = body[Symbol.asyncIterator]();
+    const stop = (): void => {
+      it.return?.().catch(() => {});
+    };
+    ex.abort.signal.addEventListener('abort', stop, { once: true });
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (r.done || ex.reset) break;
+        await this.sendData(ex, r.value);
+      }
+    } catch (err) {
+      if (!ex.reset) {
+        ex.abort.signal.removeEventListener('abort', stop);
+        stop();
+      }
+      throw err;
+    } finally {
+      ex.abort.signal.removeEventListener('abort', stop);
+    }
+    if (ex.reset) return;
+    await this.sendFrame(ex, encodeMuxFrame({ type: FrameType.END, requestId: ex.id, fromClient: ex.client, more: false, payload: EMPTY }));
+    ex.outEnded = true;
+    this.maybeFinish(ex);
+  }
+
+  /** Sends body bytes as messages of at most MAX_SEND_MESSAGE_BYTES, each within flow-control credit; `fin` ends the body. */
+  private async sendData(ex: Exchange, bytes: Uint8Array, fin = false): Promise<void> {
+    for (let at = 0; at < bytes.length; at += MAX_SEND_MESSAGE_BYTES) {
+      const end = Math.min(at + MAX_SEND_MESSAGE_BYTES, bytes.length);
+      const msg = bytes.subarray(at, end);
+      while (ex.credit < msg.length) {
+        if (ex.reset) throw ex.abort.signal.reason;
+        // resetExchange() calls creditWaiter too, so a reset never leaves this waiting.
+        await new Promise<void>((resolve) => {
+          ex.creditWaiter = resolve;
+        });
+        ex.creditWaiter = undefined;
+      }
+      ex.credit -= msg.length;
+      await this.sendMessage(ex, FrameType.DATA, msg, fin && end === bytes.length);
+    }
+  }
+
+  private async sendMessage(ex: Exchange, type: FrameType, message: Uint8Array, fin = false): Promise<void> {
+    for (const frame of fragment(type, ex.id, ex.client, message, fin)) await this.sendFrame(ex, frame);
+  }
+
+  private async sendFrame(ex: Exchange, frame: Uint8Array): Promise<void> {
+    if (ex.reset) throw ex.abort.signal.reason;
+    await this.pacer.send(this.channel, frame, ex.abort.signal);
+  }
+
+  /** Sends a keepalive PING (the remote answers PONG). */
+  ping(): void {
+    this.sendControl(encodeMuxFrame({ type: FrameType.PING, requestId: 0, fromClient: false, more: false, payload: EMPTY }));
+  }
+
+  /** Control frames (WINDOW, RESET, PING, PONG) are tiny: sent as soon as the channel has room, best effort. */
+  private sendControl(frame: Uint8Array): void {
+    if (this.closedError || this.channel.readyState !== 'open') return;
+    this.pacer.send(this.channel, frame).catch((err: unknown) => {
+      this.log.debug({ error: String(err) }, 'control frame not sent');
+    });
+  }
+
+  private grant(ex: Exchange, n: number): void {
+    ex.ungranted += n;
+    if (ex.ungranted < WINDOW_BYTES / 4 || ex.reset || ex.inEnded) return;
+    const credit = ex.ungranted;
+    ex.ungranted = 0;
+    this.sendControl(
+      encodeMuxFrame({ type: FrameType.WINDOW, requestId: ex.id, fromClient: ex.client, more: false, payload: encodeVarint(credit) }),
+    );
+  }
+
+  private onRemoteReset(ex: Exchange, reason: ResetReason): void {
+    const err = remoteResetError(reason);
+    this.log.debug({ 'request-id': ex.id, reason: reason.code, message: reason.message }, 'remote reset exchange');
+    this.resetExchange(ex, err, false);
+  }
+
+  /** Ends an exchange in both directions; tells the remote when `notify`. */
+  private resetExchange(ex: Exchange, err: RaftwireError, notify: boolean): void {
+    if (ex.reset) return;
+    ex.reset = true;
+    if (notify && !(ex.inEnded && ex.outEnded)) {
+      this.sendControl(
+        encodeMuxFrame({
+          type: FrameType.RESET,
+          requestId: ex.id,
+          fromClient: ex.client,
+          more: false,
+          payload: encodeReset({ code: err.code, message: err.message }),
+        }),
+      );
+    }
+    ex.inBody.fail(err);
+    ex.reassembler.reset();
+    ex.abort.abort(err);
+    ex.creditWaiter?.();
+    this.release(ex);
+  }
+
+  private maybeFinish(ex: Exchange): void {
+    if (ex.inEnded && ex.outEnded) this.release(ex);
+  }
+
+  private release(ex: Exchange): void {
+    (ex.client ? this.clientExchanges : this.serverExchanges).delete(ex.id);
+    const done = ex.onDone;
+    ex.onDone = undefined;
+    done?.();
+  }
+
+  /** Fails every exchange (ERR_LINK) and refuses new ones. */
+  close(err: RaftwireError): void {
+    if (this.closedError) return;
+    this.closedError = err;
+    for (const ex of [...this.clientExchanges.values(), ...this.serverExchanges.values()]) this.resetExchange(ex, err, false);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function toLinkError(err: unknown): RaftwireError {
+  if (isRaftwireError(err)) return err;
+  return new RaftwireError(ErrorCode.LINK, `data channel send failed: ${String(err)}`, { cause: err });
+}
+
+async function closeBody(body: LinkBody | undefined): Promise<void> {
+  if (body === undefined || body instanceof Uint8Array) return;
+  try {
+    await body[Symbol.asyncIterator]().return?.();
+  } catch {
+    // closing is best effort
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * The four data channels of a member pair (DESIGN §5), one per kind of
+ * traffic so SCTP never makes a heartbeat wait behind bulk data. They are
+ * negotiated out of band (pre-agreed ids), so neither side depends on the
+ * other's `datachannel` event and both have them before SCTP opens.
+ */
+export const CHANNELS = [
+  { label: 'msgapp', id: 100 },
+  { label: 'message', id: 102 },
+  { label: 'pipeline', id: 104 },
+  { label: 'snapshot', id: 106 },
+] as const;
+
+export type ChannelLabel = (typeof CHANNELS)[number]['label'];
+
+/** Which channel carries a request to `path` (same routing as the HTTP form's endpoints). */
+export function channelForPath(path: string): ChannelLabel {
+  if (path.startsWith('/raft/stream/msgapp')) return 'msgapp';
+  if (path.startsWith('/raft/stream/')) return 'message';
+  if (path.startsWith('/raft/snapshot')) return 'snapshot';
+  return 'pipeline';
+}

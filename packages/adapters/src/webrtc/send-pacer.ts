@@ -1,0 +1,112 @@
+import { ErrorCode, RaftwireError } from '@raftwire/core';
+import type { DataChannelPort } from './peer-connection-port.js';
+
+export interface SendPacerOptions {
+  /** A send waits while `bufferedAmount + size` would pass this. Default 1 MiB; at most 1 MiB. */
+  highWaterMark?: number;
+  /** Waiters resume once `bufferedAmount` is at or below this. Default 256 KiB. */
+  lowWaterMark?: number;
+  /** Poll period while anyone waits, for stacks that never fire `bufferedamountlow`. Default 5 ms. */
+  pollMs?: number;
+}
+
+export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+export const DEFAULT_LOW_WATER_MARK = 256 * 1024;
+export const DEFAULT_POLL_MS = 5;
+
+/**
+ * Backpressure for the data channels of one peer connection.
+ *
+ * A send waits while the channel's `bufferedAmount` plus the frame would pass
+ * the high-water mark, and resumes when the channel drains to the low-water
+ * mark. Wake-ups come from `bufferedamountlow` on **any** channel of the
+ * connection (SCTP's send buffer is shared, so one channel's event can mean
+ * room for another) and from a poll that runs only while someone waits:
+ * @roamhq/wrtc never fires the event and silently drops data past 16 MiB
+ * buffered (feasibility §4), so the poll is what keeps it correct there.
+ */
+export class SendPacer {
+  readonly high: number;
+  readonly low: number;
+  private readonly pollMs: number;
+  private waiters = new Set<() => void>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private closedError: RaftwireError | undefined;
+
+  constructor(options: SendPacerOptions = {}) {
+    this.high = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.low = options.lowWaterMark ?? DEFAULT_LOW_WATER_MARK;
+    this.pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+    if (!(this.high > 0 && this.high <= DEFAULT_HIGH_WATER_MARK)) {
+      throw new RangeError(`highWaterMark must be in (0, ${DEFAULT_HIGH_WATER_MARK}], got ${this.high}`);
+    }
+    if (!(this.low >= 0 && this.low < this.high)) throw new RangeError(`lowWaterMark must be in [0, highWaterMark), got ${this.low}`);
+  }
+
+  /** Hooks a channel's low-buffer event to this pacer. */
+  attach(channel: DataChannelPort): void {
+    channel.bufferedAmountLowThreshold = this.low;
+    channel.onBufferedAmountLow = () => this.wake();
+  }
+
+  /** True when `size` more bytes fit under the high-water mark now. */
+  hasRoom(channel: DataChannelPort, size: number): boolean {
+    return channel.bufferedAmount + size <= this.high;
+  }
+
+  /**
+   * Sends `frame` on `channel` as soon as it fits under the high-water mark.
+   * The room check and the send happen in one synchronous step, so
+   * concurrent senders can never push `bufferedAmount` past the mark.
+   * Rejects with ERR_LINK when the connection closes or the channel is no
+   * longer open, ERR_ABORTED on abort (nothing is sent then).
+   */
+  async send(channel: DataChannelPort, frame: Uint8Array, signal?: AbortSignal): Promise<void> {
+    let waited = false;
+    for (;;) {
+      if (this.closedError) throw this.closedError;
+      if (channel.readyState !== 'open') throw new RaftwireError(ErrorCode.LINK, `data channel ${channel.label} is ${channel.readyState}`);
+      if (signal?.aborted) throw new RaftwireError(ErrorCode.ABORTED, 'send aborted');
+      // Once over the high mark, resume only at the low mark (hysteresis), not once per drained frame.
+      if (this.hasRoom(channel, frame.length) && (!waited || channel.bufferedAmount <= this.low)) {
+        channel.send(frame);
+        return;
+      }
+      waited = true;
+      await this.nextWake(signal);
+    }
+  }
+
+  private nextWake(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.waiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        if (this.waiters.size === 0) this.stopPoll();
+        resolve();
+      };
+      this.waiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+      if (this.timer === undefined) this.timer = setInterval(() => this.wake(), this.pollMs);
+    });
+  }
+
+  /** Lets every waiter re-check its channel. */
+  wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Fails every current and future wait with `error`. */
+  close(error: RaftwireError): void {
+    this.closedError = error;
+    this.wake();
+    this.stopPoll();
+  }
+
+  private stopPoll(): void {
+    if (this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}

@@ -1,0 +1,178 @@
+import { ErrorCode, RaftwireError } from '@raftwire/core';
+import type { ProtocolHandler } from '@raftwire/core';
+import { describe, expect, it } from 'vitest';
+import { ChannelMux, MAX_SERVED_EXCHANGES, WINDOW_BYTES } from '../../src/webrtc/channel-mux.js';
+import { decodeReset, encodeRequestHead } from '../../src/webrtc/exchange-head.js';
+import { silentLogger } from '../../src/webrtc/logger.js';
+import { FrameType, type MuxFrame, decodeMuxFrame, encodeMuxFrame } from '../../src/webrtc/mux-frame.js';
+import type { DataChannelPort } from '../../src/webrtc/peer-connection-port.js';
+import { SendPacer } from '../../src/webrtc/send-pacer.js';
+import { pattern, readAll, text, untext, waitFor } from './helpers.js';
+
+/** An in-memory data channel: what is sent is recorded and (if linked) delivered to the peer asynchronously. */
+function memoryChannel(): DataChannelPort & { sent: Uint8Array[]; deliver: ((b: Uint8Array) => void) | null } {
+  const ch = {
+    label: 'pipeline',
+    readyState: 'open',
+    bufferedAmount: 0,
+    bufferedAmountLowThreshold: 0,
+    onOpen: null,
+    onClose: null,
+    onBufferedAmountLow: null,
+    onMessage: null,
+    sent: [] as Uint8Array[],
+    deliver: null as ((b: Uint8Array) => void) | null,
+    send(data: Uint8Array) {
+      const copy = data.slice();
+      ch.sent.push(copy);
+      const d = ch.deliver;
+      if (d) setTimeout(() => d(copy), 0);
+    },
+    close() {
+      ch.readyState = 'closed';
+    },
+  };
+  return ch;
+}
+
+function mux(channel: DataChannelPort, handler?: ProtocolHandler, protocolErrors: RaftwireError[] = []): ChannelMux {
+  return new ChannelMux({
+    channel,
+    pacer: new SendPacer(),
+    handler: () => handler,
+    remoteAddress: 'webrtc://9',
+    logger: silentLogger,
+    onProtocolError: (e) => protocolErrors.push(e),
+  });
+}
+
+function linkedPair(handler: ProtocolHandler): {
+  client: ChannelMux;
+  server: ChannelMux;
+  c: ReturnType<typeof memoryChannel>;
+  s: ReturnType<typeof memoryChannel>;
+} {
+  const c = memoryChannel();
+  const s = memoryChannel();
+  const client = mux(c);
+  const server = mux(s, handler);
+  c.deliver = (b) => server.receive(b);
+  s.deliver = (b) => client.receive(b);
+  return { client, server, c, s };
+}
+
+const frames = (sent: Uint8Array[]): MuxFrame[] => sent.map((b) => decodeMuxFrame(b));
+
+describe('ChannelMux (in memory)', () => {
+  it('bounds what a slow reader buffers: the sender stops at the flow-control window', async () => {
+    let reader: AsyncIterator<Uint8Array> | undefined;
+    const handler: ProtocolHandler = async (req) => {
+      reader = req.body[Symbol.asyncIterator]();
+      await reader.next(); // read one chunk, then stall
+      return new Promise(() => {});
+    };
+    const { client, c } = linkedPair(handler);
+    async function* body(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < 32; i++) yield pattern(256 * 1024, i);
+    }
+    void client.request({ method: 'POST', path: '/raft/snapshot', headers: {}, body: body() });
+    await waitFor(() => reader !== undefined, 'handler');
+    await new Promise((r) => setTimeout(r, 200));
+    const dataBytes = frames(c.sent)
+      .filter((f) => f.type === FrameType.DATA)
+      .reduce((n, f) => n + f.payload.length, 0);
+    expect(dataBytes).toBeLessThanOrEqual(WINDOW_BYTES + 256 * 1024);
+    expect(dataBytes).toBeGreaterThanOrEqual(WINDOW_BYTES);
+    // Reading on lets the rest through.
+    let n = 1;
+    while (!(await (reader as AsyncIterator<Uint8Array>).next()).done) n++;
+    expect(n).toBe(32);
+  });
+
+  it('answers 500 when the handler throws, and one message each way for a body-less GET', async () => {
+    const { client, c, s } = linkedPair(async (req) => {
+      if (req.path === '/boom') throw new Error('handler bug');
+      return { status: 204, headers: { 'x-a': '1' } };
+    });
+    const ok = await client.request({ method: 'GET', path: '/raft/probing', headers: {} });
+    expect(ok.status).toBe(204);
+    expect(await readAll(ok.body)).toEqual(new Uint8Array(0));
+    expect(c.sent).toHaveLength(1); // HEAD|FIN
+    expect(s.sent).toHaveLength(1);
+    const boom = await client.request({ method: 'GET', path: '/boom', headers: {} });
+    expect(boom.status).toBe(500);
+    expect(untext(await readAll(boom.body))).toBe('internal error');
+    expect(client.activeExchanges).toBe(0);
+  });
+
+  it('resets a malformed head with ERR_DECODE without calling the handler', async () => {
+    let called = 0;
+    const s = memoryChannel();
+    const server = mux(s, async () => {
+      called++;
+      return { status: 204, headers: {} };
+    });
+    const badHeads = [text('{'), text('{"m":"GET","p":"no-slash","h":{}}'), text('{"m":"GET","p":"/x","h":{"a":1}}')];
+    badHeads.forEach((payload, i) => {
+      server.receive(encodeMuxFrame({ type: FrameType.HEAD, requestId: i + 1, fromClient: true, more: false, fin: true, payload }));
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    const resets = frames(s.sent).filter((f) => f.type === FrameType.RESET);
+    expect(resets.map((f) => f.requestId)).toEqual([1, 2, 3]);
+    expect(resets.map((f) => decodeReset(f.payload).code)).toEqual([ErrorCode.DECODE, ErrorCode.DECODE, ErrorCode.DECODE]);
+    expect(called).toBe(0);
+    expect(server.activeExchanges).toBe(0);
+  });
+
+  it('resets a sender that ignores flow control with ERR_BUFFER_FULL', async () => {
+    let bodyError: unknown;
+    const s = memoryChannel();
+    const server = mux(s, async (req) => {
+      try {
+        await new Promise((r) => setTimeout(r, 50)); // not reading yet
+        await readAll(req.body);
+      } catch (err) {
+        bodyError = err;
+      }
+      return { status: 204, headers: {} };
+    });
+    server.receive(
+      encodeMuxFrame({
+        type: FrameType.HEAD,
+        requestId: 1,
+        fromClient: true,
+        more: false,
+        payload: encodeRequestHead({ method: 'POST', path: '/raft', headers: {} }),
+      }),
+    );
+    const chunk = new Uint8Array(16 * 1024 - 8);
+    for (let sent = 0; sent <= WINDOW_BYTES + chunk.length; sent += chunk.length) {
+      server.receive(encodeMuxFrame({ type: FrameType.DATA, requestId: 1, fromClient: true, more: false, payload: chunk }));
+    }
+    await waitFor(() => bodyError !== undefined, 'the body to fail');
+    expect((bodyError as RaftwireError).code).toBe(ErrorCode.BUFFER_FULL);
+    const reset = frames(s.sent).find((f) => f.type === FrameType.RESET);
+    expect(reset && decodeReset(reset.payload).code).toBe(ErrorCode.BUFFER_FULL);
+  });
+
+  it(`refuses more than ${MAX_SERVED_EXCHANGES} concurrent requests from one peer`, async () => {
+    const s = memoryChannel();
+    const server = mux(s, () => new Promise(() => {}));
+    const head = encodeRequestHead({ method: 'GET', path: '/raft/stream/message/9', headers: {} });
+    for (let id = 1; id <= MAX_SERVED_EXCHANGES + 1; id++)
+      server.receive(encodeMuxFrame({ type: FrameType.HEAD, requestId: id, fromClient: true, more: false, fin: true, payload: head }));
+    expect(server.activeExchanges).toBe(MAX_SERVED_EXCHANGES);
+    await new Promise((r) => setTimeout(r, 10));
+    const resets = frames(s.sent).filter((f) => f.type === FrameType.RESET);
+    expect(resets.map((f) => f.requestId)).toEqual([MAX_SERVED_EXCHANGES + 1]);
+    server.close(new RaftwireError(ErrorCode.LINK, 'done'));
+    expect(server.activeExchanges).toBe(0);
+  });
+
+  it('treats an undecodable frame as a protocol error for the whole connection', () => {
+    const errors: RaftwireError[] = [];
+    const server = mux(memoryChannel(), undefined, errors);
+    server.receive(new Uint8Array([0x0f, 1]));
+    expect(errors.map((e) => e.code)).toEqual([ErrorCode.DECODE]);
+  });
+});
