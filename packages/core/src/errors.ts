@@ -43,6 +43,8 @@ export const ErrorCode = {
   BUFFER_FULL: 'ERR_BUFFER_FULL',
   /** A snapshot body was shorter or longer than declared. */
   SNAPSHOT_SIZE: 'ERR_SNAPSHOT_SIZE',
+  /** The remote's version does not serve this stream type (a silent fallback, not a failure). */
+  UNSUPPORTED_STREAM: 'ERR_UNSUPPORTED_STREAM',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -67,13 +67,7 @@ function trim(fields: unknown[], isDefault: (v: unknown, i: number) => boolean):
 }
 
 function isEmptyDefault(v: unknown): boolean {
-  return (
-    v === 0 ||
-    v === false ||
-    v === null ||
-    (Array.isArray(v) && v.length === 0) ||
-    (v instanceof Uint8Array && v.length === 0)
-  );
+  return v === 0 || v === false || v === null || (Array.isArray(v) && v.length === 0) || (v instanceof Uint8Array && v.length === 0);
 }
 
 function wireEntry(e: Entry, field: string): unknown[] {

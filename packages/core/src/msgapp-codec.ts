@@ -226,7 +226,10 @@ export class MsgAppDecoder {
   private decodeFull(frame: Uint8Array): Message {
     const m = this.codec.decode(frame);
     if (m.entries.length > this.limits.maxEntries) {
-      throw new RaftwireError(ErrorCode.TOO_MANY_ENTRIES, `message has ${m.entries.length} entries, over the cap of ${this.limits.maxEntries}`);
+      throw new RaftwireError(
+        ErrorCode.TOO_MANY_ENTRIES,
+        `message has ${m.entries.length} entries, over the cap of ${this.limits.maxEntries}`,
+      );
     }
     for (const e of m.entries) {
       if (e.data.length > this.limits.maxEntryBytes) {
