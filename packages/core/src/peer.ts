@@ -14,7 +14,7 @@ import { SnapshotSender } from './snapshot-sender.js';
 import { StreamReader } from './stream-reader.js';
 import { StreamWriter } from './stream-writer.js';
 import { UrlPicker } from './url-picker.js';
-import type { StreamType } from './version.js';
+import { type StreamType, servedStreams } from './version.js';
 
 /** Where `pick` sends a message (etcd's names). */
 export type PickName = 'pipeline' | 'streamMsgAppV2' | 'streamMsg';
@@ -68,8 +68,10 @@ export class Peer {
   start(): void {
     this.pipeline.start();
     this.loops.push(this.processLoop(this.recvc), this.processLoop(this.propc));
-    this.msgAppReader.start();
-    this.messageReader.start();
+    // A member dials only the stream types its own version knows.
+    const known = servedStreams(this.ctx.versionParsed, this.ctx.streamSupport);
+    if (known.includes('msgappv2')) this.msgAppReader.start();
+    if (known.includes('message')) this.messageReader.start();
     this.prober.start();
     this.log.info({}, 'started remote peer');
   }
