@@ -17,6 +17,7 @@ export interface ProbingStatus {
   srttMs: number;
   /** Our clock minus theirs, corrected by half the SRTT; positive = we are ahead. */
   clockDriftMs: number;
+  /** Probes completed (successes + losses). */
   total: number;
   loss: number;
   lastError: string;
@@ -84,7 +85,6 @@ export class Prober {
     const url = this.urls[this.picked % this.urls.length] as string;
     const child = new ChildAbort(signal, clock, Math.max(this.ctx.timeouts.dial, this.ctx.timeouts.probe));
     const start = clock.now();
-    this.st.total++;
     try {
       const res = await this.ctx.link.request(url, {
         method: 'GET',
@@ -99,7 +99,8 @@ export class Prober {
       if (parsed.OK !== true || Number.isNaN(remoteNow)) throw new RaftwireError(ErrorCode.DECODE, 'bad probing response');
       const end = clock.now();
       const rtt = end - start;
-      this.st.srttMs = this.st.srttMs === 0 && this.st.total - this.st.loss === 1 ? rtt : this.st.srttMs * 0.875 + rtt * 0.125;
+      this.st.srttMs = this.st.total === this.st.loss ? rtt : this.st.srttMs * 0.875 + rtt * 0.125;
+      this.st.total++;
       this.st.clockDriftMs = end - remoteNow - this.st.srttMs / 2;
       this.st.healthy = true;
       this.ctx.metrics.observe(MetricName.peerRoundTripSeconds, { To: this.peerHex }, this.st.srttMs / 1000);
@@ -111,6 +112,7 @@ export class Prober {
       }
     } catch (err) {
       if (signal.aborted) return;
+      this.st.total++;
       this.st.loss++;
       this.st.healthy = false;
       this.st.lastError = err instanceof Error ? err.message : String(err);

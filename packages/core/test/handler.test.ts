@@ -97,10 +97,13 @@ describe('POST /raft (TestServeRaftPrefix)', () => {
     };
     const m = createMessage({ type: MessageType.MsgApp, from: 1n, to: 2n, term: 1 });
     let done = false;
-    const p = cl.m(1).transport.handler(handlerRequest('POST', '/raft', headersFrom(1n), cborMessageCodec.encode(m))).then((r) => {
-      done = true;
-      return r;
-    });
+    const p = cl
+      .m(1)
+      .transport.handler(handlerRequest('POST', '/raft', headersFrom(1n), cborMessageCodec.encode(m)))
+      .then((r) => {
+        done = true;
+        return r;
+      });
     await new Promise((r) => setTimeout(r, 20));
     expect(done).toBe(false);
     release();
@@ -112,12 +115,18 @@ describe('POST /raft (TestServeRaftPrefix)', () => {
     const cl = setup();
     const h = cl.m(1).transport.handler;
     const raft = cl.m(1).raft;
-    expect((await call(h(handlerRequest('POST', '/raft', headersFrom(1n), msg({ type: MessageType.MsgHeartbeat, from: 1n, to: 9n }))))).status).toBe(403);
+    expect(
+      (await call(h(handlerRequest('POST', '/raft', headersFrom(1n), msg({ type: MessageType.MsgHeartbeat, from: 1n, to: 9n }))))).status,
+    ).toBe(403);
     raft.removed.add(1n);
-    expect((await call(h(handlerRequest('POST', '/raft', headersFrom(1n), msg({ type: MessageType.MsgHeartbeat, from: 1n, to: 2n }))))).status).toBe(403);
+    expect(
+      (await call(h(handlerRequest('POST', '/raft', headersFrom(1n), msg({ type: MessageType.MsgHeartbeat, from: 1n, to: 2n }))))).status,
+    ).toBe(403);
     raft.removed.clear();
     raft.processError = new RaftwireError(ErrorCode.MEMBER_REMOVED, 'removed');
-    expect((await call(h(handlerRequest('POST', '/raft', headersFrom(1n), msg({ type: MessageType.MsgHeartbeat, from: 1n, to: 2n }))))).status).toBe(403);
+    expect(
+      (await call(h(handlerRequest('POST', '/raft', headersFrom(1n), msg({ type: MessageType.MsgHeartbeat, from: 1n, to: 2n }))))).status,
+    ).toBe(403);
     raft.processError = new Error('boom');
     const r = await call(h(handlerRequest('POST', '/raft', headersFrom(1n), msg({ type: MessageType.MsgHeartbeat, from: 1n, to: 2n }))));
     expect(r).toMatchObject({ status: 500, body: 'error processing raft message\n' });
@@ -178,14 +187,28 @@ describe('GET /raft/stream (TestServeRaftStreamPrefix)', () => {
       expect(r.status).toBe(405);
       expect(r.headers.allow).toBe('GET');
     }
-    expect(await call(h(handlerRequest('GET', '/raft/stream/strange/1', headersFrom(1n, to))))).toMatchObject({ status: 404, body: 'invalid path\n' });
+    expect(await call(h(handlerRequest('GET', '/raft/stream/strange/1', headersFrom(1n, to))))).toMatchObject({
+      status: 404,
+      body: 'invalid path\n',
+    });
     expect((await call(h(handlerRequest('GET', '/raft/stream/strange', headersFrom(1n, to))))).status).toBe(404);
-    expect(await call(h(handlerRequest('GET', '/raft/stream/message/XYZ', headersFrom(1n, to))))).toMatchObject({ status: 404, body: 'invalid from\n' });
-    expect(await call(h(handlerRequest('GET', '/raft/stream/message/5', headersFrom(5n, to))))).toMatchObject({ status: 404, body: 'error sender not found\n' });
+    expect(await call(h(handlerRequest('GET', '/raft/stream/message/XYZ', headersFrom(1n, to))))).toMatchObject({
+      status: 404,
+      body: 'invalid from\n',
+    });
+    expect(await call(h(handlerRequest('GET', '/raft/stream/message/5', headersFrom(5n, to))))).toMatchObject({
+      status: 404,
+      body: 'error sender not found\n',
+    });
     cl.m(1).raft.removed.add(5n);
     // removal is checked before the peer lookup
-    expect(await call(h(handlerRequest('GET', '/raft/stream/message/5', headersFrom(5n, to))))).toMatchObject({ status: 410, body: 'removed member\n' });
-    expect((await call(h(handlerRequest('GET', '/raft/stream/message/1', headersFrom(1n, { ...to, 'x-etcd-cluster-id': '7' }))))).status).toBe(412);
+    expect(await call(h(handlerRequest('GET', '/raft/stream/message/5', headersFrom(5n, to))))).toMatchObject({
+      status: 410,
+      body: 'removed member\n',
+    });
+    expect(
+      (await call(h(handlerRequest('GET', '/raft/stream/message/1', headersFrom(1n, { ...to, 'x-etcd-cluster-id': '7' }))))).status,
+    ).toBe(412);
     expect(await call(h(handlerRequest('GET', '/raft/stream/message/1', headersFrom(1n, { 'x-raft-to': '3' }))))).toMatchObject({
       status: 412,
       body: 'to field mismatch\n',
@@ -197,7 +220,9 @@ describe('GET /raft/stream (TestServeRaftStreamPrefix)', () => {
   it('adds a remote when an unknown sender dials with X-PeerURLs', async () => {
     const cl = setup();
     const h = cl.m(1).transport.handler;
-    const r = await call(h(handlerRequest('GET', '/raft/stream/message/1', headersFrom(1n, { 'x-raft-to': '2', 'x-peerurls': 'memory://n0' }))));
+    const r = await call(
+      h(handlerRequest('GET', '/raft/stream/message/1', headersFrom(1n, { 'x-raft-to': '2', 'x-peerurls': 'memory://n0' }))),
+    );
     expect(r.status).toBe(404);
     expect(cl.m(1).transport.remoteIds()).toEqual([1n]);
   });
@@ -205,7 +230,14 @@ describe('GET /raft/stream (TestServeRaftStreamPrefix)', () => {
 
 describe('POST /raft/snapshot', () => {
   const snap = (init: Partial<Parameters<typeof createMessage>[0]> = {}) =>
-    createMessage({ type: MessageType.MsgSnap, from: 1n, to: 2n, term: 2, snapshot: createSnapshot({ metadata: { index: 10, term: 2 } }), ...init });
+    createMessage({
+      type: MessageType.MsgSnap,
+      from: 1n,
+      to: 2n,
+      term: 2,
+      snapshot: createSnapshot({ metadata: { index: 10, term: 2 } }),
+      ...init,
+    });
 
   async function* parts(...chunks: Uint8Array[]) {
     yield* chunks;
@@ -216,7 +248,18 @@ describe('POST /raft/snapshot', () => {
     const m = snap();
     const body = new Uint8Array(5000).map((_, i) => i % 251);
     const env = encodeSnapshotEnvelope(cborMessageCodec.encode(m), body.length);
-    const r = await call(cl.m(1).transport.handler(handlerRequest('POST', '/raft/snapshot', headersFrom(1n), parts(env.subarray(0, 3), env.subarray(3), body.subarray(0, 100), body.subarray(100)))));
+    const r = await call(
+      cl
+        .m(1)
+        .transport.handler(
+          handlerRequest(
+            'POST',
+            '/raft/snapshot',
+            headersFrom(1n),
+            parts(env.subarray(0, 3), env.subarray(3), body.subarray(0, 100), body.subarray(100)),
+          ),
+        ),
+    );
     expect(r.status).toBe(204);
     expect(cl.m(1).raft.snapshots[0]?.data).toEqual(body);
     expect(messagesEqual(cl.m(1).raft.received[0]!, m)).toBe(true);
@@ -232,7 +275,10 @@ describe('POST /raft/snapshot', () => {
     expect((await post(encodeSnapshotEnvelope(cborMessageCodec.encode(big), 0))).body).toContain('failed to decode raft message');
     expect((await post(encodeFrame(new Uint8Array([0xff, 0xfe])))).status).toBe(400);
     const wrong = createMessage({ type: MessageType.MsgApp, from: 1n, to: 2n });
-    expect(await post(encodeSnapshotEnvelope(cborMessageCodec.encode(wrong), 0))).toMatchObject({ status: 400, body: 'wrong raft message type\n' });
+    expect(await post(encodeSnapshotEnvelope(cborMessageCodec.encode(wrong), 0))).toMatchObject({
+      status: 400,
+      body: 'wrong raft message type\n',
+    });
     const env = encodeSnapshotEnvelope(cborMessageCodec.encode(snap()), 10);
     expect((await post(env, new Uint8Array(4))).status).toBe(400);
     expect((await post(env, new Uint8Array(11))).status).toBe(400);
@@ -249,11 +295,15 @@ describe('POST /raft/snapshot', () => {
     raft.receiveSnapshot = async () => {
       throw new Error('disk full');
     };
-    expect((await call(h(handlerRequest('POST', '/raft/snapshot', headersFrom(1n), parts(env, new Uint8Array(3)))))).body).toContain('disk full');
+    expect((await call(h(handlerRequest('POST', '/raft/snapshot', headersFrom(1n), parts(env, new Uint8Array(3)))))).body).toContain(
+      'disk full',
+    );
     raft.receiveSnapshot = async () => {}; // returns without reading
     expect((await call(h(handlerRequest('POST', '/raft/snapshot', headersFrom(1n), parts(env, new Uint8Array(3)))))).status).toBe(500);
     (raft as { receiveSnapshot?: unknown }).receiveSnapshot = undefined;
-    expect((await call(h(handlerRequest('POST', '/raft/snapshot', headersFrom(1n), parts(env, new Uint8Array(3)))))).body).toContain('no snapshot receiver');
+    expect((await call(h(handlerRequest('POST', '/raft/snapshot', headersFrom(1n), parts(env, new Uint8Array(3)))))).body).toContain(
+      'no snapshot receiver',
+    );
     const empty = encodeSnapshotEnvelope(cborMessageCodec.encode(snap()), 0);
     expect((await call(h(handlerRequest('POST', '/raft/snapshot', headersFrom(1n), parts(empty))))).status).toBe(204);
     raft.removed.add(1n);

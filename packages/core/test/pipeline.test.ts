@@ -132,7 +132,11 @@ describe('pipeline', () => {
   });
 
   it('logs both cluster IDs when a post is rejected for a cluster mismatch', async () => {
-    const f = fake(() => ({ status: 412, headers: { 'x-etcd-cluster-id': 'beef' }, body: new TextEncoder().encode('cluster ID mismatch\n') }));
+    const f = fake(() => ({
+      status: 412,
+      headers: { 'x-etcd-cluster-id': 'beef' },
+      body: new TextEncoder().encode('cluster ID mismatch\n'),
+    }));
     f.t.send([app()]);
     const rec = await waitFor(() => f.logger.find('cluster ID mismatch')[0], 'log line');
     expect(rec.fields['local-cluster-id']).toBe('1000');

@@ -37,7 +37,16 @@ function withFakePeer(handler: ProtocolHandler, extra: Partial<TransportOptions>
   const raft = new RecordingRaft();
   const logger = new MemoryLogger();
   net.serve(FAKE, handler);
-  const t = new Transport({ id: 1n, clusterId: CLUSTER, urls: ['memory://n0'], link: net.link('memory://n0'), raft, logger, ...extra, timeouts: { probe: 60_000, ...extra.timeouts } });
+  const t = new Transport({
+    id: 1n,
+    clusterId: CLUSTER,
+    urls: ['memory://n0'],
+    link: net.link('memory://n0'),
+    raft,
+    logger,
+    ...extra,
+    timeouts: { probe: 60_000, ...extra.timeouts },
+  });
   t.start();
   cleanups.push(async () => {
     await t.stop();
@@ -57,7 +66,8 @@ async function nextChunk(it: AsyncIterator<Uint8Array>): Promise<IteratorResult<
   return it.next();
 }
 
-const prop = (i: number) => createMessage({ type: MessageType.MsgProp, from: 1n, to: 2n, index: i, entries: [createEntry({ data: new Uint8Array([i]) })] });
+const prop = (i: number) =>
+  createMessage({ type: MessageType.MsgProp, from: 1n, to: 2n, index: i, entries: [createEntry({ data: new Uint8Array([i]) })] });
 
 describe('stream writer', () => {
   it('replaces the old connection on every attach and writes to the new one (TestStreamWriterAttachOutgoingConn)', async () => {
@@ -146,7 +156,10 @@ describe('stream writer', () => {
 });
 
 describe('stream reader', () => {
-  function recordingPeer(respond: (req: HandlerRequest) => Promise<HandlerResponse> | HandlerResponse, extra: Partial<TransportOptions> = {}) {
+  function recordingPeer(
+    respond: (req: HandlerRequest) => Promise<HandlerResponse> | HandlerResponse,
+    extra: Partial<TransportOptions> = {},
+  ) {
     const dials: HandlerRequest[] = [];
     const f = withFakePeer(async (req) => {
       if (req.path === '/raft/probing') {
@@ -178,7 +191,11 @@ describe('stream reader', () => {
       const f = recordingPeer((req) =>
         status === 200
           ? { status, headers: { 'x-server-version': '1.0.0' }, body: new OutgoingConn(systemClock, req.signal) }
-          : { status, headers: { 'x-server-version': '1.0.0' }, body: new TextEncoder().encode(status === 412 ? 'incompatible version\n' : 'x\n') },
+          : {
+              status,
+              headers: { 'x-server-version': '1.0.0' },
+              body: new TextEncoder().encode(status === 412 ? 'incompatible version\n' : 'x\n'),
+            },
       );
       let removed = 0;
       f.t.on('removed', () => removed++);
@@ -210,7 +227,10 @@ describe('stream reader', () => {
 
   it('stops promptly while a dial hangs (TestStreamReaderStopOnDial)', async () => {
     const f = recordingPeer(
-      (req) => new Promise<HandlerResponse>((resolve) => req.signal.addEventListener('abort', () => resolve({ status: 503, headers: {} }), { once: true })),
+      (req) =>
+        new Promise<HandlerResponse>((resolve) =>
+          req.signal.addEventListener('abort', () => resolve({ status: 503, headers: {} }), { once: true }),
+        ),
       { timeouts: { dial: 60_000 } },
     );
     f.t.addPeer(2n, [FAKE]);
@@ -222,7 +242,10 @@ describe('stream reader', () => {
 
   it('gives up a dial that does not answer within the dial timeout', async () => {
     const f = recordingPeer(
-      (req) => new Promise<HandlerResponse>((resolve) => req.signal.addEventListener('abort', () => resolve({ status: 503, headers: {} }), { once: true })),
+      (req) =>
+        new Promise<HandlerResponse>((resolve) =>
+          req.signal.addEventListener('abort', () => resolve({ status: 503, headers: {} }), { once: true }),
+        ),
       { timeouts: { dial: 100 } },
     );
     f.t.addPeer(2n, [FAKE]);
@@ -243,7 +266,15 @@ describe('stream reader', () => {
     const [a, b] = [c.m(0), c.m(1)];
     await waitFor(() => streamsUp(a, b), 'streams');
     const pa = a.transport.get(b.id)!;
-    const app = createMessage({ type: MessageType.MsgApp, from: a.id, to: b.id, term: 1, logTerm: 1, index: 0, entries: [createEntry({ term: 1, index: 1 })] });
+    const app = createMessage({
+      type: MessageType.MsgApp,
+      from: a.id,
+      to: b.id,
+      term: 1,
+      logTerm: 1,
+      index: 0,
+      entries: [createEntry({ term: 1, index: 1 })],
+    });
     const p = prop(1);
     expect(pa.pick(app)).toBe('streamMsgAppV2');
     expect(pa.pick(p)).toBe('streamMsg');
@@ -285,7 +316,8 @@ describe('stream reader', () => {
     await waitFor(() => streamsUp(a, b), 'streams');
     const pb = b.transport.get(a.id)!;
     const msgs: Message[] = [];
-    for (let term = 1; term <= 20; term++) msgs.push(createMessage({ type: MessageType.MsgApp, from: a.id, to: b.id, term, logTerm: term, index: term }));
+    for (let term = 1; term <= 20; term++)
+      msgs.push(createMessage({ type: MessageType.MsgApp, from: a.id, to: b.id, term, logTerm: term, index: term }));
     a.transport.send(msgs);
     await waitFor(() => b.raft.received.length === 20, 'all');
     expect(pb.msgAppReader.dials).toBe(1);

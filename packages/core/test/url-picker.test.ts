@@ -35,7 +35,15 @@ describe('peer URL validation', () => {
   });
 
   it('rejects bad URLs with ERR_INVALID_URL', () => {
-    for (const bad of ['ftp://127.0.0.1:1', 'http://127.0.0.1', 'http://127.0.0.1:1/path', 'http://u:p@127.0.0.1:1', 'nonsense', '', 'http://127.0.0.1:1?x=1']) {
+    for (const bad of [
+      'ftp://127.0.0.1:1',
+      'http://127.0.0.1',
+      'http://127.0.0.1:1/path',
+      'http://u:p@127.0.0.1:1',
+      'nonsense',
+      '',
+      'http://127.0.0.1:1?x=1',
+    ]) {
       let err: unknown;
       try {
         normalizePeerUrl(bad);
