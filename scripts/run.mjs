@@ -41,7 +41,16 @@ function ensurePnpm() {
   if (pnpmOnPath() === PNPM_VERSION) return ['pnpm', []];
   if (!existsSync(localPnpm)) {
     step(`installing pnpm ${PNPM_VERSION} into .cache/pnpm`);
-    must('npm', ['install', '--prefix', join(root, '.cache', 'pnpm'), '--no-save', '--no-package-lock', '--no-audit', '--no-fund', `pnpm@${PNPM_VERSION}`]);
+    must('npm', [
+      'install',
+      '--prefix',
+      join(root, '.cache', 'pnpm'),
+      '--no-save',
+      '--no-package-lock',
+      '--no-audit',
+      '--no-fund',
+      `pnpm@${PNPM_VERSION}`,
+    ]);
   }
   return [process.execPath, [localPnpm]];
 }
@@ -52,7 +61,11 @@ function ensureChromium() {
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
   const aptGet = (args) => (sudo.length ? run('sudo', ['apt-get', ...args], { env }) : run('apt-get', args, { env }));
-  if (aptGet(['update']) !== 0 || aptGet(['install', '-y', '--no-install-recommends', 'chromium']) !== 0 || !existsSync('/usr/bin/chromium')) {
+  if (
+    aptGet(['update']) !== 0 ||
+    aptGet(['install', '-y', '--no-install-recommends', 'chromium']) !== 0 ||
+    !existsSync('/usr/bin/chromium')
+  ) {
     console.error(
       '\n✖ /usr/bin/chromium is missing and `apt-get install chromium` failed.\n' +
         '  The browser tests drive Debian chromium through Playwright and cannot download a browser.\n' +

@@ -13,13 +13,40 @@ export function varintSize(n: number): number {
   return size;
 }
 
+/**
+ * Hands out small byte ranges carved from 64 KiB slabs, like Node's Buffer
+ * pool: in V8 a fresh typed array over 64 bytes gets its own off-heap backing
+ * store, which costs more than encoding a small frame. A range is never handed
+ * out twice; a slab lives as long as any view of it.
+ */
+export class Slab {
+  private buf: Uint8Array;
+  private pos = 0;
+
+  constructor(private readonly size = 64 * 1024) {
+    this.buf = new Uint8Array(size);
+  }
+
+  alloc(n: number): Uint8Array {
+    if (n > this.size >>> 3) return new Uint8Array(n);
+    if (this.pos + n > this.size) {
+      this.buf = new Uint8Array(this.size);
+      this.pos = 0;
+    }
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos = (this.pos + n + 7) & ~7;
+    return out;
+  }
+}
+
 /** A growable byte buffer; `finish()` returns a view of what was written. */
 export class ByteWriter {
   private buf: Uint8Array;
   private pos = 0;
 
-  constructor(initialSize = 256) {
-    this.buf = new Uint8Array(initialSize);
+  /** Starts with `initialSize` bytes, taken from `slab` when given (use the exact size then). */
+  constructor(initialSize = 256, slab?: Slab) {
+    this.buf = slab ? slab.alloc(initialSize) : new Uint8Array(initialSize);
   }
 
   get length(): number {
@@ -74,8 +101,9 @@ export class ByteWriter {
     }
   }
 
+  /** What was written: the buffer itself when it was sized exactly, else a view. */
   finish(): Uint8Array {
-    return this.buf.subarray(0, this.pos);
+    return this.pos === this.buf.length ? this.buf : this.buf.subarray(0, this.pos);
   }
 }
 

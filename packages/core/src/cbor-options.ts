@@ -41,3 +41,13 @@ export const CBOR_OPTIONS: Readonly<CborOptions> = Object.freeze({
 export function createCborEncoder(): Encoder {
   return new Encoder({ ...CBOR_OPTIONS });
 }
+
+/**
+ * The decoder for small frames, which are copied into one reused scratch
+ * buffer first: cbor-x caches a DataView as a property on each source array,
+ * which costs more than the whole decode on a fresh buffer. Because the
+ * scratch is reused, decoded bytes must be copies (`copyBuffers: true`).
+ */
+export function createScratchCborDecoder(): Encoder {
+  return new Encoder({ ...CBOR_OPTIONS, copyBuffers: true });
+}

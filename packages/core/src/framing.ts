@@ -30,8 +30,20 @@ export class LengthPrefixReader {
   private headerBytes = 0;
   private body: Uint8Array | null = null;
   private bodyFilled = 0;
-  /** The frame completed by the last `feed`, if any. */
-  frame: Uint8Array | null = null;
+  /**
+   * The frame completed by the last `feed`, as a range of `frameBuf`
+   * (no view is allocated until someone asks for `frame`).
+   */
+  frameBuf: Uint8Array | null = null;
+  frameStart = 0;
+  frameEnd = 0;
+
+  /** The completed frame as a view, or null. */
+  get frame(): Uint8Array | null {
+    const b = this.frameBuf;
+    if (b === null) return null;
+    return this.frameStart === 0 && this.frameEnd === b.length ? b : b.subarray(this.frameStart, this.frameEnd);
+  }
 
   constructor(
     private readonly maxFrameBytes: number,
@@ -49,7 +61,7 @@ export class LengthPrefixReader {
    * A frame wholly inside `chunk` is a view of it, not a copy.
    */
   feed(chunk: Uint8Array, at: number): number {
-    this.frame = null;
+    this.frameBuf = null;
     while (at < chunk.length) {
       if (this.body === null) {
         const b = chunk[at++] as number;
@@ -66,7 +78,9 @@ export class LengthPrefixReader {
         this.headerBytes = 0;
         if (len > this.maxFrameBytes) throw tooLarge(len, this.maxFrameBytes, this.what);
         if (chunk.length - at >= len) {
-          this.frame = chunk.subarray(at, at + len);
+          this.frameBuf = chunk;
+          this.frameStart = at;
+          this.frameEnd = at + len;
           return at + len;
         }
         this.body = new Uint8Array(len);
@@ -77,7 +91,9 @@ export class LengthPrefixReader {
       this.bodyFilled += take;
       at += take;
       if (this.bodyFilled === this.body.length) {
-        this.frame = this.body;
+        this.frameBuf = this.body;
+        this.frameStart = 0;
+        this.frameEnd = this.body.length;
         this.body = null;
         return at;
       }
@@ -114,7 +130,8 @@ export class FrameDecoder {
       let at = 0;
       while (at < chunk.length) {
         at = this.reader.feed(chunk, at);
-        if (this.reader.frame) frames.push(this.reader.frame);
+        const frame = this.reader.frame;
+        if (frame !== null) frames.push(frame);
       }
     } catch (err) {
       this.failed = err instanceof RaftwireError ? err : decodeError(String(err));

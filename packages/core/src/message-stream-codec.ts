@@ -1,4 +1,4 @@
-import { ByteWriter, varintSize } from './bytes.js';
+import { ByteWriter, Slab, varintSize } from './bytes.js';
 import { decodeError, isRaftwireError } from './errors.js';
 import { FrameDecoder } from './framing.js';
 import type { Message } from './message.js';
@@ -6,11 +6,13 @@ import { type MessageCodec, cborMessageCodec } from './message-codec.js';
 
 /** Message stream: each message a length-prefixed frame of the message codec. */
 export class MessageStreamEncoder {
+  private readonly slab = new Slab();
+
   constructor(private readonly codec: MessageCodec = cborMessageCodec) {}
 
   encode(m: Message): Uint8Array {
     const payload = this.codec.encode(m);
-    const out = new ByteWriter(varintSize(payload.length) + payload.length);
+    const out = new ByteWriter(varintSize(payload.length) + payload.length, this.slab);
     out.varint(payload.length);
     out.bytes(payload);
     return out.finish();

@@ -1,8 +1,17 @@
-import { ByteReader, ByteWriter, varintSize } from './bytes.js';
+import { ByteReader, ByteWriter, Slab, varintSize } from './bytes.js';
 import { ErrorCode, RaftwireError, decodeError, isRaftwireError } from './errors.js';
 import { DEFAULT_MAX_FRAME_BYTES, LengthPrefixReader } from './framing.js';
 import type { Id } from './ids.js';
-import { type Entry, type EntryType, LINK_HEARTBEAT, type Message, MessageType, isEntryType, isLinkHeartbeat } from './message.js';
+import {
+  type Entry,
+  type EntryType,
+  LINK_HEARTBEAT,
+  type Message,
+  MessageType,
+  isEntryType,
+  isLinkHeartbeat,
+  messagesEqual,
+} from './message.js';
 import { type MessageCodec, cborMessageCodec } from './message-codec.js';
 
 /**
@@ -44,6 +53,8 @@ export interface MsgAppPeers {
 }
 
 const HEARTBEAT_FRAME = Uint8Array.of(MsgAppFrame.LinkHeartbeat);
+/** Shared zero-length context: a zero-length view cannot be written through. */
+const EMPTY = new Uint8Array(0);
 
 function lastIndex(m: Message): number {
   const last = m.entries[m.entries.length - 1];
@@ -53,6 +64,7 @@ function lastIndex(m: Message): number {
 export class MsgAppEncoder {
   private term = 0;
   private index = 0;
+  private readonly slab = new Slab();
 
   constructor(
     private readonly peers: MsgAppPeers,
@@ -89,11 +101,13 @@ export class MsgAppEncoder {
 
   /** Encodes one message as a complete frame. Throws ERR_INVALID_MESSAGE for a bad message. */
   encode(m: Message): Uint8Array {
-    if (isLinkHeartbeat(m)) return HEARTBEAT_FRAME;
+    // Only the exact link heartbeat becomes 0x00; a message that merely looks
+    // like one (From = To = 0, other fields set) keeps its fields in a full frame.
+    if (m === LINK_HEARTBEAT || (isLinkHeartbeat(m) && messagesEqual(m, LINK_HEARTBEAT))) return HEARTBEAT_FRAME;
     if (this.fitsAppEntries(m)) {
       let body = varintSize(m.entries.length) + varintSize(m.commit);
       for (const e of m.entries) body += varintSize(e.type) + varintSize(e.term) + varintSize(e.data.length) + e.data.length;
-      const out = new ByteWriter(1 + varintSize(body) + body);
+      const out = new ByteWriter(1 + varintSize(body) + body, this.slab);
       out.byte(MsgAppFrame.AppEntries);
       out.varint(body);
       out.varint(m.entries.length);
@@ -108,7 +122,7 @@ export class MsgAppEncoder {
       return out.finish();
     }
     const payload = this.codec.encode(m);
-    const out = new ByteWriter(1 + varintSize(payload.length) + payload.length);
+    const out = new ByteWriter(1 + varintSize(payload.length) + payload.length, this.slab);
     out.byte(MsgAppFrame.Message);
     out.varint(payload.length);
     out.bytes(payload);
@@ -162,10 +176,15 @@ export class MsgAppDecoder {
           }
           this.frameType = t;
         }
-        at = this.body.feed(chunk, at);
-        const frame = this.body.frame;
-        if (frame === null) break;
-        out.push(this.frameType === MsgAppFrame.AppEntries ? this.decodeAppEntries(frame) : this.decodeFull(frame));
+        const body = this.body;
+        at = body.feed(chunk, at);
+        const buf = body.frameBuf;
+        if (buf === null) break;
+        out.push(
+          this.frameType === MsgAppFrame.AppEntries
+            ? this.decodeAppEntries(new ByteReader(buf, body.frameStart, body.frameEnd))
+            : this.decodeFull(body.frame as Uint8Array),
+        );
         this.frameType = -1;
       }
     } catch (err) {
@@ -181,8 +200,7 @@ export class MsgAppDecoder {
     if (!this.idle) throw new RaftwireError(ErrorCode.TRUNCATED, 'msgapp stream ended inside a frame');
   }
 
-  private decodeAppEntries(frame: Uint8Array): Message {
-    const r = new ByteReader(frame);
+  private decodeAppEntries(r: ByteReader): Message {
     const n = r.varint('entry count');
     if (n > this.limits.maxEntries) {
       throw new RaftwireError(ErrorCode.TOO_MANY_ENTRIES, `frame declares ${n} entries, over the cap of ${this.limits.maxEntries}`);
@@ -216,7 +234,7 @@ export class MsgAppDecoder {
       snapshot: null,
       reject: false,
       rejectHint: 0,
-      context: new Uint8Array(0),
+      context: EMPTY,
       responses: [],
     };
     this.index += n;
