@@ -58,6 +58,8 @@ export class TransportContext {
   readonly urlSchemes: readonly string[];
   readonly events: EventEmitter<TransportEvents>;
   readonly dropLog: LogRateLimiter;
+  /** `removed` is emitted at most once per second per remote (a 403 per queued POST would flood). */
+  private readonly removedLimiter: LogRateLimiter;
   private readonly baseHeaders: LinkHeaders;
 
   constructor(o: TransportOptions, events?: EventEmitter<TransportEvents>) {
@@ -86,6 +88,7 @@ export class TransportContext {
     this.buffers = { ...DEFAULT_BUFFERS, ...o.buffers };
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
     this.dropLog = new LogRateLimiter(this.clock, o.dropLogIntervalMs ?? 1000);
+    this.removedLimiter = new LogRateLimiter(this.clock, 1000);
     this.baseHeaders = {
       [Header.from]: this.idHex,
       [Header.serverVersion]: this.version,
@@ -107,6 +110,7 @@ export class TransportContext {
 
   /** Emits `removed` (etcd's ErrorC): a remote says this member was removed. */
   reportRemoved(by: Id, detail: string): void {
+    if (this.removedLimiter.take(formatId(by)) < 0) return;
     const error = new RaftwireError(ErrorCode.MEMBER_REMOVED, `the member has been permanently removed from the cluster (${detail})`);
     this.logger.error({ 'remote-peer-id': formatId(by), error: error.message }, 'member removed from the cluster');
     this.events.emit('removed', { by, error });

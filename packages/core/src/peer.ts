@@ -87,13 +87,13 @@ export class Peer {
   /** Queues `m` without waiting; a full buffer drops it and tells raft. */
   send(m: Message): void {
     if (this.paused) return;
-    const name = this.pick(m);
-    const ok =
-      name === 'pipeline'
-        ? this.pipeline.queue.tryPush(m)
-        : name === 'streamMsgAppV2'
-          ? this.msgAppWriter.trySend(m)
-          : this.messageWriter.trySend(m);
+    let name = this.pick(m);
+    let ok = this.trySend(name, m);
+    if (!ok && name !== 'pipeline' && this.pick(m) !== name) {
+      // the stream closed between pick and send: route again rather than drop
+      name = this.pick(m);
+      ok = this.trySend(name, m);
+    }
     if (ok) return;
     this.ctx.raft.reportUnreachable(m.to);
     if (m.type === MessageType.MsgSnap) this.ctx.raft.reportSnapshot(m.to, 'failure');
@@ -101,6 +101,11 @@ export class Peer {
       'remote-peer-name': name,
       'remote-peer-active': this.status.active,
     });
+  }
+
+  private trySend(name: PickName, m: Message): boolean {
+    if (name === 'pipeline') return this.pipeline.queue.tryPush(m);
+    return (name === 'streamMsgAppV2' ? this.msgAppWriter : this.messageWriter).trySend(m);
   }
 
   sendSnapshot(m: Message, body: AsyncIterable<Uint8Array>, size: number): Promise<SnapshotStatus> {

@@ -45,5 +45,6 @@ export class Remote {
 
   async stop(): Promise<void> {
     await this.pipeline.stop();
+    this.status.reset();
   }
 }

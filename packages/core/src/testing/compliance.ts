@@ -124,8 +124,8 @@ export function runTransportCompliance(name: string, makeNetwork: TransportTestN
         const raft = new RecordingRaft();
         const transport = new Transport({
           ...options.transportOptions,
-          timeouts: { probe: 300, ...options.transportOptions?.timeouts, ...extra.timeouts },
           ...extra,
+          timeouts: { probe: 300, ...options.transportOptions?.timeouts, ...extra.timeouts },
           id: ID(i),
           clusterId: CLUSTER,
           urls: [ep.url],

@@ -324,14 +324,19 @@ export class MemoryNetwork {
       const f = this.fault(from, to);
       if (f.cut) throw linkError('connection reset by fault');
       if (!f.blackhole) return f;
-      await raceAbort(
-        new Promise<void>((resolve) => {
-          this.changeWaiters.push(resolve);
-        }),
-        signal,
-      ).finally(() => {
-        // the waiter list is cleared on every change; a stale resolver is harmless
-      });
+      let waiter: (() => void) | undefined;
+      try {
+        await raceAbort(
+          new Promise<void>((resolve) => {
+            waiter = resolve;
+            this.changeWaiters.push(resolve);
+          }),
+          signal,
+        );
+      } finally {
+        const i = waiter ? this.changeWaiters.indexOf(waiter) : -1;
+        if (i >= 0) this.changeWaiters.splice(i, 1);
+      }
     }
   }
 
