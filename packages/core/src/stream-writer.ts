@@ -87,6 +87,10 @@ export class StreamWriter {
     this.status.activate();
     this.log.info({}, 'established TCP streaming connection with remote peer');
     this.ctx.events.emit('stream:attached', { id: this.peerId, type: this.type, direction: 'out' });
+    // First bytes on a new stream: a link heartbeat, so the dialer sees the
+    // stream live at once even through an adapter that sends the response
+    // head only with the first chunk.
+    this.heartbeatDue = true;
     const previous = this.loop;
     this.loop = (async () => {
       if (previous) await previous;

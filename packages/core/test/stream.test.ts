@@ -11,6 +11,7 @@ import {
   type TransportOptions,
   createEntry,
   createMessage,
+  isLinkHeartbeat,
   messagesEqual,
   systemClock,
 } from '@raftwire/core';
@@ -62,8 +63,22 @@ function lonePeer(extra: Partial<TransportOptions> = {}) {
   return { ...f, peer: f.t.get(2n)! };
 }
 
-async function nextChunk(it: AsyncIterator<Uint8Array>): Promise<IteratorResult<Uint8Array>> {
-  return it.next();
+/** Reads chunks until they hold `n` messages other than link heartbeats; returns the count per chunk. */
+async function readMessages(
+  it: AsyncIterator<Uint8Array>,
+  n: number,
+  dec = new MessageStreamDecoder(),
+): Promise<{ msgs: Message[]; perChunk: number[] }> {
+  const msgs: Message[] = [];
+  const perChunk: number[] = [];
+  while (msgs.length < n) {
+    const r = await it.next();
+    if (r.done) throw new Error('stream ended');
+    const got = dec.push(r.value).filter((m) => !isLinkHeartbeat(m));
+    if (got.length > 0) perChunk.push(got.length);
+    msgs.push(...got);
+  }
+  return { msgs, perChunk };
 }
 
 const prop = (i: number) =>
@@ -87,9 +102,8 @@ describe('stream writer', () => {
       const it = conn[Symbol.asyncIterator]();
       const m = prop(i);
       t.send([m]);
-      const r = await nextChunk(it);
-      const got = new MessageStreamDecoder().push(r.value as Uint8Array);
-      expect(messagesEqual(got[0]!, m)).toBe(true);
+      const { msgs } = await readMessages(it, 1);
+      expect(messagesEqual(msgs[0]!, m)).toBe(true);
       last = conn;
       lastIt = it;
     }
@@ -125,16 +139,8 @@ describe('stream writer', () => {
     peer.attachOutgoing('message', conn);
     const it = conn[Symbol.asyncIterator]();
     t.send(Array.from({ length: 25 }, (_, i) => prop(i)));
-    const dec = new MessageStreamDecoder();
-    const sizes: number[] = [];
-    let total = 0;
-    while (total < 25) {
-      const r = await it.next();
-      const n = dec.push(r.value as Uint8Array).length;
-      sizes.push(n);
-      total += n;
-    }
-    expect(sizes).toEqual([10, 10, 5]);
+    const { perChunk } = await readMessages(it, 25);
+    expect(perChunk).toEqual([10, 10, 5]);
   });
 
   it('discards queued messages when the stream closes and reports unreachable once', async () => {
@@ -143,11 +149,10 @@ describe('stream writer', () => {
     peer.attachOutgoing('message', conn);
     const dropped: string[] = [];
     t.on('message:dropped', (e) => dropped.push(e.reason));
-    // the first batch is pending on the unread conn; the rest queue behind it
-    t.send([prop(0)]);
+    // the opening link heartbeat is pending on the unread conn; messages queue behind it
     await new Promise((r) => setTimeout(r, 10));
-    t.send(Array.from({ length: 9 }, (_, i) => prop(i + 1)));
-    expect(peer.messageWriter.queued).toBe(9);
+    t.send(Array.from({ length: 10 }, (_, i) => prop(i)));
+    expect(peer.messageWriter.queued).toBe(10);
     await conn[Symbol.asyncIterator]().return?.();
     expect(peer.messageWriter.queued).toBe(0);
     expect(raft.unreachable).toEqual([2n]);

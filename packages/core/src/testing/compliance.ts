@@ -314,7 +314,7 @@ export function runTransportCompliance(name: string, makeNetwork: TransportTestN
       const req = async (method: 'GET' | 'POST', path: string, headers: Record<string, string>, stream = false) => {
         const r = await (stream
           ? a.link.openStream(b.url, { method, path, headers })
-          : a.link.request(b.url, { method, path, headers, body: new Uint8Array(0) }));
+          : a.link.request(b.url, method === 'POST' ? { method, path, headers, body: new Uint8Array(0) } : { method, path, headers }));
         return { status: r.status, headers: r.headers, body: await text(r.body) };
       };
       const wrongMethod = await req('GET', '/raft', base);
