@@ -1,5 +1,4 @@
 import { abortError } from './abort.js';
-import { ErrorCode, RaftwireError } from './errors.js';
 import type { LinkBody } from './link.js';
 import { tooLarge } from './framing.js';
 
@@ -55,19 +54,8 @@ export async function readText(body: AsyncIterable<Uint8Array>, cap = 4096): Pro
   return new TextDecoder().decode(out);
 }
 
-/** Reads and discards the rest of a body. */
-export async function drain(body: AsyncIterable<Uint8Array>): Promise<void> {
-  for await (const _ of body) {
-    // discard
-  }
-}
-
 const encoder = new TextEncoder();
 
 export function textBytes(s: string): Uint8Array {
   return encoder.encode(s);
-}
-
-export function unexpectedStatus(status: number, what: string): RaftwireError {
-  return new RaftwireError(ErrorCode.UNEXPECTED_STATUS, `unexpected http status ${status} while ${what}`);
 }

@@ -1,5 +1,5 @@
 import { ChildAbort, onAbort } from './abort.js';
-import { drain, readAll, textBytes } from './body.js';
+import { readAll, textBytes } from './body.js';
 import { ChunkReader } from './chunk-reader.js';
 import { Header, type TransportContext } from './context.js';
 import { ErrorCode, isRaftwireError } from './errors.js';
@@ -282,14 +282,8 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
   return async (req: HandlerRequest): Promise<HandlerResponse> => {
     const q = req.path.indexOf('?');
     const path = q >= 0 ? req.path.slice(0, q) : req.path;
-    if (path === PROBING_PATH) {
-      void drain(req.body).catch(() => {});
-      return serveProbing();
-    }
-    if (!host.running) {
-      void drain(req.body).catch(() => {});
-      return reply(503, 'transport stopped');
-    }
+    if (path === PROBING_PATH) return serveProbing();
+    if (!host.running) return reply(503, 'transport stopped');
     try {
       if (path === PIPELINE_PATH) return await servePipeline(req);
       if (path === SNAPSHOT_PATH) return await serveSnapshot(req);
