@@ -35,8 +35,8 @@ export class StreamReader {
   private readonly log: Logger;
   private readonly peerHex: string;
   private readonly typeName: string;
-  /** Connections established so far (tests, diagnostics). */
-  dials = 0;
+  /** Streams established so far (tests, diagnostics). */
+  established = 0;
   /** True while a stream is open. */
   working = false;
 
@@ -205,7 +205,7 @@ export class StreamReader {
       }, ms);
     };
     arm(readTimeout);
-    this.dials++;
+    this.established++;
     this.working = true;
     this.status.activate();
     this.log.info({}, 'established TCP streaming connection with remote peer');

@@ -89,3 +89,31 @@ describe('bounded send buffers', () => {
     expect(raft.unreachable.length).toBe(100_000);
   });
 });
+
+describe('remote send buffer', () => {
+  it('drops when full with a log line and a counter but without raft callbacks', async () => {
+    const net = new MemoryNetwork();
+    const raft = new RecordingRaft();
+    const logger = new MemoryLogger();
+    const metrics = new MemoryMetrics();
+    net.serve('memory://blocked', async (req): Promise<HandlerResponse> => {
+      await new Promise<void>((resolve) => req.signal.addEventListener('abort', () => resolve(), { once: true }));
+      return { status: 204, headers: {} };
+    });
+    const t = new Transport({ id: 1n, clusterId: CLUSTER, urls: ['memory://n0'], link: net.link('memory://n0'), raft, logger, metrics });
+    t.start();
+    cleanup = async () => {
+      await t.stop();
+      net.close();
+    };
+    t.addRemote(9n, ['memory://blocked']);
+    const dropped: string[] = [];
+    t.on('message:dropped', (e) => dropped.push(e.reason));
+    t.send(Array.from({ length: 100 }, () => createMessage({ type: MessageType.MsgSnap, from: 1n, to: 9n })));
+    expect(dropped.length).toBe(100 - 68);
+    expect(raft.unreachable).toEqual([]);
+    expect(raft.snapshotReports).toEqual([]);
+    expect(metrics.get('etcd_network_peer_sent_failures_total', { To: '9' })).toBe(32);
+    expect(logger.find('dropped MsgSnap to 9 since sending buffer is full')).toHaveLength(1);
+  });
+});

@@ -15,7 +15,7 @@ describe('removal and broken streams', () => {
     const [a, b] = [c.m(0), c.m(1)];
     await waitFor(() => streamsUp(a, b), 'streams');
     const pa = a.transport.get(b.id)!;
-    const dialsBefore = pa.messageReader.dials + pa.msgAppReader.dials;
+    const dialsBefore = pa.messageReader.established + pa.msgAppReader.established;
     const events: { code: string; at: number }[] = [];
     a.transport.on('removed', (e) => events.push({ code: e.error.code, at: Date.now() }));
     b.raft.removed.add(a.id);
@@ -26,7 +26,7 @@ describe('removal and broken streams', () => {
     expect(events[0]?.code).toBe(ErrorCode.MEMBER_REMOVED);
     expect(events[0]!.at - t0).toBeLessThan(1000);
     // no stream was established in between: the first redial said 410
-    expect(pa.messageReader.dials + pa.msgAppReader.dials).toBe(dialsBefore);
+    expect(pa.messageReader.established + pa.msgAppReader.established).toBe(dialsBefore);
     expect(a.logger.find('member removed from the cluster')[0]?.level).toBe('error');
   });
 

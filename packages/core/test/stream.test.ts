@@ -295,9 +295,9 @@ describe('stream reader', () => {
     const [a, b] = [c.m(0), c.m(1)];
     await waitFor(() => streamsUp(a, b), 'streams');
     const pa = a.transport.get(b.id)!;
-    const dials = pa.messageReader.dials + pa.msgAppReader.dials;
+    const dials = pa.messageReader.established + pa.msgAppReader.established;
     await new Promise((r) => setTimeout(r, 1500));
-    expect(pa.messageReader.dials + pa.msgAppReader.dials).toBe(dials);
+    expect(pa.messageReader.established + pa.msgAppReader.established).toBe(dials);
     expect(a.logger.find('lost TCP streaming connection')).toEqual([]);
     expect(b.raft.received).toEqual([]); // heartbeats are dropped by the reader
   });
@@ -307,12 +307,12 @@ describe('stream reader', () => {
     const [a, b] = [c.m(0), c.m(1)];
     await waitFor(() => streamsUp(a, b), 'streams');
     const pa = a.transport.get(b.id)!;
-    const dials = pa.messageReader.dials;
+    const dials = pa.messageReader.established;
     c.net.partition([a.url], [b.url]);
     await waitFor(() => !pa.messageReader.working, 'reader noticed', 3000);
     expect(a.logger.find('lost TCP streaming connection').some((r) => String(r.fields.error).includes('no data on the stream'))).toBe(true);
     c.net.heal();
-    await waitFor(() => streamsUp(a, b) && pa.messageReader.dials > dials, 'reconnected', 5000);
+    await waitFor(() => streamsUp(a, b) && pa.messageReader.established > dials, 'reconnected', 5000);
   });
 
   it('never closes a working stream because the term changed', async () => {
@@ -325,7 +325,7 @@ describe('stream reader', () => {
       msgs.push(createMessage({ type: MessageType.MsgApp, from: a.id, to: b.id, term, logTerm: term, index: term }));
     a.transport.send(msgs);
     await waitFor(() => b.raft.received.length === 20, 'all');
-    expect(pb.msgAppReader.dials).toBe(1);
+    expect(pb.msgAppReader.established).toBe(1);
   });
 
   it('falls back silently to the message stream when the remote is too old for msgapp', async () => {
