@@ -294,6 +294,22 @@ export function runTransportCompliance(name: string, makeNetwork: TransportTestN
         );
       }
       expect(received).toBe(true);
+      // and the streams come back on their own
+      await streamsWorking(a, b);
+    });
+
+    it('keeps idle streams open with link heartbeats (chunks are flushed as written)', async () => {
+      await cluster(2, { timeouts: { read: T(900) } });
+      const [a, b] = [at(0), at(1)];
+      await streamsWorking(a, b);
+      const pa = a.transport.get(b.id)!;
+      const pb = b.transport.get(a.id)!;
+      const before =
+        pa.messageReader.established + pa.msgAppReader.established + pb.messageReader.established + pb.msgAppReader.established;
+      await new Promise((r) => setTimeout(r, T(3000)));
+      const after = pa.messageReader.established + pa.msgAppReader.established + pb.messageReader.established + pb.msgAppReader.established;
+      expect(after).toBe(before);
+      expect(pa.messageReader.working && pa.msgAppReader.working && pb.messageReader.working && pb.msgAppReader.working).toBe(true);
     });
 
     it('answers protocol checks with etcd statuses and headers over the link', async () => {
