@@ -108,8 +108,8 @@ export class Peer {
     return (name === 'streamMsgAppV2' ? this.msgAppWriter : this.messageWriter).trySend(m);
   }
 
-  sendSnapshot(m: Message, body: AsyncIterable<Uint8Array>, size: number): Promise<SnapshotStatus> {
-    return this.snapshotSender.send(m, body, size);
+  sendSnapshot(m: Message, body: AsyncIterable<Uint8Array>, size: number, signal?: AbortSignal): Promise<SnapshotStatus> {
+    return this.snapshotSender.send(m, body, size, signal);
   }
 
   /** Hands an incoming stream dial's response body to the matching writer. */

@@ -1,4 +1,4 @@
-import { ChildAbort, raceAbort } from './abort.js';
+import { ChildAbort, abortError, onAbort, raceAbort } from './abort.js';
 import { readText } from './body.js';
 import { ByteWriter, varintSize } from './bytes.js';
 import { every } from './clock.js';
@@ -49,20 +49,24 @@ export class SnapshotSender {
     this.log = ctx.logger.child({ 'remote-peer-id': this.toHex });
   }
 
-  /** Sends one snapshot; resolves with the status also reported to raft. Never rejects. */
-  send(m: Message, body: AsyncIterable<Uint8Array>, size: number): Promise<SnapshotStatus> {
-    const p = this.run(m, body, size).finally(() => this.inflight.delete(p));
+  /**
+   * Sends one snapshot; resolves with the status also reported to raft. Never
+   * rejects. `signal` cancels this send (reported as a failure).
+   */
+  send(m: Message, body: AsyncIterable<Uint8Array>, size: number, signal?: AbortSignal): Promise<SnapshotStatus> {
+    const p = this.run(m, body, size, signal).finally(() => this.inflight.delete(p));
     this.inflight.add(p);
     return p;
   }
 
-  private async run(m: Message, body: AsyncIterable<Uint8Array>, size: number): Promise<SnapshotStatus> {
+  private async run(m: Message, body: AsyncIterable<Uint8Array>, size: number, callerSignal?: AbortSignal): Promise<SnapshotStatus> {
     const clock = this.ctx.clock;
     const start = clock.now();
     const labels = { To: this.toHex };
     const url = this.picker.pick();
     const idle = this.ctx.timeouts.snapshotIdle;
     const child = new ChildAbort(this.abort.signal);
+    const disposeCaller = onAbort(callerSignal, () => child.abort(abortError(callerSignal?.reason)));
     let last = clock.now();
     const touch = (): void => {
       last = clock.now();
@@ -153,6 +157,7 @@ export class SnapshotSender {
       return 'failure';
     } finally {
       watchdog.stop();
+      disposeCaller();
       child.dispose();
     }
     const took = clock.now() - start;

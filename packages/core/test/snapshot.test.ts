@@ -65,6 +65,27 @@ describe('snapshots', () => {
     expect(b.seen.filter((r) => r.path === '/raft/snapshot')).toEqual([]);
   });
 
+  it('cancels a send through its AbortSignal', async () => {
+    c = makeCluster(2);
+    const [a, b] = [c.m(0), c.m(1)];
+    const ac = new AbortController();
+    const endless = (async function* () {
+      for (;;) {
+        yield new Uint8Array(1000);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    const failed: string[] = [];
+    a.transport.on('snapshot:failed', (e) => failed.push(e.error.code));
+    const p = a.transport.sendSnapshot(snapMsg(a.id, b.id), endless, 1e9, ac.signal);
+    await waitFor(() => (b.raft.snapshots[0]?.received ?? 0) > 0, 'bytes flowing');
+    ac.abort();
+    expect(await p).toBe('failure');
+    expect(failed).toEqual([ErrorCode.ABORTED]);
+    await waitFor(() => b.raft.snapshots[0]?.error, 'receiver saw the abort');
+    expect(b.raft.received).toEqual([]);
+  });
+
   it('applies the idle timeout to progress, not to total time', async () => {
     c = makeCluster(2, { common: { timeouts: { snapshotIdle: 300 } } });
     const [a, b] = [c.m(0), c.m(1)];
