@@ -142,7 +142,19 @@ export class StreamWriter {
           });
           continue;
         }
-        const frame = encoder.encode(m);
+        let frame: Uint8Array;
+        try {
+          frame = encoder.encode(m);
+        } catch (err) {
+          // a message that cannot be encoded is dropped alone; the stream stays up
+          this.log.error(
+            { error: err instanceof Error ? err.message : String(err), 'message-type': m.type },
+            'failed to encode message for stream',
+          );
+          this.ctx.raft.reportUnreachable(m.to);
+          this.ctx.metrics.inc(MetricName.peerSentFailures, { To: this.peerHex });
+          continue;
+        }
         batch.push(frame);
         batchBytes += frame.length;
         if (this.queue.length === 0 || batch.length >= this.ctx.buffers.batchMessages || batchBytes >= this.ctx.buffers.batchBytes) {

@@ -143,6 +143,19 @@ describe('stream writer', () => {
     expect(perChunk).toEqual([10, 10, 5]);
   });
 
+  it('drops a message that cannot be encoded without closing the stream', async () => {
+    const { t, peer, raft } = lonePeer();
+    const conn = new OutgoingConn(systemClock);
+    peer.attachOutgoing('message', conn);
+    const it = conn[Symbol.asyncIterator]();
+    const bad = { ...prop(1), term: -1 };
+    t.send([bad, prop(2)]);
+    const { msgs } = await readMessages(it, 1);
+    expect(msgs[0]?.index).toBe(2);
+    expect(conn.closed).toBe(false);
+    expect(raft.unreachable).toEqual([2n]);
+  });
+
   it('discards queued messages when the stream closes and reports unreachable once', async () => {
     const { t, peer, raft } = lonePeer();
     const conn = new OutgoingConn(systemClock);
