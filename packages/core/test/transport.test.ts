@@ -185,6 +185,32 @@ describe('Transport', () => {
     await waitFor(() => c!.net.openConnections === 0, 'no open connections', 1000);
   });
 
+  it('reconnects to a member restarted at the same URL', async () => {
+    c = makeCluster(2);
+    const [a, b] = [c.m(0), c.m(1)];
+    await waitFor(() => streamsUp(a, b), 'streams');
+    await b.transport.stop();
+    b.unserve();
+    const raft = new RecordingRaft();
+    const b2 = new Transport({ id: b.id, clusterId: CLUSTER, urls: [b.url], link: c.net.link(b.url), raft, timeouts: { probe: 60_000 } });
+    const unserve = c.net.serve(b.url, b2.handler);
+    b2.start();
+    b2.addPeer(a.id, [a.url]);
+    try {
+      await waitFor(
+        () => a.transport.get(b.id)?.messageWriter.working && b2.get(a.id)?.messageWriter.working,
+        'streams to the new incarnation',
+        10_000,
+      );
+      a.transport.send([hb(a.id, b.id, 5)]);
+      b2.send([hb(b.id, a.id, 6)]);
+      await waitFor(() => raft.received.length === 1 && a.raft.received.some((m) => m.term === 6), 'both ways');
+    } finally {
+      await b2.stop();
+      unserve();
+    }
+  });
+
   it('fails sendSnapshot to an unknown member without throwing', async () => {
     c = makeCluster(1);
     const a = c.m(0);
