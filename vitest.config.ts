@@ -7,7 +7,11 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@raftwire\/core$/, replacement: src('./packages/core/src/index.ts') },
+      { find: /^@raftwire\/raft$/, replacement: src('./packages/raft/src/index.ts') },
+      { find: /^@raftwire\/raft\/node$/, replacement: src('./packages/raft/src/node/index.ts') },
       { find: /^@raftwire\/core\/testing$/, replacement: src('./packages/core/src/testing/index.ts') },
+      { find: /^@raftwire\/adapters\/http$/, replacement: src('./packages/adapters/src/http/index.ts') },
+      { find: /^@raftwire\/adapters\/http\/node$/, replacement: src('./packages/adapters/src/http/node/index.ts') },
     ],
   },
   test: {

@@ -1,0 +1,89 @@
+import type { ServerResponse } from 'node:http';
+import type { HandlerResponse, LinkHeaders } from '@raftwire/core';
+
+const STOPPED = Symbol('stopped');
+
+/** How a streamed response body ended. */
+export type WriteOutcome = 'complete' | 'stopped' | 'failed';
+
+/**
+ * Writes a handler's response. A whole-bytes body goes out with a
+ * Content-Length. An iterable body is written chunk by chunk as it comes: the
+ * head is flushed first, each chunk goes to the socket at once (no Nagle, no
+ * buffering), and a full socket buffer is waited out ('drain') before the
+ * next chunk is asked for. When `stop` fires (requester gone, server closing)
+ * the iteration ends early and the source's `return()` is called; pending
+ * `next()` calls are not awaited, so a source should also watch the
+ * request's signal.
+ */
+export async function writeHandlerResponse(
+  res: ServerResponse,
+  response: HandlerResponse,
+  extraHeaders: LinkHeaders,
+  stop: AbortSignal,
+): Promise<WriteOutcome> {
+  const headers: Record<string, string> = { ...response.headers, ...extraHeaders };
+  const body = response.body;
+  if (body === undefined || body instanceof Uint8Array) {
+    const bytes = body ?? new Uint8Array(0);
+    if (response.status !== 204 && response.status !== 304) headers['content-length'] = String(bytes.byteLength);
+    res.writeHead(response.status, headers);
+    await new Promise<void>((resolve) => {
+      res.end(bytes.byteLength > 0 ? bytes : undefined, () => resolve());
+      res.once('close', resolve);
+    });
+    return 'complete';
+  }
+
+  res.writeHead(response.status, headers);
+  res.flushHeaders();
+  const it = body[Symbol.asyncIterator]();
+  const stopped = new Promise<typeof STOPPED>((resolve) => {
+    if (stop.aborted) resolve(STOPPED);
+    else stop.addEventListener('abort', () => resolve(STOPPED), { once: true });
+  });
+  let exhausted = false;
+  try {
+    for (;;) {
+      const pending = it.next();
+      const r = await Promise.race([pending, stopped]);
+      if (r === STOPPED || stop.aborted) {
+        // Even a source that ended itself on the same signal gets its return().
+        pending.catch(() => {});
+        return 'stopped';
+      }
+      if (r.done) {
+        exhausted = true;
+        break;
+      }
+      if (r.value.byteLength === 0) continue;
+      if (!res.write(r.value)) {
+        if ((await Promise.race([drainOrClose(res), stopped])) === STOPPED) return 'stopped';
+      }
+    }
+    await new Promise<void>((resolve) => {
+      res.end(() => resolve());
+      res.once('close', resolve);
+    });
+    return 'complete';
+  } catch (err) {
+    // Headers are out: the only way to tell the requester is to cut the connection.
+    res.destroy(err instanceof Error ? err : new Error(String(err)));
+    exhausted = true;
+    return 'failed';
+  } finally {
+    if (!exhausted) void Promise.resolve(it.return?.()).catch(() => {});
+  }
+}
+
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const settle = (): void => {
+      res.off('drain', settle);
+      res.off('close', settle);
+      resolve();
+    };
+    res.on('drain', settle);
+    res.on('close', settle);
+  });
+}

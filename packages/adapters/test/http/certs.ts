@@ -1,0 +1,78 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** PEM key and certificate. */
+export interface KeyPair {
+  key: string;
+  cert: string;
+}
+
+export interface TestPki {
+  ca: string;
+  server: KeyPair;
+  client: KeyPair;
+  /** A second, unrelated CA and a client certificate it signed. */
+  otherCa: string;
+  otherClient: KeyPair;
+}
+
+/** True when the machine has an `openssl` binary. */
+export function hasOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes two throwaway CAs (EC P-256, valid one day) with the openssl binary:
+ * a server certificate for IP 127.0.0.1 and a client certificate from the
+ * first, and a client certificate from the second. Nothing is downloaded.
+ */
+export function makeTestPki(): TestPki {
+  const dir = mkdtempSync(join(tmpdir(), 'raftwire-pki-'));
+  const ssl = (...args: string[]): void => {
+    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  };
+  const read = (f: string): string => readFileSync(join(dir, f), 'utf8');
+  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  try {
+    const makeCa = (name: string): void => {
+      ssl('req', '-x509', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '1', '-subj', `/CN=${name}`);
+    };
+    const makeLeaf = (name: string, ca: string, ext: string): KeyPair => {
+      writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
+      ssl('req', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+      ssl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        `${ca}.crt`,
+        '-CAkey',
+        `${ca}.key`,
+        '-CAcreateserial',
+        '-out',
+        `${name}.crt`,
+        '-days',
+        '1',
+        '-extfile',
+        `${name}.ext`,
+      );
+      return { key: read(`${name}.key`), cert: read(`${name}.crt`) };
+    };
+    makeCa('test-ca');
+    makeCa('other-ca');
+    const server = makeLeaf('server', 'test-ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth');
+    const client = makeLeaf('client', 'test-ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=clientAuth');
+    const otherClient = makeLeaf('other-client', 'other-ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=clientAuth');
+    return { ca: read('test-ca.crt'), server, client, otherCa: read('other-ca.crt'), otherClient };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,131 @@
+import type { Id } from '@raftwire/core';
+import { RaftError, RaftErrorCode } from './errors.js';
+
+/**
+ * Byte layouts the driver puts inside Raft entries and snapshots:
+ * - proposals: version byte, proposer ID (u64), proposer incarnation (u32), sequence (u64), payload;
+ * - conf-change context: proposer ID (u64), incarnation (u32), sequence (u64), member URL (UTF-8);
+ * The incarnation is random per start, so a restarted member never mistakes an
+ * entry proposed by its previous life for one of its own pending proposals.
+ * - snapshots: magic, members (ID + URL), removed IDs, then the state machine's bytes.
+ */
+const PROPOSAL_VERSION = 1;
+const SNAPSHOT_MAGIC = 0x52574e31; // "RWN1"
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder();
+
+/** Who proposed an entry: member, incarnation (random per start) and sequence. */
+export interface ProposalId {
+  proposer: Id;
+  incarnation: number;
+  seq: number;
+}
+
+/** A decoded proposal entry. */
+export interface Envelope extends ProposalId {
+  payload: Uint8Array;
+}
+
+const PID_BYTES = 20;
+
+function writePid(dv: DataView, off: number, p: ProposalId): void {
+  dv.setBigUint64(off, p.proposer);
+  dv.setUint32(off + 8, p.incarnation);
+  dv.setBigUint64(off + 12, BigInt(p.seq));
+}
+
+function readPid(dv: DataView, off: number): ProposalId {
+  return { proposer: dv.getBigUint64(off), incarnation: dv.getUint32(off + 8), seq: Number(dv.getBigUint64(off + 12)) };
+}
+
+/** Wraps a state-machine command with its proposal ID. */
+export function encodeProposal(pid: ProposalId, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + PID_BYTES + payload.length);
+  out[0] = PROPOSAL_VERSION;
+  writePid(new DataView(out.buffer), 1, pid);
+  out.set(payload, 1 + PID_BYTES);
+  return out;
+}
+
+/** Null when the entry was not written by a driver (e.g. a leader's empty entry). */
+export function decodeProposal(data: Uint8Array): Envelope | null {
+  if (data.length < 1 + PID_BYTES || data[0] !== PROPOSAL_VERSION) return null;
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  return { ...readPid(dv, 1), payload: data.subarray(1 + PID_BYTES) };
+}
+
+/** Encodes a conf change's context: proposal ID and the member's URL. */
+export function encodeConfContext(pid: ProposalId, url: string): Uint8Array {
+  const u = utf8.encode(url);
+  const out = new Uint8Array(PID_BYTES + u.length);
+  writePid(new DataView(out.buffer), 0, pid);
+  out.set(u, PID_BYTES);
+  return out;
+}
+
+/** Decodes {@link encodeConfContext}; a short context yields a zero proposal ID and an empty URL. */
+export function decodeConfContext(ctx: Uint8Array): ProposalId & { url: string } {
+  if (ctx.length < PID_BYTES) return { proposer: 0n, incarnation: 0, seq: 0, url: '' };
+  const dv = new DataView(ctx.buffer, ctx.byteOffset, ctx.byteLength);
+  return { ...readPid(dv, 0), url: utf8d.decode(ctx.subarray(PID_BYTES)) };
+}
+
+/** What a driver snapshot holds besides the state machine: members and removed IDs. */
+export interface NodeSnapshot {
+  members: Map<Id, string>;
+  removed: Set<Id>;
+  state: Uint8Array;
+}
+
+/** Encodes a driver snapshot (members sorted by ID, then removed IDs, then state bytes). */
+export function encodeNodeSnapshot(s: NodeSnapshot): Uint8Array {
+  const urls = [...s.members].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([id, url]) => [id, utf8.encode(url)] as const);
+  const removed = [...s.removed].sort((a, b) => (a < b ? -1 : 1));
+  let size = 12 + removed.length * 8 + s.state.length;
+  for (const [, u] of urls) size += 12 + u.length;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, SNAPSHOT_MAGIC);
+  dv.setUint32(4, urls.length);
+  let off = 8;
+  for (const [id, u] of urls) {
+    dv.setBigUint64(off, id);
+    dv.setUint32(off + 8, u.length);
+    out.set(u, off + 12);
+    off += 12 + u.length;
+  }
+  dv.setUint32(off, removed.length);
+  off += 4;
+  for (const id of removed) {
+    dv.setBigUint64(off, id);
+    off += 8;
+  }
+  out.set(s.state, off);
+  return out;
+}
+
+/** Decodes {@link encodeNodeSnapshot}; throws ERR_CORRUPT on malformed bytes. */
+export function decodeNodeSnapshot(b: Uint8Array): NodeSnapshot {
+  const bad = (): RaftError => new RaftError(RaftErrorCode.CORRUPT, 'malformed node snapshot');
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (b.length < 12 || dv.getUint32(0) !== SNAPSHOT_MAGIC) throw bad();
+  const n = dv.getUint32(4);
+  let off = 8;
+  const members = new Map<Id, string>();
+  for (let i = 0; i < n; i++) {
+    if (off + 12 > b.length) throw bad();
+    const id = dv.getBigUint64(off);
+    const len = dv.getUint32(off + 8);
+    if (off + 12 + len > b.length) throw bad();
+    members.set(id, utf8d.decode(b.subarray(off + 12, off + 12 + len)));
+    off += 12 + len;
+  }
+  if (off + 4 > b.length) throw bad();
+  const r = dv.getUint32(off);
+  off += 4;
+  if (off + r * 8 > b.length) throw bad();
+  const removed = new Set<Id>();
+  for (let i = 0; i < r; i++) removed.add(dv.getBigUint64(off + i * 8));
+  off += r * 8;
+  return { members, removed, state: b.slice(off) };
+}

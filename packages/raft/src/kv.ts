@@ -1,0 +1,150 @@
+import { RaftError, RaftErrorCode } from './errors.js';
+
+/** A replicated state machine: apply committed commands in log order; snapshot and restore as bytes. */
+export interface StateMachine<R = unknown> {
+  /** Applies a committed command (entry data) at `index`; returns the result handed to the proposer. */
+  apply(data: Uint8Array, index: number): R;
+  /** Serializes the whole state. */
+  snapshot(): Uint8Array;
+  /** Replaces the state with a snapshot's. */
+  restore(data: Uint8Array): void;
+}
+
+/** A key-value command. */
+export type KvCommand = { op: 'put'; key: string; value: Uint8Array } | { op: 'delete'; key: string };
+
+/** The result of applying a {@link KvCommand}: the previous value, if any. */
+export interface KvResult {
+  prev: Uint8Array | null;
+}
+
+const OP_PUT = 1;
+const OP_DELETE = 2;
+const SNAPSHOT_MAGIC = 0x52574b31; // "RWK1"
+const MAX_KEY_BYTES = 64 * 1024;
+
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder('utf-8', { fatal: true });
+
+function corrupt(what: string): RaftError {
+  return new RaftError(RaftErrorCode.CORRUPT, `malformed key-value ${what}`);
+}
+
+/** Encodes a command: op (1 byte), key length (u32 BE), key (UTF-8), value (rest). */
+export function encodeKvCommand(cmd: KvCommand): Uint8Array {
+  if (typeof cmd.key !== 'string') throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, 'key must be a string');
+  const key = utf8.encode(cmd.key);
+  if (key.length > MAX_KEY_BYTES) throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `key longer than ${MAX_KEY_BYTES} bytes`);
+  let value: Uint8Array;
+  if (cmd.op === 'put') {
+    if (!(cmd.value instanceof Uint8Array)) throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, 'value must be a Uint8Array');
+    value = cmd.value;
+  } else if (cmd.op === 'delete') {
+    value = new Uint8Array(0);
+  } else {
+    throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `unknown op ${String((cmd as { op: unknown }).op)}`);
+  }
+  const out = new Uint8Array(5 + key.length + value.length);
+  out[0] = cmd.op === 'put' ? OP_PUT : OP_DELETE;
+  new DataView(out.buffer).setUint32(1, key.length);
+  out.set(key, 5);
+  out.set(value, 5 + key.length);
+  return out;
+}
+
+/** Decodes {@link encodeKvCommand}'s output; throws ERR_CORRUPT on malformed input. */
+export function decodeKvCommand(data: Uint8Array): KvCommand {
+  if (data.length < 5) throw corrupt('command');
+  const op = data[0];
+  const klen = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(1);
+  if (klen > MAX_KEY_BYTES || 5 + klen > data.length) throw corrupt('command');
+  let key: string;
+  try {
+    key = utf8d.decode(data.subarray(5, 5 + klen));
+  } catch (err) {
+    throw new RaftError(RaftErrorCode.CORRUPT, 'key is not UTF-8', { cause: err });
+  }
+  if (op === OP_PUT) return { op: 'put', key, value: data.slice(5 + klen) };
+  if (op === OP_DELETE && data.length === 5 + klen) return { op: 'delete', key };
+  throw corrupt('command');
+}
+
+/** The demo's and CLI's state machine: a map from string keys to byte values. */
+export class KvStateMachine implements StateMachine<KvResult> {
+  private map = new Map<string, Uint8Array>();
+
+  get(key: string): Uint8Array | undefined {
+    return this.map.get(key);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  keys(): string[] {
+    return [...this.map.keys()].sort();
+  }
+
+  apply(data: Uint8Array): KvResult {
+    const cmd = decodeKvCommand(data);
+    const prev = this.map.get(cmd.key) ?? null;
+    if (cmd.op === 'put') this.map.set(cmd.key, cmd.value);
+    else this.map.delete(cmd.key);
+    return { prev };
+  }
+
+  /** Magic (u32), count (u32), then per pair: key length (u32), key, value length (u32), value. Keys sorted. */
+  snapshot(): Uint8Array {
+    const keys = this.keys();
+    const parts: Uint8Array[] = [];
+    let size = 8;
+    for (const k of keys) {
+      const kb = utf8.encode(k);
+      const v = this.map.get(k) as Uint8Array;
+      parts.push(kb, v);
+      size += 8 + kb.length + v.length;
+    }
+    const out = new Uint8Array(size);
+    const dv = new DataView(out.buffer);
+    dv.setUint32(0, SNAPSHOT_MAGIC);
+    dv.setUint32(4, keys.length);
+    let off = 8;
+    for (const p of parts) {
+      dv.setUint32(off, p.length);
+      out.set(p, off + 4);
+      off += 4 + p.length;
+    }
+    return out;
+  }
+
+  restore(data: Uint8Array): void {
+    const map = new Map<string, Uint8Array>();
+    if (data.length === 0) {
+      this.map = map;
+      return;
+    }
+    const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    if (data.length < 8 || dv.getUint32(0) !== SNAPSHOT_MAGIC) throw corrupt('snapshot');
+    const count = dv.getUint32(4);
+    let off = 8;
+    const read = (): Uint8Array => {
+      if (off + 4 > data.length) throw corrupt('snapshot');
+      const n = dv.getUint32(off);
+      if (off + 4 + n > data.length) throw corrupt('snapshot');
+      const b = data.slice(off + 4, off + 4 + n);
+      off += 4 + n;
+      return b;
+    };
+    for (let i = 0; i < count; i++) {
+      let key: string;
+      try {
+        key = utf8d.decode(read());
+      } catch (err) {
+        throw err instanceof RaftError ? err : new RaftError(RaftErrorCode.CORRUPT, 'snapshot key is not UTF-8', { cause: err });
+      }
+      map.set(key, read());
+    }
+    if (off !== data.length) throw corrupt('snapshot');
+    this.map = map;
+  }
+}

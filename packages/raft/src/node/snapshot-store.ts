@@ -1,0 +1,117 @@
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Id, Snapshot } from '@raftwire/core';
+import { createSnapshot } from '@raftwire/core';
+import { crc32 } from '../crc32.js';
+import { RaftError, RaftErrorCode } from '../errors.js';
+
+const MAGIC = 0x52575331; // "RWS1"
+const NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
+
+const hex16 = (n: number): string => n.toString(16).padStart(16, '0');
+
+/** Fsyncs a directory so a rename or unlink in it is durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes `bytes` to `path` atomically: tmp file, fsync, rename, fsync of the directory. */
+export async function writeFileAtomic(dir: string, name: string, bytes: Uint8Array): Promise<void> {
+  const tmp = join(dir, `${name}.tmp`);
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, join(dir, name));
+  await fsyncDir(dir);
+}
+
+/** Encodes a snapshot file: magic, CRC-32 of the body, then index, term, voters and data. */
+export function encodeSnapshotFile(s: Snapshot): Uint8Array {
+  const voters = s.metadata.confState.voters;
+  const body = new Uint8Array(20 + voters.length * 8 + s.data.length);
+  const dv = new DataView(body.buffer);
+  dv.setBigUint64(0, BigInt(s.metadata.index), true);
+  dv.setBigUint64(8, BigInt(s.metadata.term), true);
+  dv.setUint32(16, voters.length, true);
+  voters.forEach((v, i) => {
+    dv.setBigUint64(20 + i * 8, v, true);
+  });
+  body.set(s.data, 20 + voters.length * 8);
+  const out = new Uint8Array(8 + body.length);
+  const odv = new DataView(out.buffer);
+  odv.setUint32(0, MAGIC, true);
+  odv.setUint32(4, crc32(body), true);
+  out.set(body, 8);
+  return out;
+}
+
+/** Decodes a snapshot file; throws ERR_CORRUPT when the checksum or layout is wrong. */
+export function decodeSnapshotFile(bytes: Uint8Array): Snapshot {
+  const bad = (why: string): RaftError => new RaftError(RaftErrorCode.CORRUPT, `snapshot file: ${why}`);
+  if (bytes.length < 28) throw bad('too short');
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dv.getUint32(0, true) !== MAGIC) throw bad('bad magic');
+  const body = bytes.subarray(8);
+  if (crc32(body) !== dv.getUint32(4, true)) throw bad('checksum mismatch');
+  const bdv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const index = Number(bdv.getBigUint64(0, true));
+  const term = Number(bdv.getBigUint64(8, true));
+  const n = bdv.getUint32(16, true);
+  if (20 + n * 8 > body.length) throw bad('voter count out of range');
+  const voters: Id[] = [];
+  for (let i = 0; i < n; i++) voters.push(bdv.getBigUint64(20 + i * 8, true));
+  return createSnapshot({
+    data: body.slice(20 + n * 8),
+    metadata: { index, term, confState: { voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } },
+  });
+}
+
+/** Snapshot files in a directory, named `<term>-<index>.snap` in 16-digit hex (etcd's snap naming). */
+export class SnapshotStore {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  static fileName(index: number, term: number): string {
+    return `${hex16(term)}-${hex16(index)}.snap`;
+  }
+
+  /** Writes a snapshot durably (tmp + fsync + rename + directory fsync). */
+  async save(s: Snapshot): Promise<void> {
+    await writeFileAtomic(this.dir, SnapshotStore.fileName(s.metadata.index, s.metadata.term), encodeSnapshotFile(s));
+  }
+
+  /** Loads the snapshot with this index and term; ERR_CORRUPT if it is missing or damaged. */
+  async load(index: number, term: number): Promise<Snapshot> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(join(this.dir, SnapshotStore.fileName(index, term)));
+    } catch (err) {
+      throw new RaftError(RaftErrorCode.CORRUPT, `snapshot ${index} (term ${term}) referenced by the WAL is missing`, { cause: err });
+    }
+    const s = decodeSnapshotFile(bytes);
+    if (s.metadata.index !== index || s.metadata.term !== term)
+      throw new RaftError(RaftErrorCode.CORRUPT, 'snapshot file name/content mismatch');
+    return s;
+  }
+
+  /** Removes every snapshot file except `keep`, and any leftover tmp file. */
+  async prune(keep: { index: number; term: number } | null): Promise<void> {
+    const keepName = keep ? SnapshotStore.fileName(keep.index, keep.term) : null;
+    for (const name of await readdir(this.dir)) {
+      if (name === keepName) continue;
+      if (NAME.test(name) || name.endsWith('.snap.tmp')) await rm(join(this.dir, name), { force: true });
+    }
+  }
+}

@@ -1,0 +1,125 @@
+import { createEntry } from '@raftwire/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeConfChange, encodeConfChange } from '../src/conf-change.js';
+import { decodeNodeSnapshot, decodeProposal, encodeNodeSnapshot, encodeProposal } from '../src/driver-codec.js';
+import { isRaftError, RaftErrorCode } from '../src/errors.js';
+import { decodeKvCommand, encodeKvCommand, KvStateMachine } from '../src/kv.js';
+import { decodeSnapshotFile, encodeSnapshotFile } from '../src/node/snapshot-store.js';
+import { RaftNode } from '../src/raft-node.js';
+import { MemoryStorage } from '../src/storage.js';
+
+const code = (c: string) => (e: unknown) => isRaftError(e) && e.code === c;
+
+describe('key-value state machine', () => {
+  it('round-trips commands and snapshots', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.string(), fc.uint8Array(), fc.boolean()), { maxLength: 30 }), (ops) => {
+        const a = new KvStateMachine();
+        for (const [key, value, del] of ops) {
+          const cmd = del ? ({ op: 'delete', key } as const) : ({ op: 'put', key, value } as const);
+          expect(decodeKvCommand(encodeKvCommand(cmd))).toEqual(cmd);
+          a.apply(encodeKvCommand(cmd));
+        }
+        const b = new KvStateMachine();
+        b.restore(a.snapshot());
+        expect(b.keys()).toEqual(a.keys());
+        for (const k of a.keys()) expect(b.get(k)).toEqual(a.get(k));
+        expect(b.snapshot()).toEqual(a.snapshot());
+      }),
+    );
+  });
+
+  it('returns the previous value and deletes', () => {
+    const kv = new KvStateMachine();
+    expect(kv.apply(encodeKvCommand({ op: 'put', key: 'a', value: new Uint8Array([1]) }))).toEqual({ prev: null });
+    expect(kv.apply(encodeKvCommand({ op: 'put', key: 'a', value: new Uint8Array([2]) }))).toEqual({ prev: new Uint8Array([1]) });
+    expect(kv.apply(encodeKvCommand({ op: 'delete', key: 'a' }))).toEqual({ prev: new Uint8Array([2]) });
+    expect(kv.get('a')).toBeUndefined();
+  });
+
+  it('rejects malformed bytes with ERR_CORRUPT and bad input with ERR_INVALID_ARGUMENT', () => {
+    for (const bad of [new Uint8Array([1, 0, 0]), new Uint8Array([9, 0, 0, 0, 0]), new Uint8Array([1, 255, 255, 255, 255, 1])]) {
+      let err: unknown;
+      try {
+        decodeKvCommand(bad);
+      } catch (e) {
+        err = e;
+      }
+      expect(code(RaftErrorCode.CORRUPT)(err)).toBe(true);
+    }
+    const kv = new KvStateMachine();
+    expect(() => kv.restore(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]))).toThrow(expect.objectContaining({ code: RaftErrorCode.CORRUPT }));
+    const good = new KvStateMachine();
+    good.apply(encodeKvCommand({ op: 'put', key: 'k', value: new Uint8Array([1, 2]) }));
+    const snap = good.snapshot();
+    expect(() => kv.restore(snap.subarray(0, snap.length - 1))).toThrow(expect.objectContaining({ code: RaftErrorCode.CORRUPT }));
+    expect(() => encodeKvCommand({ op: 'put', key: 'k', value: 'v' as unknown as Uint8Array })).toThrow(
+      expect.objectContaining({ code: RaftErrorCode.INVALID_ARGUMENT }),
+    );
+    expect(() => encodeKvCommand({ op: 'nope' } as never)).toThrow(expect.objectContaining({ code: RaftErrorCode.INVALID_ARGUMENT }));
+  });
+});
+
+describe('driver and storage codecs', () => {
+  it('round-trip conf changes, proposals, node snapshots and snapshot files', () => {
+    const cc = { type: 1 as const, nodeId: (1n << 64n) - 1n, context: new Uint8Array([1, 2, 3]) };
+    expect(decodeConfChange(encodeConfChange(cc))).toEqual(cc);
+    const pid = { proposer: 7n, incarnation: 0xdeadbeef, seq: 42 };
+    expect(decodeProposal(encodeProposal(pid, new Uint8Array([9])))).toEqual({ ...pid, payload: new Uint8Array([9]) });
+    expect(decodeProposal(new Uint8Array(0))).toBeNull();
+    const ns = { members: new Map([[1n, 'http://127.0.0.1:1']]), removed: new Set([5n]), state: new Uint8Array([4]) };
+    expect(decodeNodeSnapshot(encodeNodeSnapshot(ns))).toEqual(ns);
+    const s = {
+      data: new Uint8Array([1, 2]),
+      metadata: {
+        index: 9,
+        term: 3,
+        confState: { voters: [1n, 2n], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+      },
+    };
+    expect(decodeSnapshotFile(encodeSnapshotFile(s))).toEqual(s);
+  });
+
+  it('reject malformed input with typed errors', () => {
+    expect(() => decodeConfChange(new Uint8Array([7]))).toThrow(expect.objectContaining({ code: RaftErrorCode.CORRUPT }));
+    expect(() => encodeConfChange({ type: 0, nodeId: 0n, context: new Uint8Array(0) })).toThrow(
+      expect.objectContaining({ code: RaftErrorCode.INVALID_ARGUMENT }),
+    );
+    expect(() => decodeNodeSnapshot(new Uint8Array(4))).toThrow(expect.objectContaining({ code: RaftErrorCode.CORRUPT }));
+    const file = encodeSnapshotFile({
+      data: new Uint8Array([1]),
+      metadata: { index: 1, term: 1, confState: { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } },
+    });
+    file[file.length - 1] = (file[file.length - 1] as number) ^ 1;
+    expect(() => decodeSnapshotFile(file)).toThrow(expect.objectContaining({ code: RaftErrorCode.CORRUPT }));
+  });
+
+  it('MemoryStorage reports compacted and unavailable ranges', () => {
+    const s = new MemoryStorage();
+    s.append([1, 2, 3, 4].map((i) => createEntry({ index: i, term: 1 })));
+    s.createSnapshot(2, { voters: [1n], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, new Uint8Array(0));
+    s.compact(2);
+    expect(() => s.entries(1, 3)).toThrow(expect.objectContaining({ code: RaftErrorCode.COMPACTED }));
+    expect(() => s.entries(3, 9)).toThrow(expect.objectContaining({ code: RaftErrorCode.UNAVAILABLE }));
+    expect(() => s.term(1)).toThrow(expect.objectContaining({ code: RaftErrorCode.COMPACTED }));
+    expect(s.term(2)).toBe(1);
+    expect(s.entries(3, 5).map((e) => e.index)).toEqual([3, 4]);
+    expect(() =>
+      s.applySnapshot({ data: new Uint8Array(0), metadata: { index: 1, term: 1, confState: s.snapshot().metadata.confState } }),
+    ).toThrow(expect.objectContaining({ code: RaftErrorCode.SNAP_OUT_OF_DATE }));
+  });
+
+  it('RaftNode validates its inputs', async () => {
+    expect(() => new RaftNode({ id: 0n, storage: new MemoryStorage() })).toThrow(
+      expect.objectContaining({ code: RaftErrorCode.INVALID_ARGUMENT }),
+    );
+    expect(() => new RaftNode({ id: 1n, storage: new MemoryStorage(), peers: [{ id: 2n, url: 'http://127.0.0.1:2' }] })).toThrow(
+      expect.objectContaining({ code: RaftErrorCode.INVALID_ARGUMENT }),
+    );
+    const n = new RaftNode({ id: 1n, storage: new MemoryStorage() });
+    await expect(n.propose(new Uint8Array(1))).rejects.toSatisfy((e: unknown) => (e as { code?: string }).code === 'ERR_STOPPED');
+    await expect(n.addMember(0n, 'http://127.0.0.1:1')).rejects.toSatisfy(code(RaftErrorCode.INVALID_ARGUMENT));
+    await expect(n.removeMember(9n)).rejects.toSatisfy(code(RaftErrorCode.INVALID_ARGUMENT));
+  });
+});

@@ -1,0 +1,260 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Id } from '@raftwire/core';
+import { createMessage, isRaftwireError, MessageType } from '@raftwire/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../src/clock.js';
+import { isRaftError, RaftErrorCode } from '../src/errors.js';
+import { encodeKvCommand, type KvResult, type KvStateMachine } from '../src/kv.js';
+import type { Logger } from '../src/logger.js';
+import { FileStorage } from '../src/node/file-storage.js';
+import { SeededRand } from '../src/rand.js';
+import { type Member, RaftNode, type RaftNodeOptions } from '../src/raft-node.js';
+import { MemoryStorage, type WritableStorage } from '../src/storage.js';
+import { MemoryNetwork } from './helpers/memory-transport.js';
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
+const put = (k: string, v: string) => encodeKvCommand({ op: 'put', key: k, value: enc(v) });
+const url = (id: Id) => `http://127.0.0.1:${2379 + Number(id)}`;
+
+class Cluster {
+  readonly clock = new ManualClock();
+  readonly net: MemoryNetwork;
+  readonly nodes = new Map<Id, RaftNode>();
+  readonly storages = new Map<Id, WritableStorage>();
+
+  /** With real disk I/O, wait for every node to be idle before moving simulated time on. */
+  realIo = false;
+  /** Bound of every wait, in simulated milliseconds. */
+  maxMs = 20_000;
+
+  constructor(seed: number) {
+    this.net = new MemoryNetwork(this.clock, new SeededRand(seed));
+  }
+
+  async add(
+    id: Id,
+    peers: Member[] | undefined,
+    storage: WritableStorage = new MemoryStorage(),
+    extra: Partial<RaftNodeOptions<KvResult>> = {},
+  ) {
+    const node = new RaftNode({
+      id,
+      storage,
+      clock: this.clock,
+      tickMs: 10,
+      rand: new SeededRand(Number(id) * 7919),
+      snapshotEntries: 20,
+      snapshotCatchUpEntries: 5,
+      ...(peers ? { peers } : {}),
+      ...extra,
+    });
+    node.setTransport(this.net.transportFor(id));
+    this.net.register(node);
+    this.nodes.set(id, node);
+    this.storages.set(id, storage);
+    await node.start();
+    return node;
+  }
+
+  node(id: Id): RaftNode {
+    return this.nodes.get(id) as RaftNode;
+  }
+
+  leader(): RaftNode | undefined {
+    return [...this.nodes.values()].find((n) => !n.status().stopped && n.status().raftState === 'StateLeader');
+  }
+
+  /** Advances the clock until `cond` holds (bounded in simulated time). */
+  async until(cond: () => boolean, maxMs = this.maxMs): Promise<void> {
+    for (let t = 0; t < maxMs; t += 10) {
+      if (cond()) return;
+      await this.clock.advance(10);
+      if (this.realIo) {
+        // Simulated time stands still while real fsyncs are under way.
+        for (const n of this.nodes.values()) await n.whenIdle();
+      }
+    }
+    if (!cond()) throw new Error('condition not reached in simulated time');
+  }
+
+  /** Runs the clock while awaiting `p`. */
+  async run<T>(p: Promise<T>, maxMs = this.maxMs): Promise<T> {
+    let done = false;
+    let failed = false;
+    p.then(
+      () => {
+        done = true;
+      },
+      () => {
+        failed = true;
+      },
+    );
+    await this.until(() => done || failed, maxMs);
+    return p;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const n of this.nodes.values()) await n.stop();
+  }
+}
+
+const three = (): Member[] => [1n, 2n, 3n].map((id) => ({ id, url: url(id) }));
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup) await c();
+  cleanup = [];
+});
+
+describe('RaftNode driver', () => {
+  it('elects a leader, commits proposals with their apply result, and serves linearizable reads on any member', async () => {
+    const c = new Cluster(1);
+    cleanup.push(() => c.stopAll());
+    for (const m of three()) await c.add(m.id, three());
+    const changes: Id[] = [];
+    c.node(2n).on('leader-change', (e) => changes.push(e.leader));
+    await c.until(() => c.leader() !== undefined);
+    const leader = c.leader() as RaftNode;
+    const r1 = await c.run(leader.propose(put('a', '1')));
+    expect(r1).toEqual({ prev: null });
+    const follower = [...c.nodes.values()].find((n) => n !== leader) as RaftNode;
+    const r2 = (await c.run(follower.propose(put('a', '2')))) as { prev: Uint8Array | null };
+    expect(dec(r2.prev ?? undefined)).toBe('1');
+    for (const n of c.nodes.values()) expect(dec(await c.run(n.read('a')))).toBe('2');
+    const st = follower.status();
+    expect(st.leader).toBe(leader.id);
+    expect(st.term).toBeGreaterThanOrEqual(2);
+    expect(st.applied).toBeGreaterThanOrEqual(4);
+    expect(st.commit).toBeGreaterThanOrEqual(st.applied);
+    expect(st.members.map((m) => m.id)).toEqual([1n, 2n, 3n]);
+    expect(changes).toContain(leader.id);
+  });
+
+  it('rejects proposals and reads with ERR_ABORTED when the signal fires, and ERR_STOPPED after stop', async () => {
+    const c = new Cluster(2);
+    cleanup.push(() => c.stopAll());
+    for (const m of three()) await c.add(m.id, three());
+    await c.until(() => c.leader() !== undefined);
+    const leader = c.leader() as RaftNode;
+    c.net.partition([[leader.id], [...c.nodes.keys()].filter((id) => id !== leader.id)]);
+    const ac = new AbortController();
+    const p = leader.propose(put('x', 'y'), { signal: ac.signal });
+    const r = leader.readIndex({ signal: ac.signal });
+    await c.clock.advance(50);
+    ac.abort();
+    await expect(p).rejects.toSatisfy((e: unknown) => isRaftwireError(e, 'ERR_ABORTED'));
+    await expect(r).rejects.toSatisfy((e: unknown) => isRaftwireError(e, 'ERR_ABORTED'));
+    const pending = leader.propose(put('x', 'z'));
+    await leader.stop();
+    await expect(pending).rejects.toSatisfy((e: unknown) => isRaftwireError(e, 'ERR_STOPPED'));
+    await expect(leader.propose(put('x', 'w'))).rejects.toSatisfy((e: unknown) => isRaftwireError(e, 'ERR_STOPPED'));
+  });
+
+  it('adds a member that catches up through a streamed snapshot, removes one that then stops itself', async () => {
+    const c = new Cluster(3);
+    cleanup.push(() => c.stopAll());
+    for (const m of three()) await c.add(m.id, three(), new MemoryStorage(), { snapshotChunkBytes: 16 });
+    await c.until(() => c.leader() !== undefined);
+    const leader = c.leader() as RaftNode;
+    for (let i = 0; i < 40; i++) await c.run(leader.propose(put(`k${i}`, `v${i}`)));
+    expect(leader.status().snapshotIndex).toBeGreaterThan(20);
+    const members = await c.run(leader.addMember(4n, url(4n)));
+    expect(members.map((m) => m.id)).toEqual([1n, 2n, 3n, 4n]);
+    const n4 = await c.add(4n, undefined); // joins with empty storage, no peers
+    await c.until(() => n4.status().applied >= leader.status().commit);
+    expect(c.net.snapshotsDelivered).toBeGreaterThan(0);
+    expect(dec((n4.stateMachine as KvStateMachine).get('k39'))).toBe('v39');
+    expect(n4.status().members.map((m) => m.url)).toEqual([1n, 2n, 3n, 4n].map(url));
+    expect(dec(await c.run(n4.read('k7')))).toBe('v7');
+
+    const victim = [...c.nodes.values()].find((n) => n !== leader && n !== n4) as RaftNode;
+    let removed = false;
+    victim.on('removed', () => {
+      removed = true;
+    });
+    await c.run(leader.removeMember(victim.id));
+    await c.until(() => removed && victim.status().stopped);
+    expect(leader.isIdRemoved(victim.id)).toBe(true);
+    await c.run(leader.propose(put('after', 'removal')));
+    expect(dec(await c.run(n4.read('after')))).toBe('removal');
+  });
+
+  it('logs through a pino-shaped logger with etcd field names, and process() rejects bad senders', async () => {
+    const lines: { bindings: Record<string, unknown>; obj: Record<string, unknown>; msg: string | undefined }[] = [];
+    const mk = (bindings: Record<string, unknown>): Logger => {
+      const log =
+        () =>
+        (obj: Record<string, unknown> | string, msg?: string): void => {
+          if (typeof obj === 'string') lines.push({ bindings, obj: {}, msg: obj });
+          else lines.push({ bindings, obj, msg });
+        };
+      return { trace: log(), debug: log(), info: log(), warn: log(), error: log(), child: (b) => mk({ ...bindings, ...b }) };
+    };
+    const c = new Cluster(6);
+    cleanup.push(() => c.stopAll());
+    for (const m of three()) await c.add(m.id, three(), new MemoryStorage(), m.id === 1n ? { logger: mk({}) } : {});
+    await c.until(() => c.leader() !== undefined);
+    expect(lines.some((l) => l.bindings['local-member-id'] === '1' && l.msg === 'raft node started')).toBe(true);
+    expect(lines.some((l) => l.msg === 'leader changed' && typeof l.obj.leader === 'string')).toBe(true);
+    const n1 = c.node(1n);
+    await expect(n1.process(createMessage({ type: MessageType.MsgHeartbeat, from: 2n, to: 9n }))).rejects.toSatisfy((e: unknown) =>
+      isRaftError(e, RaftErrorCode.INVALID_ARGUMENT),
+    );
+    const leader = c.leader() as RaftNode;
+    const victim = [2n, 3n].find((id) => id !== leader.id) as Id;
+    await c.run(leader.removeMember(victim));
+    await c.until(() => c.node(1n).isIdRemoved(victim));
+    await expect(c.node(1n).process(createMessage({ type: MessageType.MsgHeartbeat, from: victim, to: 1n }))).rejects.toSatisfy(
+      (e: unknown) => isRaftwireError(e, 'ERR_MEMBER_REMOVED'),
+    );
+  });
+
+  it('a removed leader steps down and stops; the rest elect a new leader', async () => {
+    const c = new Cluster(4);
+    cleanup.push(() => c.stopAll());
+    for (const m of three()) await c.add(m.id, three());
+    await c.until(() => c.leader() !== undefined);
+    const old = c.leader() as RaftNode;
+    await c.run(old.propose(put('a', '1')));
+    await c.run(old.removeMember(old.id));
+    await c.until(() => old.status().stopped);
+    expect(old.status().removed).toBe(true);
+    await c.until(() => c.leader() !== undefined && c.leader() !== old);
+    const next = c.leader() as RaftNode;
+    await c.run(next.propose(put('b', '2')));
+    expect(next.status().members.map((m) => m.id)).not.toContain(old.id);
+  });
+
+  it('survives restarts from file-backed storage without losing acknowledged writes', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'raftwire-node-'));
+    const c = new Cluster(5);
+    c.realIo = true;
+    cleanup.push(async () => {
+      await c.stopAll();
+      for (const s of c.storages.values()) if (s instanceof FileStorage) await s.close();
+      await rm(root, { recursive: true, force: true });
+    });
+    for (const m of three()) await c.add(m.id, three(), await FileStorage.open(join(root, String(m.id))));
+    await c.until(() => c.leader() !== undefined);
+    for (let i = 0; i < 30; i++) await c.run((c.leader() as RaftNode).propose(put(`k${i}`, `v${i}`)));
+    // Restart every member, one at a time.
+    for (const id of [1n, 2n, 3n]) {
+      await c.node(id).stop();
+      await (c.storages.get(id) as FileStorage).close();
+      c.net.unregister(id);
+      const st = await FileStorage.open(join(root, String(id)));
+      expect(st.recovery.tornTail).toBe(false);
+      await c.add(id, three(), st); // peers are ignored when storage has state
+      await c.until(() => c.leader() !== undefined);
+      await c.run((c.leader() as RaftNode).propose(put(`after${id}`, 'x')));
+    }
+    for (const id of [1n, 2n, 3n]) {
+      const n = c.node(id);
+      expect(dec(await c.run(n.read('k29')))).toBe('v29');
+      expect(dec(await c.run(n.read('after1')))).toBe('x');
+    }
+  });
+});
