@@ -5,7 +5,7 @@ import { Header, type TransportContext } from './context.js';
 import { ErrorCode, isRaftwireError } from './errors.js';
 import { type Id, formatId, tryParseId } from './ids.js';
 import type { HandlerRequest, HandlerResponse, LinkHeaders, ProtocolHandler } from './link.js';
-import { type Message, MessageType, messageTypeName } from './message.js';
+import { type Message, MessageType, createSnapshot, messageTypeName } from './message.js';
 import { MetricName } from './metrics.js';
 import { OutgoingConn } from './outgoing-conn.js';
 import { PIPELINE_PATH } from './pipeline.js';
@@ -243,8 +243,21 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
           if (rest.consumed !== size)
             return failed(500, `failed to save KV snapshot (the receiver took ${rest.consumed} of ${size} bytes)`);
         } else if (size > 0) {
-          await reader.close().catch(() => {});
-          return failed(500, 'failed to save KV snapshot (no snapshot receiver configured)');
+          // No streaming receiver: the body goes back into snapshot.data (bounded).
+          if (size > ctx.limits.maxBufferedSnapshotBytes) {
+            await reader.close().catch(() => {});
+            return failed(
+              413,
+              `snapshot body of ${size} bytes is over the ${ctx.limits.maxBufferedSnapshotBytes} bytes buffered without a receiveSnapshot hook`,
+            );
+          }
+          const data = new Uint8Array(size);
+          let at = 0;
+          for await (const chunk of rest) {
+            data.set(chunk, at);
+            at += chunk.length;
+          }
+          m = { ...m, snapshot: { ...(m.snapshot ?? createSnapshot()), data } };
         }
         await reader.expectEnd('snapshot body');
       } catch (err) {

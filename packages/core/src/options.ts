@@ -28,7 +28,9 @@ export interface RaftCallbacks {
    * Receives an incoming snapshot body (bytes after the MsgSnap envelope),
    * streamed: store it as it arrives. `size` is the declared size; the body
    * throws ERR_SNAPSHOT_SIZE if it ends early. `process(msg)` is called only
-   * after this resolves. Without it, snapshots with a body are refused (500).
+   * after this resolves. Without it, the body (up to
+   * `limits.maxBufferedSnapshotBytes`) is put into `msg.snapshot.data` before
+   * `process(msg)`; a larger one is refused with 413.
    */
   receiveSnapshot?(msg: Message, body: AsyncIterable<Uint8Array>, signal: AbortSignal, size: number): Promise<void>;
 }
@@ -103,12 +105,15 @@ export interface Limits {
   maxSnapshotEnvelopeBytes: number;
   /** Remotes (pipeline-only senders to unknown members): 128. */
   maxRemotes: number;
+  /** A snapshot body buffered into `snapshot.data` when there is no `receiveSnapshot` hook: 256 MiB. */
+  maxBufferedSnapshotBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxMessageBytes: 64 * 1024 * 1024,
   maxSnapshotEnvelopeBytes: 64 * 1024 * 1024,
   maxRemotes: 128,
+  maxBufferedSnapshotBytes: 256 * 1024 * 1024,
 });
 
 export interface TransportOptions {

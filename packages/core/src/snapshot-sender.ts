@@ -82,7 +82,8 @@ export class SnapshotSender {
     this.log.info({ 'snapshot-index': m.snapshot?.metadata.index ?? 0, 'snapshot-size': size }, 'sending database snapshot');
     try {
       if (m.type !== MessageType.MsgSnap) throw new RaftwireError(ErrorCode.INVALID_MESSAGE, 'sendSnapshot needs a MsgSnap');
-      if (!Number.isSafeInteger(size) || size < 0) throw new RaftwireError(ErrorCode.INVALID_MESSAGE, `invalid snapshot size ${size}`);
+      if (!Number.isSafeInteger(size) || size < 0)
+        throw new RaftwireError(ErrorCode.INVALID_MESSAGE, `invalid snapshot size ${size} (pass a size, or a body with a size property)`);
       const envelope = encodeSnapshotEnvelope(this.ctx.codec.encode(m), size);
       const signal = child.signal;
       const events = this.ctx.events;

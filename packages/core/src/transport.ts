@@ -107,11 +107,17 @@ export class Transport extends EventEmitter<TransportEvents> {
 
   /**
    * Streams a snapshot: `msg` (a MsgSnap) then `size` bytes of `body`, which
-   * is read as the link takes it and never buffered whole. Resolves with the
-   * status also given to `raft.reportSnapshot`; never rejects. `signal`
-   * cancels the send (a failure).
+   * is read as the link takes it and never buffered whole. `size` defaults to
+   * `body.size` when the body carries one (raft's SnapshotBody). Resolves
+   * with the status also given to `raft.reportSnapshot`; never rejects.
+   * `signal` cancels the send (a failure).
    */
-  sendSnapshot(msg: Message, body: AsyncIterable<Uint8Array>, size: number, signal?: AbortSignal): Promise<SnapshotStatus> {
+  sendSnapshot(
+    msg: Message,
+    body: AsyncIterable<Uint8Array> & { readonly size?: number },
+    size: number | undefined = body.size,
+    signal?: AbortSignal,
+  ): Promise<SnapshotStatus> {
     const p = this.state === 'started' ? this.peers.get(msg.to) : undefined;
     if (!p) {
       const error = new RaftwireError(
@@ -122,7 +128,7 @@ export class Transport extends EventEmitter<TransportEvents> {
       this.emit('snapshot:failed', { to: msg.to, error });
       return Promise.resolve('failure');
     }
-    return p.sendSnapshot(msg, body, size, signal);
+    return p.sendSnapshot(msg, body, size ?? -1, signal);
   }
 
   /** Adds a member; a no-op when it is already a peer. Throws ERR_INVALID_URL for bad URLs. */

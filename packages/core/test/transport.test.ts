@@ -211,6 +211,35 @@ describe('Transport', () => {
     }
   });
 
+  it('takes the snapshot size from the body when not given, and fits the raft package transport shape', async () => {
+    c = makeCluster(2);
+    const [a, b] = [c.m(0), c.m(1)];
+    // the sending half raft's RaftNode needs (packages/raft/src/transport.ts), checked at compile time
+    const asRaftTransport: {
+      send(msgs: Message[]): void;
+      sendSnapshot(msg: Message, body: AsyncIterable<Uint8Array>): void;
+      addPeer?(id: bigint, urls: string[]): void;
+      removePeer?(id: bigint): void;
+    } = a.transport;
+    const data = new Uint8Array(3000).fill(9);
+    const body = Object.assign(
+      (async function* () {
+        yield data.subarray(0, 1000);
+        yield data.subarray(1000);
+      })(),
+      { size: data.length },
+    );
+    asRaftTransport.sendSnapshot(createMessage({ type: MessageType.MsgSnap, from: a.id, to: b.id, term: 2 }), body);
+    await waitFor(() => a.raft.snapshotReports.length === 1, 'report');
+    expect(a.raft.snapshotReports[0]?.status).toBe('finish');
+    expect(b.raft.snapshots[0]?.data).toEqual(data);
+    const noSize = await a.transport.sendSnapshot(
+      createMessage({ type: MessageType.MsgSnap, from: a.id, to: b.id }),
+      (async function* () {})(),
+    );
+    expect(noSize).toBe('failure');
+  });
+
   it('fails sendSnapshot to an unknown member without throwing', async () => {
     c = makeCluster(1);
     const a = c.m(0);
