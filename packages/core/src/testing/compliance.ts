@@ -147,9 +147,18 @@ export function runTransportCompliance(name: string, makeNetwork: TransportTestN
         () => {
           const pa = a.transport.get(b.id);
           const pb = b.transport.get(a.id);
-          return pa?.msgAppWriter.working && pa.messageWriter.working && pb?.msgAppWriter.working && pb.messageWriter.working;
+          return (
+            pa?.msgAppWriter.working &&
+            pa.messageWriter.working &&
+            pa.msgAppReader.working &&
+            pa.messageReader.working &&
+            pb?.msgAppWriter.working &&
+            pb.messageWriter.working &&
+            pb.msgAppReader.working &&
+            pb.messageReader.working
+          );
         },
-        'both streams working in both directions',
+        'both streams working in both directions (writers attached, readers reading)',
         T(20_000),
       );
     }
