@@ -5,15 +5,16 @@
  * closes every connection the server holds (httptest's CloseClientConnections).
  */
 import type { HandlerResponse, ProtocolHandler } from '@raftwire/core';
-import { runTransportCompliance } from '@raftwire/core/testing';
-import { FetchLink } from '@raftwire/adapters/http';
-import { NodeHttpLink, startRaftServer } from '@raftwire/adapters/http/node';
+import { type TransportTestEndpoint, runTransportCompliance } from '@raftwire/core/testing';
+import { FetchLink } from '../../src/http/fetch-link.js';
+import { NodeHttpLink } from '../../src/http/node/node-link.js';
+import { type RaftServer, startRaftServer } from '../../src/http/node/raft-server.js';
 
 for (const kind of ['node', 'fetch'] as const) {
   runTransportCompliance(`http-${kind}`, async (count) => {
-    const servers = [];
+    const servers: RaftServer[] = [];
     const links: (NodeHttpLink | FetchLink)[] = [];
-    const endpoints = [];
+    const endpoints: TransportTestEndpoint[] = [];
     for (let i = 0; i < count; i++) {
       let h: ProtocolHandler | undefined;
       const server = await startRaftServer({
