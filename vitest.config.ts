@@ -26,6 +26,7 @@ export default defineConfig({
       provider: 'v8',
       include: ['packages/core/src/**/*.ts'],
       reporter: ['text-summary', 'json-summary'],
+      thresholds: { 'packages/core/src/**': { lines: 90 } },
     },
   },
 });

@@ -45,6 +45,8 @@ export const ErrorCode = {
   SNAPSHOT_SIZE: 'ERR_SNAPSHOT_SIZE',
   /** A signalling message was refused: the sender is not who it claims, or the recipient is unknown. */
   SIGNAL_REJECTED: 'ERR_SIGNAL_REJECTED',
+  /** The remote's version does not serve this stream type (a silent fallback, not a failure). */
+  UNSUPPORTED_STREAM: 'ERR_UNSUPPORTED_STREAM',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

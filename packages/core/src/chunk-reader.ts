@@ -1,0 +1,108 @@
+import { ErrorCode, RaftwireError, decodeError } from './errors.js';
+import { tooLarge } from './framing.js';
+
+/**
+ * Reads a request body piece by piece: a few bytes, a varint, an exact
+ * length, then the rest as a stream of a known size.
+ */
+export class ChunkReader {
+  private readonly it: AsyncIterator<Uint8Array>;
+  private buf: Uint8Array = new Uint8Array(0);
+  private ended = false;
+
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.it = source[Symbol.asyncIterator]();
+  }
+
+  private async fill(): Promise<boolean> {
+    while (this.buf.length === 0) {
+      if (this.ended) return false;
+      const r = await this.it.next();
+      if (r.done) {
+        this.ended = true;
+        return false;
+      }
+      this.buf = r.value;
+    }
+    return true;
+  }
+
+  /** Unsigned LEB128 of at most 8 bytes; ERR_TRUNCATED at end of input. */
+  async varint(what: string): Promise<number> {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      if (!(await this.fill())) throw new RaftwireError(ErrorCode.TRUNCATED, `body ended inside ${what}`);
+      const b = this.buf[0] as number;
+      this.buf = this.buf.subarray(1);
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) {
+        if (!Number.isSafeInteger(value)) throw decodeError(`${what} exceeds 2^53-1`);
+        return value;
+      }
+      scale *= 128;
+    }
+    throw decodeError(`${what} exceeds 2^53-1`);
+  }
+
+  /** Exactly `n` bytes (n already checked against a cap). */
+  async exact(n: number, what: string): Promise<Uint8Array> {
+    const out = new Uint8Array(n);
+    let at = 0;
+    while (at < n) {
+      if (!(await this.fill())) throw new RaftwireError(ErrorCode.TRUNCATED, `body ended inside ${what}`);
+      const take = Math.min(n - at, this.buf.length);
+      out.set(this.buf.subarray(0, take), at);
+      this.buf = this.buf.subarray(take);
+      at += take;
+    }
+    return out;
+  }
+
+  /** A length-prefixed frame of at most `cap` bytes. */
+  async frame(cap: number, what: string): Promise<Uint8Array> {
+    const n = await this.varint(`${what} length`);
+    if (n > cap) throw tooLarge(n, cap, what);
+    return this.exact(n, what);
+  }
+
+  /**
+   * The next `size` bytes as chunks; throws ERR_SNAPSHOT_SIZE when the input
+   * ends first. `consumed` counts what was taken.
+   */
+  rest(size: number): AsyncIterable<Uint8Array> & { readonly consumed: number } {
+    let consumed = 0;
+    const self = this;
+    const iterable = {
+      get consumed() {
+        return consumed;
+      },
+      async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+        while (consumed < size) {
+          if (!(await self.fill())) {
+            throw new RaftwireError(ErrorCode.SNAPSHOT_SIZE, `snapshot body ended after ${consumed} of ${size} bytes`);
+          }
+          const take = Math.min(size - consumed, self.buf.length);
+          const chunk = self.buf.subarray(0, take);
+          self.buf = self.buf.subarray(take);
+          consumed += take;
+          yield chunk;
+        }
+      },
+    };
+    return iterable;
+  }
+
+  /** Throws when any byte is left. */
+  async expectEnd(what: string): Promise<void> {
+    if (await this.fill()) throw new RaftwireError(ErrorCode.SNAPSHOT_SIZE, `${what}: more bytes than declared`);
+  }
+
+  /** Stops reading the source. */
+  async close(): Promise<void> {
+    if (!this.ended) {
+      this.ended = true;
+      await this.it.return?.();
+    }
+  }
+}

@@ -1,0 +1,141 @@
+import { EventEmitter } from 'eventemitter3';
+import { type Clock, systemClock } from './clock.js';
+import { ErrorCode, RaftwireError } from './errors.js';
+import type { TransportEvents } from './events.js';
+import { type Id, formatId } from './ids.js';
+import type { Link, LinkHeaders } from './link.js';
+import { LogRateLimiter } from './log-rate-limiter.js';
+import { type Logger, silentLogger } from './logger.js';
+import { type Message, messageTypeName } from './message.js';
+import { type MessageCodec, cborMessageCodec } from './message-codec.js';
+import { type Metrics, MetricName, noopMetrics, prefixedMetrics } from './metrics.js';
+import {
+  type BufferSizes,
+  DEFAULT_BUFFERS,
+  DEFAULT_LIMITS,
+  DEFAULT_TIMEOUTS,
+  type Limits,
+  type RaftCallbacks,
+  type Timeouts,
+  type TransportOptions,
+} from './options.js';
+import { DEFAULT_URL_SCHEMES, normalizePeerUrls } from './urls.js';
+import { MIN_CLUSTER_VERSION, SERVER_VERSION, SUPPORTED_STREAMS, type StreamType, type Version, parseVersion } from './version.js';
+
+/** Header names (lowercase, as the Link contract carries them). */
+export const Header = {
+  from: 'x-server-from',
+  serverVersion: 'x-server-version',
+  minClusterVersion: 'x-min-cluster-version',
+  clusterId: 'x-etcd-cluster-id',
+  peerUrls: 'x-peerurls',
+  raftTo: 'x-raft-to',
+  contentType: 'content-type',
+  allow: 'allow',
+} as const;
+
+/** Everything the transport's parts share. Internal. */
+export class TransportContext {
+  readonly id: Id;
+  readonly idHex: string;
+  readonly clusterId: Id;
+  readonly clusterIdHex: string;
+  readonly urls: string[];
+  readonly link: Link;
+  readonly raft: RaftCallbacks;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  readonly codec: MessageCodec;
+  readonly version: string;
+  readonly minClusterVersion: string;
+  readonly versionParsed: Version;
+  readonly minClusterVersionParsed: Version;
+  readonly streamSupport: Readonly<Record<string, readonly StreamType[]>>;
+  readonly timeouts: Timeouts;
+  readonly buffers: BufferSizes;
+  readonly limits: Limits;
+  readonly urlSchemes: readonly string[];
+  readonly events: EventEmitter<TransportEvents>;
+  readonly dropLog: LogRateLimiter;
+  /** `removed` is emitted at most once per second per remote (a 403 per queued POST would flood). */
+  private readonly removedLimiter: LogRateLimiter;
+  private readonly baseHeaders: LinkHeaders;
+
+  constructor(o: TransportOptions, events?: EventEmitter<TransportEvents>) {
+    this.events = events ?? new EventEmitter<TransportEvents>();
+    this.id = o.id;
+    this.idHex = formatId(o.id);
+    this.clusterId = o.clusterId;
+    this.clusterIdHex = formatId(o.clusterId);
+    this.urlSchemes = o.urlSchemes ?? DEFAULT_URL_SCHEMES;
+    this.urls = normalizePeerUrls(o.urls, this.urlSchemes);
+    if (!o.link || typeof o.link.request !== 'function' || typeof o.link.openStream !== 'function') {
+      throw new RaftwireError(ErrorCode.INVALID_MESSAGE, 'options.link must implement request and openStream');
+    }
+    this.link = o.link;
+    this.raft = o.raft;
+    this.logger = (o.logger ?? silentLogger).child({ 'local-member-id': this.idHex });
+    this.metrics = prefixedMetrics(o.metrics ?? noopMetrics, o.metricsPrefix ?? 'etcd');
+    this.clock = o.clock ?? systemClock;
+    this.codec = o.codec ?? cborMessageCodec;
+    this.version = o.version ?? SERVER_VERSION;
+    this.minClusterVersion = o.minClusterVersion ?? MIN_CLUSTER_VERSION;
+    this.versionParsed = parseVersion(this.version);
+    this.minClusterVersionParsed = parseVersion(this.minClusterVersion);
+    this.streamSupport = o.streamSupport ?? SUPPORTED_STREAMS;
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeouts };
+    this.buffers = { ...DEFAULT_BUFFERS, ...o.buffers };
+    this.limits = { ...DEFAULT_LIMITS, ...o.limits };
+    this.dropLog = new LogRateLimiter(this.clock, o.dropLogIntervalMs ?? 1000);
+    this.removedLimiter = new LogRateLimiter(this.clock, 1000);
+    this.baseHeaders = {
+      [Header.from]: this.idHex,
+      [Header.serverVersion]: this.version,
+      [Header.minClusterVersion]: this.minClusterVersion,
+      [Header.clusterId]: this.clusterIdHex,
+      [Header.peerUrls]: this.urls.join(','),
+    };
+  }
+
+  /** Headers every request carries (DESIGN §3), plus `extra`. */
+  requestHeaders(extra?: LinkHeaders): LinkHeaders {
+    return extra ? { ...this.baseHeaders, ...extra } : { ...this.baseHeaders };
+  }
+
+  /** Headers every response carries. */
+  responseHeaders(extra?: LinkHeaders): LinkHeaders {
+    return { [Header.clusterId]: this.clusterIdHex, [Header.serverVersion]: this.version, ...extra };
+  }
+
+  /** Emits `removed` (etcd's ErrorC): a remote says this member was removed. */
+  reportRemoved(by: Id, detail: string): void {
+    if (this.removedLimiter.take(formatId(by)) < 0) return;
+    const error = new RaftwireError(ErrorCode.MEMBER_REMOVED, `the member has been permanently removed from the cluster (${detail})`);
+    this.logger.error({ 'remote-peer-id': formatId(by), error: error.message }, 'member removed from the cluster');
+    this.events.emit('removed', { by, error });
+  }
+
+  /**
+   * A send-side drop: counts, logs (rate-limited, per peer) and emits. Raft is
+   * told by the caller (peers report, remotes do not).
+   */
+  noteDrop(m: Message, to: Id, why: string, reason: 'buffer-full' | 'stream-closed', extra?: Record<string, unknown>): void {
+    const toHex = formatId(to);
+    this.metrics.inc(MetricName.peerSentFailures, { To: toHex });
+    const suppressed = this.dropLog.take(`send:${toHex}:${why}`);
+    if (suppressed >= 0) {
+      this.logger.warn(
+        {
+          'message-type': messageTypeName(m.type),
+          from: formatId(m.from),
+          'remote-peer-id': toHex,
+          'suppressed-count': suppressed,
+          ...extra,
+        },
+        `dropped ${messageTypeName(m.type)} to ${toHex} since ${why}`,
+      );
+    }
+    this.events.emit('message:dropped', { to, type: m.type, reason });
+  }
+}

@@ -1,0 +1,146 @@
+import type { Clock } from './clock.js';
+import type { Id } from './ids.js';
+import type { Link } from './link.js';
+import type { Logger } from './logger.js';
+import type { Message } from './message.js';
+import type { MessageCodec } from './message-codec.js';
+import type { Metrics } from './metrics.js';
+import type { StreamType } from './version.js';
+
+/** Outcome reported to raft for a snapshot send (etcd's SnapshotFinish / SnapshotFailure). */
+export type SnapshotStatus = 'finish' | 'failure';
+
+/** What the raft node supplies to the transport (etcd's `Raft` interface). */
+export interface RaftCallbacks {
+  /**
+   * Delivers one received message. Reject with a RaftwireError of code
+   * ERR_MEMBER_REMOVED to have the sender told it was removed (403);
+   * any other rejection is a 500.
+   */
+  process(msg: Message, signal?: AbortSignal): Promise<void> | void;
+  /** True when `id` was removed from the cluster (stream dials from it get 410). */
+  isIdRemoved(id: Id): boolean;
+  /** A message to `id` could not be delivered. */
+  reportUnreachable(id: Id): void;
+  /** A snapshot send to `id` finished or failed. */
+  reportSnapshot(id: Id, status: SnapshotStatus): void;
+  /**
+   * Receives an incoming snapshot body (bytes after the MsgSnap envelope),
+   * streamed: store it as it arrives. `size` is the declared size; the body
+   * throws ERR_SNAPSHOT_SIZE if it ends early. `process(msg)` is called only
+   * after this resolves. Without it, the body (up to
+   * `limits.maxBufferedSnapshotBytes`) is put into `msg.snapshot.data` before
+   * `process(msg)`; a larger one is refused with 413.
+   */
+  receiveSnapshot?(msg: Message, body: AsyncIterable<Uint8Array>, signal: AbortSignal, size: number): Promise<void>;
+}
+
+/** Timeouts in milliseconds (DESIGN §4 defaults). */
+export interface Timeouts {
+  /** Stream dial and one-shot request head (etcd DialTimeout): 1000. */
+  dial: number;
+  /** Minimum spacing between stream dials (etcd DialRetryFrequency): 100. */
+  dialRetry: number;
+  /** Stream read idle timeout; link heartbeats go every `read/3`: 5000. */
+  read: number;
+  /** A stream write that makes no progress for this long kills the connection: 5000. */
+  write: number;
+  /** Pipeline request total (head + body + response): 30000. */
+  request: number;
+  /** Probe period: 4000 (etcd: ConnReadTimeout − 1 s). */
+  probe: number;
+  /** Clock drift above this is logged as a warning: 1000. */
+  clockDriftWarn: number;
+  /** A snapshot send with no progress (no bytes taken, no response) for this long fails: 10000. */
+  snapshotIdle: number;
+  /** Waiting for a remote's stream dial to be re-established when unsupported: 5000. */
+  unsupportedRetry: number;
+}
+
+export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = Object.freeze({
+  dial: 1000,
+  dialRetry: 100,
+  read: 5000,
+  write: 5000,
+  request: 30_000,
+  probe: 4000,
+  clockDriftWarn: 1000,
+  snapshotIdle: 10_000,
+  unsupportedRetry: 5000,
+});
+
+/** Buffer sizes (DESIGN §4). */
+export interface BufferSizes {
+  /** Per stream writer queue: 4096. */
+  stream: number;
+  /** Pipeline workers: 4. */
+  pipelineWorkers: number;
+  /** Pipeline queue: 64. */
+  pipeline: number;
+  /** Received (non-proposal) messages per peer: 4096. */
+  receive: number;
+  /** Received proposals per peer: 4096. */
+  proposals: number;
+  /** Flush a stream batch at this many messages even if more are queued: 2048. */
+  batchMessages: number;
+  /** ... or at this many bytes: 1 MiB. */
+  batchBytes: number;
+}
+
+export const DEFAULT_BUFFERS: Readonly<BufferSizes> = Object.freeze({
+  stream: 4096,
+  pipelineWorkers: 4,
+  pipeline: 64,
+  receive: 4096,
+  proposals: 4096,
+  batchMessages: 2048,
+  batchBytes: 1 << 20,
+});
+
+/** Caps on what a remote may make us allocate. */
+export interface Limits {
+  /** One message (stream frame, pipeline body): 64 MiB. */
+  maxMessageBytes: number;
+  /** The MsgSnap envelope of a snapshot request: 64 MiB (etcd 3.8). */
+  maxSnapshotEnvelopeBytes: number;
+  /** Remotes (pipeline-only senders to unknown members): 128. */
+  maxRemotes: number;
+  /** A snapshot body buffered into `snapshot.data` when there is no `receiveSnapshot` hook: 256 MiB. */
+  maxBufferedSnapshotBytes: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxMessageBytes: 64 * 1024 * 1024,
+  maxSnapshotEnvelopeBytes: 64 * 1024 * 1024,
+  maxRemotes: 128,
+  maxBufferedSnapshotBytes: 256 * 1024 * 1024,
+});
+
+export interface TransportOptions {
+  /** This member's ID. */
+  id: Id;
+  clusterId: Id;
+  /** This member's own peer URLs (sent as X-PeerURLs). */
+  urls: readonly string[];
+  link: Link;
+  raft: RaftCallbacks;
+  logger?: Logger;
+  metrics?: Metrics;
+  /** Metric name prefix: `etcd` (so names read `etcd_network_...`). */
+  metricsPrefix?: string;
+  clock?: Clock;
+  codec?: MessageCodec;
+  /** Our wire-protocol version (X-Server-Version). */
+  version?: string;
+  /** Oldest version we interoperate with (X-Min-Cluster-Version). */
+  minClusterVersion?: string;
+  /** Stream types per `major.minor` (see SUPPORTED_STREAMS). */
+  streamSupport?: Readonly<Record<string, readonly StreamType[]>>;
+  timeouts?: Partial<Timeouts>;
+  buffers?: Partial<BufferSizes>;
+  limits?: Partial<Limits>;
+  /** URL schemes accepted for peer URLs. */
+  urlSchemes?: readonly string[];
+  /** Drop log lines per peer at most once per this many ms: 1000. */
+  dropLogIntervalMs?: number;
+}

@@ -1,0 +1,181 @@
+import { ChildAbort, abortError, onAbort, raceAbort } from './abort.js';
+import { readText } from './body.js';
+import { ByteWriter, varintSize } from './bytes.js';
+import { every } from './clock.js';
+import { Header, type TransportContext } from './context.js';
+import { ErrorCode, RaftwireError, isRaftwireError } from './errors.js';
+import { type Id, formatId } from './ids.js';
+import type { Logger } from './logger.js';
+import { type Message, MessageType } from './message.js';
+import { MetricName } from './metrics.js';
+import type { SnapshotStatus } from './options.js';
+import type { PeerStatus } from './peer-status.js';
+import type { UrlPicker } from './url-picker.js';
+
+export const SNAPSHOT_PATH = '/raft/snapshot';
+
+/**
+ * Snapshot request body: varint length · encoded MsgSnap · varint body size ·
+ * body bytes. The receiver knows the exact size before the first byte, so a
+ * short or long body is caught on both ends.
+ */
+export function encodeSnapshotEnvelope(encodedMessage: Uint8Array, bodySize: number): Uint8Array {
+  const out = new ByteWriter(varintSize(encodedMessage.length) + encodedMessage.length + varintSize(bodySize));
+  out.varint(encodedMessage.length);
+  out.bytes(encodedMessage);
+  out.varint(bodySize);
+  return out.finish();
+}
+
+/**
+ * Streams snapshots to one peer over POST /raft/snapshot, never buffering the
+ * body whole and never on a stream (so heartbeats are not held up). A send
+ * fails when no progress (bytes taken by the link, or the response) happens
+ * for `snapshotIdle` ms, however large the snapshot.
+ */
+export class SnapshotSender {
+  private readonly abort = new AbortController();
+  private readonly inflight = new Set<Promise<SnapshotStatus>>();
+  private readonly log: Logger;
+  private readonly toHex: string;
+
+  constructor(
+    private readonly ctx: TransportContext,
+    readonly peerId: Id,
+    private readonly picker: UrlPicker,
+    private readonly status: PeerStatus,
+  ) {
+    this.toHex = formatId(peerId);
+    this.log = ctx.logger.child({ 'remote-peer-id': this.toHex });
+  }
+
+  /**
+   * Sends one snapshot; resolves with the status also reported to raft. Never
+   * rejects. `signal` cancels this send (reported as a failure).
+   */
+  send(m: Message, body: AsyncIterable<Uint8Array>, size: number, signal?: AbortSignal): Promise<SnapshotStatus> {
+    const p = this.run(m, body, size, signal).finally(() => this.inflight.delete(p));
+    this.inflight.add(p);
+    return p;
+  }
+
+  private async run(m: Message, body: AsyncIterable<Uint8Array>, size: number, callerSignal?: AbortSignal): Promise<SnapshotStatus> {
+    const clock = this.ctx.clock;
+    const start = clock.now();
+    const labels = { To: this.toHex };
+    const url = this.picker.pick();
+    const idle = this.ctx.timeouts.snapshotIdle;
+    const child = new ChildAbort(this.abort.signal);
+    const disposeCaller = onAbort(callerSignal, () => child.abort(abortError(callerSignal?.reason)));
+    let last = clock.now();
+    const touch = (): void => {
+      last = clock.now();
+    };
+    const watchdog = every(clock, Math.max(1, Math.floor(idle / 4)), () => {
+      if (clock.now() - last >= idle) {
+        child.abort(new RaftwireError(ErrorCode.TIMEOUT, `snapshot send made no progress for ${idle} ms`));
+      }
+    });
+    let bodyError: RaftwireError | undefined;
+    let sent = 0;
+    this.ctx.metrics.add(MetricName.snapshotSendInflights, labels, 1);
+    this.log.info({ 'snapshot-index': m.snapshot?.metadata.index ?? 0, 'snapshot-size': size }, 'sending database snapshot');
+    try {
+      if (m.type !== MessageType.MsgSnap) throw new RaftwireError(ErrorCode.INVALID_MESSAGE, 'sendSnapshot needs a MsgSnap');
+      if (!Number.isSafeInteger(size) || size < 0)
+        throw new RaftwireError(ErrorCode.INVALID_MESSAGE, `invalid snapshot size ${size} (pass a size, or a body with a size property)`);
+      const envelope = encodeSnapshotEnvelope(this.ctx.codec.encode(m), size);
+      const signal = child.signal;
+      const events = this.ctx.events;
+      const peerId = this.peerId;
+      async function* requestBody(): AsyncGenerator<Uint8Array> {
+        yield envelope;
+        touch();
+        const it = body[Symbol.asyncIterator]();
+        try {
+          for (;;) {
+            const r = await raceAbort(it.next(), signal);
+            if (r.done) break;
+            sent += r.value.length;
+            if (sent > size) throw new RaftwireError(ErrorCode.SNAPSHOT_SIZE, `snapshot body is longer than the declared ${size} bytes`);
+            yield r.value;
+            touch();
+            events.emit('snapshot:progress', { to: peerId, sent, total: size });
+          }
+          if (sent < size) throw new RaftwireError(ErrorCode.SNAPSHOT_SIZE, `snapshot body ended after ${sent} of ${size} bytes`);
+        } catch (err) {
+          bodyError = isRaftwireError(err)
+            ? err
+            : new RaftwireError(ErrorCode.LINK, `snapshot body failed: ${String(err)}`, { cause: err });
+          child.abort(bodyError);
+          throw bodyError;
+        } finally {
+          void Promise.resolve(it.return?.()).catch(() => {});
+        }
+      }
+      let status: number;
+      let text: string;
+      try {
+        const res = await this.ctx.link.request(url, {
+          method: 'POST',
+          path: SNAPSHOT_PATH,
+          headers: this.ctx.requestHeaders({ [Header.contentType]: 'application/octet-stream' }),
+          body: requestBody(),
+          signal,
+        });
+        touch();
+        status = res.status;
+        text = await raceAbort(readText(res.body), signal);
+      } catch (err) {
+        throw bodyError ?? (child.signal.aborted && isRaftwireError(child.signal.reason) ? child.signal.reason : err);
+      }
+      if (bodyError) throw bodyError;
+      if (status === 403) {
+        this.ctx.reportRemoved(this.peerId, `POST ${SNAPSHOT_PATH} answered 403`);
+        throw new RaftwireError(ErrorCode.MEMBER_REMOVED, 'the member has been permanently removed from the cluster');
+      }
+      if (status !== 204) {
+        throw new RaftwireError(
+          ErrorCode.UNEXPECTED_STATUS,
+          `unexpected http status ${status} while sending snapshot: ${text.trim().slice(0, 200)}`,
+        );
+      }
+    } catch (err) {
+      const error = isRaftwireError(err)
+        ? err
+        : new RaftwireError(ErrorCode.LINK, err instanceof Error ? err.message : String(err), { cause: err });
+      this.picker.unreachable(url);
+      this.ctx.metrics.add(MetricName.snapshotSendInflights, labels, -1);
+      this.ctx.metrics.inc(MetricName.snapshotSendFailures, labels);
+      this.ctx.metrics.inc(MetricName.peerSentFailures, labels);
+      if (!this.abort.signal.aborted) {
+        this.status.deactivate({ source: 'sendMsgSnap', action: 'post' }, error.message);
+        this.log.warn({ error: error.message, 'sent-bytes': sent }, 'failed to send database snapshot');
+      }
+      this.ctx.raft.reportUnreachable(m.to);
+      this.ctx.raft.reportSnapshot(m.to, 'failure');
+      this.ctx.events.emit('snapshot:failed', { to: this.peerId, error });
+      return 'failure';
+    } finally {
+      watchdog.stop();
+      disposeCaller();
+      child.dispose();
+    }
+    const took = clock.now() - start;
+    this.status.activate();
+    this.ctx.metrics.add(MetricName.snapshotSendInflights, labels, -1);
+    this.ctx.metrics.inc(MetricName.snapshotSendSuccess, labels);
+    this.ctx.metrics.inc(MetricName.peerSentBytes, labels, sent);
+    this.ctx.metrics.observe(MetricName.snapshotSendSeconds, labels, took / 1000);
+    this.log.info({ 'snapshot-size': size, took }, 'sent database snapshot');
+    this.ctx.raft.reportSnapshot(m.to, 'finish');
+    this.ctx.events.emit('snapshot:done', { to: this.peerId, bytes: sent, durationMs: took });
+    return 'finish';
+  }
+
+  /** Aborts every send in flight and waits for them to finish. */
+  async stop(): Promise<void> {
+    this.abort.abort(new RaftwireError(ErrorCode.STOPPED, 'snapshot sender stopped'));
+    await Promise.allSettled([...this.inflight]);
+  }
+}

@@ -1,0 +1,217 @@
+import { BoundedQueue } from './bounded-queue.js';
+import { every } from './clock.js';
+import type { TransportContext } from './context.js';
+import { type Id, formatId } from './ids.js';
+import type { Logger } from './logger.js';
+import { LINK_HEARTBEAT, type Message } from './message.js';
+import { MessageStreamEncoder } from './message-stream-codec.js';
+import { MetricName } from './metrics.js';
+import { MsgAppEncoder } from './msgapp-codec.js';
+import type { OutgoingConn } from './outgoing-conn.js';
+import type { PeerStatus } from './peer-status.js';
+import { type StreamType, streamTypeName } from './version.js';
+
+interface FrameEncoder {
+  encode(m: Message): Uint8Array;
+}
+
+/**
+ * Writes messages to one peer over the stream that peer dialled to us. An
+ * attach replaces the old connection; queued messages of a closed connection
+ * are discarded as outdated (raft is told once). Frames are batched and
+ * flushed when the queue empties or the batch is large; a link heartbeat goes
+ * out every `read/3` so the reader's idle timeout never fires on a live link.
+ */
+export class StreamWriter {
+  private readonly queue: BoundedQueue<Message>;
+  private conn: OutgoingConn | null = null;
+  private loop: Promise<void> | null = null;
+  private stopped = false;
+  private wake: (() => void) | null = null;
+  private heartbeatDue = false;
+  /** True while a batch of messages is being handed to the connection. */
+  private writing = false;
+  private readonly log: Logger;
+  private readonly peerHex: string;
+  private readonly typeName: string;
+
+  constructor(
+    private readonly ctx: TransportContext,
+    readonly peerId: Id,
+    readonly type: StreamType,
+    private readonly status: PeerStatus,
+  ) {
+    this.queue = new BoundedQueue<Message>(ctx.buffers.stream);
+    this.peerHex = formatId(peerId);
+    this.typeName = streamTypeName(type);
+    this.log = ctx.logger.child({ 'remote-peer-id': this.peerHex, 'stream-type': this.typeName });
+  }
+
+  /** True while a connection is attached. */
+  get working(): boolean {
+    return this.conn !== null;
+  }
+
+  /** Messages waiting to be written. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Queues `m` without waiting; false when the writer is not working or full. */
+  trySend(m: Message): boolean {
+    if (this.conn === null) return false;
+    if (!this.queue.tryPush(m)) return false;
+    this.poke();
+    return true;
+  }
+
+  /** Attaches a connection from an incoming dial; false (and the conn closed) after stop. */
+  attach(conn: OutgoingConn): boolean {
+    if (this.stopped) {
+      conn.close('stream writer stopped');
+      return false;
+    }
+    if (this.conn !== null) {
+      this.closeCurrent('replaced by a new connection');
+      this.log.warn({}, 'closed TCP streaming connection with remote peer');
+    }
+    this.conn = conn;
+    const encoder: FrameEncoder =
+      this.type === 'msgappv2'
+        ? new MsgAppEncoder({ from: this.ctx.id, to: this.peerId }, this.ctx.codec)
+        : new MessageStreamEncoder(this.ctx.codec);
+    conn.onClose((reason) => {
+      if (this.conn === conn) this.onConnLost(conn, reason, 'write', this.writing);
+      this.poke();
+    });
+    this.status.activate();
+    this.log.info({}, 'established TCP streaming connection with remote peer');
+    this.ctx.events.emit('stream:attached', { id: this.peerId, type: this.type, direction: 'out' });
+    // First bytes on a new stream: a link heartbeat, so the dialer sees the
+    // stream live at once even through an adapter that sends the response
+    // head only with the first chunk.
+    this.heartbeatDue = true;
+    const previous = this.loop;
+    this.loop = (async () => {
+      if (previous) await previous;
+      await this.run(conn, encoder);
+    })();
+    return true;
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private async run(conn: OutgoingConn, encoder: FrameEncoder): Promise<void> {
+    const hb = every(this.ctx.clock, Math.max(1, Math.floor(this.ctx.timeouts.read / 3)), () => {
+      this.heartbeatDue = true;
+      this.poke();
+    });
+    const batch: Uint8Array[] = [];
+    let batchBytes = 0;
+    let sentBytes = 0;
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const chunk = batch.length === 1 ? (batch[0] as Uint8Array) : concat(batch, batchBytes);
+      batch.length = 0;
+      batchBytes = 0;
+      this.writing = true;
+      try {
+        await conn.write(chunk, this.ctx.timeouts.write);
+      } finally {
+        this.writing = false;
+      }
+      sentBytes += chunk.length;
+    };
+    try {
+      while (this.conn === conn && !conn.closed) {
+        const m = this.queue.tryShift();
+        if (m === undefined) {
+          await flush();
+          if (this.heartbeatDue) {
+            this.heartbeatDue = false;
+            await conn.write(encoder.encode(LINK_HEARTBEAT), this.ctx.timeouts.write);
+            continue;
+          }
+          if (this.queue.length > 0 || this.conn !== conn || conn.closed) continue;
+          await new Promise<void>((resolve) => {
+            this.wake = resolve;
+          });
+          continue;
+        }
+        let frame: Uint8Array;
+        try {
+          frame = encoder.encode(m);
+        } catch (err) {
+          // a message that cannot be encoded is dropped alone; the stream stays up
+          this.log.error(
+            { error: err instanceof Error ? err.message : String(err), 'message-type': m.type },
+            'failed to encode message for stream',
+          );
+          this.ctx.raft.reportUnreachable(m.to);
+          this.ctx.metrics.inc(MetricName.peerSentFailures, { To: this.peerHex });
+          continue;
+        }
+        batch.push(frame);
+        batchBytes += frame.length;
+        if (this.queue.length === 0 || batch.length >= this.ctx.buffers.batchMessages || batchBytes >= this.ctx.buffers.batchBytes) {
+          await flush();
+        }
+      }
+    } catch (err) {
+      if (this.conn === conn) {
+        const reason = err instanceof Error ? err.message : String(err);
+        this.onConnLost(conn, reason, 'write', batch.length > 0);
+      }
+    } finally {
+      hb.stop();
+      if (sentBytes > 0) this.ctx.metrics.inc(MetricName.peerSentBytes, { To: this.peerHex }, sentBytes);
+    }
+  }
+
+  private onConnLost(conn: OutgoingConn, reason: string, action: string, lostBatch = false): void {
+    if (this.conn !== conn) return;
+    this.status.deactivate({ source: this.typeName, action }, reason);
+    this.log.warn({ error: reason }, 'lost TCP streaming connection with remote peer');
+    this.ctx.metrics.inc(MetricName.peerSentFailures, { To: this.peerHex });
+    this.closeCurrent(reason, lostBatch);
+  }
+
+  /** Closes the current connection, discarding queued messages (raft told once). */
+  private closeCurrent(reason: string, lostBatch = false): void {
+    const conn = this.conn;
+    if (conn === null) return;
+    this.conn = null;
+    conn.close(reason);
+    const discarded = this.queue.clear();
+    if (discarded.length > 0 || lostBatch) {
+      this.ctx.raft.reportUnreachable(this.peerId);
+      const first = discarded[0];
+      if (first)
+        this.ctx.noteDrop(first, this.peerId, 'the stream closed with messages queued', 'stream-closed', { discarded: discarded.length });
+    }
+    this.ctx.events.emit('stream:closed', { id: this.peerId, type: this.type, direction: 'out', reason });
+    this.poke();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.conn !== null) this.closeCurrent('stream writer stopped');
+    this.poke();
+    await this.loop;
+    this.log.info({}, 'stopped TCP streaming connection with remote peer');
+  }
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,3 @@
+import { memoryTestNetwork, runTransportCompliance } from '@raftwire/core/testing';
+
+runTransportCompliance('memory', memoryTestNetwork({ seed: 42 }));

@@ -1,0 +1,119 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type HandlerResponse, MessageType, Transport, createMessage } from '@raftwire/core';
+import { MemoryLogger, MemoryMetrics, MemoryNetwork, RecordingRaft, waitFor } from '@raftwire/core/testing';
+import { CLUSTER } from './fixtures.js';
+
+let cleanup: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await cleanup?.();
+  cleanup = undefined;
+});
+
+/** Member 1 whose peer 2 blocks every POST and never serves streams: the pipeline fills. */
+async function blockedPeer(dropLogIntervalMs = 1000) {
+  const net = new MemoryNetwork();
+  const raft = new RecordingRaft();
+  const logger = new MemoryLogger();
+  const metrics = new MemoryMetrics();
+  let posts = 0;
+  net.serve('memory://blocked', async (req): Promise<HandlerResponse> => {
+    if (req.path !== '/raft') return { status: 404, headers: { 'x-server-version': '1.0.0' } };
+    posts++;
+    await new Promise<void>((resolve) => req.signal.addEventListener('abort', () => resolve(), { once: true }));
+    return { status: 204, headers: {} };
+  });
+  const t = new Transport({
+    id: 1n,
+    clusterId: CLUSTER,
+    urls: ['memory://n0'],
+    link: net.link('memory://n0'),
+    raft,
+    logger,
+    metrics,
+    dropLogIntervalMs,
+    timeouts: { probe: 60_000 },
+  });
+  t.start();
+  t.addPeer(2n, ['memory://blocked']);
+  cleanup = async () => {
+    await t.stop();
+    net.close();
+  };
+  const fill = async () => {
+    t.send(Array.from({ length: 68 }, () => createMessage({ type: MessageType.MsgApp, from: 1n, to: 2n })));
+    await waitFor(() => posts === 4, 'pipeline workers busy');
+    raft.unreachable.length = 0;
+  };
+  return { t, raft, logger, metrics, fill };
+}
+
+describe('bounded send buffers', () => {
+  it('drops when full: reports unreachable, counts, emits, and logs the type and peer in hex', async () => {
+    const { t, raft, logger, metrics, fill } = await blockedPeer();
+    await fill();
+    const dropped: string[] = [];
+    t.on('message:dropped', (e) => dropped.push(`${e.type}:${e.reason}`));
+    t.send([createMessage({ type: MessageType.MsgProp, from: 1n, to: 2n })]);
+    expect(raft.unreachable).toEqual([2n]);
+    expect(dropped).toEqual([`${MessageType.MsgProp}:buffer-full`]);
+    expect(metrics.get('etcd_network_peer_sent_failures_total', { To: '2' })).toBe(1);
+    const line = logger.find('dropped MsgProp to 2 since sending buffer is full');
+    expect(line).toHaveLength(1);
+    expect(line[0]?.level).toBe('warn');
+    expect(line[0]?.fields['remote-peer-id']).toBe('2');
+    expect(line[0]?.fields['local-member-id']).toBe('1');
+  });
+
+  it('reports snapshot failure for a dropped MsgSnap', async () => {
+    const { t, raft, fill } = await blockedPeer();
+    await fill();
+    t.send([createMessage({ type: MessageType.MsgSnap, from: 1n, to: 2n })]);
+    expect(raft.snapshotReports).toEqual([{ id: 2n, status: 'failure' }]);
+  });
+
+  it('rate-limits the drop log under a flood of 100 000 drops and says how many were suppressed', async () => {
+    const { t, raft, logger, metrics, fill } = await blockedPeer(200);
+    await fill();
+    const flood = () => {
+      for (let i = 0; i < 50_000; i++) t.send([createMessage({ type: MessageType.MsgApp, from: 1n, to: 2n })]);
+    };
+    flood();
+    await new Promise((r) => setTimeout(r, 250));
+    flood();
+    const lines = logger.find('since sending buffer is full');
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines.length).toBeLessThanOrEqual(4);
+    const suppressed = lines.reduce((n, r) => n + Number(r.fields['suppressed-count']), 0);
+    expect(suppressed + lines.length).toBeGreaterThanOrEqual(50_001);
+    expect(metrics.get('etcd_network_peer_sent_failures_total', { To: '2' })).toBe(100_000);
+    expect(raft.unreachable.length).toBe(100_000);
+  });
+});
+
+describe('remote send buffer', () => {
+  it('drops when full with a log line and a counter but without raft callbacks', async () => {
+    const net = new MemoryNetwork();
+    const raft = new RecordingRaft();
+    const logger = new MemoryLogger();
+    const metrics = new MemoryMetrics();
+    net.serve('memory://blocked', async (req): Promise<HandlerResponse> => {
+      await new Promise<void>((resolve) => req.signal.addEventListener('abort', () => resolve(), { once: true }));
+      return { status: 204, headers: {} };
+    });
+    const t = new Transport({ id: 1n, clusterId: CLUSTER, urls: ['memory://n0'], link: net.link('memory://n0'), raft, logger, metrics });
+    t.start();
+    cleanup = async () => {
+      await t.stop();
+      net.close();
+    };
+    t.addRemote(9n, ['memory://blocked']);
+    const dropped: string[] = [];
+    t.on('message:dropped', (e) => dropped.push(e.reason));
+    t.send(Array.from({ length: 100 }, () => createMessage({ type: MessageType.MsgSnap, from: 1n, to: 9n })));
+    expect(dropped.length).toBe(100 - 68);
+    expect(raft.unreachable).toEqual([]);
+    expect(raft.snapshotReports).toEqual([]);
+    expect(metrics.get('etcd_network_peer_sent_failures_total', { To: '9' })).toBe(32);
+    expect(logger.find('dropped MsgSnap to 9 since sending buffer is full')).toHaveLength(1);
+  });
+});

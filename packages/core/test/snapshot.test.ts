@@ -1,0 +1,151 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode, type Message, MessageType, createMessage, createSnapshot, messagesEqual } from '@raftwire/core';
+import { waitFor } from '@raftwire/core/testing';
+import { type Cluster, makeCluster, streamsUp } from './fixtures.js';
+
+let c: Cluster | undefined;
+afterEach(async () => {
+  await c?.stop();
+  c = undefined;
+});
+
+const snapMsg = (from: bigint, to: bigint) =>
+  createMessage({ type: MessageType.MsgSnap, from, to, term: 4, snapshot: createSnapshot({ metadata: { index: 77, term: 4 } }) });
+
+async function* chunks(...parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* parts;
+}
+
+describe('snapshots', () => {
+  it('never sends MsgSnap on a stream, even with both streams working', async () => {
+    c = makeCluster(2);
+    const [a, b] = [c.m(0), c.m(1)];
+    await waitFor(() => streamsUp(a, b), 'streams');
+    const m = snapMsg(a.id, b.id);
+    expect(a.transport.get(b.id)?.pick(m)).toBe('pipeline');
+    a.transport.send([m]);
+    await waitFor(() => b.raft.received.length === 1, 'MsgSnap via pipeline');
+    expect(b.seen.filter((r) => r.method === 'POST' && r.path === '/raft')).toHaveLength(1);
+    expect(messagesEqual(b.raft.received[0] as Message, m)).toBe(true);
+    const st = await a.transport.sendSnapshot(m, chunks(new Uint8Array(10)), 10);
+    expect(st).toBe('finish');
+    expect(b.seen.filter((r) => r.path === '/raft/snapshot')).toHaveLength(1);
+  });
+
+  it('sends a small body and fails on reader errors and size mismatches (TestSnapshotSend)', async () => {
+    c = makeCluster(2);
+    const [a, b] = [c.m(0), c.m(1)];
+    const hello = new TextEncoder().encode('hello');
+    expect(await a.transport.sendSnapshot(snapMsg(a.id, b.id), chunks(hello), 5)).toBe('finish');
+    expect(b.raft.snapshots[0]?.data).toEqual(hello);
+    expect(b.raft.received).toHaveLength(1);
+    const failing = (async function* () {
+      yield hello;
+      throw new Error('disk read error');
+    })();
+    const errors: string[] = [];
+    a.transport.on('snapshot:failed', (e) => errors.push(e.error.code));
+    expect(await a.transport.sendSnapshot(snapMsg(a.id, b.id), failing, 10)).toBe('failure');
+    expect(await a.transport.sendSnapshot(snapMsg(a.id, b.id), chunks(hello), 10000)).toBe('failure');
+    expect(await a.transport.sendSnapshot(snapMsg(a.id, b.id), chunks(hello), 1)).toBe('failure');
+    expect(errors).toEqual([ErrorCode.LINK, ErrorCode.SNAPSHOT_SIZE, ErrorCode.SNAPSHOT_SIZE]);
+    // only the first snapshot was processed
+    await new Promise((r) => setTimeout(r, 50));
+    expect(b.raft.received).toHaveLength(1);
+    expect(a.raft.snapshotReports.map((r) => r.status)).toEqual(['finish', 'failure', 'failure', 'failure']);
+    expect(a.metrics.get('etcd_network_snapshot_send_failures', { To: '2' })).toBe(3);
+    expect(a.metrics.get('etcd_network_snapshot_send_success', { To: '2' })).toBe(1);
+  });
+
+  it('rejects a non-MsgSnap or a bad size without sending', async () => {
+    c = makeCluster(2);
+    const [a, b] = [c.m(0), c.m(1)];
+    expect(await a.transport.sendSnapshot(createMessage({ type: MessageType.MsgApp, from: a.id, to: b.id }), chunks(), 0)).toBe('failure');
+    expect(await a.transport.sendSnapshot(snapMsg(a.id, b.id), chunks(), -1)).toBe('failure');
+    expect(b.seen.filter((r) => r.path === '/raft/snapshot')).toEqual([]);
+  });
+
+  it('cancels a send through its AbortSignal', async () => {
+    c = makeCluster(2);
+    const [a, b] = [c.m(0), c.m(1)];
+    const ac = new AbortController();
+    const endless = (async function* () {
+      for (;;) {
+        yield new Uint8Array(1000);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    const failed: string[] = [];
+    a.transport.on('snapshot:failed', (e) => failed.push(e.error.code));
+    const p = a.transport.sendSnapshot(snapMsg(a.id, b.id), endless, 1e9, ac.signal);
+    await waitFor(() => (b.raft.snapshots[0]?.received ?? 0) > 0, 'bytes flowing');
+    ac.abort();
+    expect(await p).toBe('failure');
+    expect(failed).toEqual([ErrorCode.ABORTED]);
+    await waitFor(() => b.raft.snapshots[0]?.error, 'receiver saw the abort');
+    expect(b.raft.received).toEqual([]);
+  });
+
+  it('applies the idle timeout to progress, not to total time', async () => {
+    c = makeCluster(2, { common: { timeouts: { snapshotIdle: 300 } } });
+    const [a, b] = [c.m(0), c.m(1)];
+    const slow = (async function* () {
+      for (let i = 0; i < 12; i++) {
+        await new Promise((r) => setTimeout(r, 80));
+        yield new Uint8Array(100);
+      }
+    })();
+    const t0 = Date.now();
+    expect(await a.transport.sendSnapshot(snapMsg(a.id, b.id), slow, 1200)).toBe('finish');
+    expect(Date.now() - t0).toBeGreaterThan(600); // longer than the idle timeout, yet it finished
+    const stalled = (async function* () {
+      yield new Uint8Array(100);
+      await new Promise((r) => setTimeout(r, 5000));
+    })();
+    const failed: string[] = [];
+    a.transport.on('snapshot:failed', (e) => failed.push(e.error.code));
+    const t1 = Date.now();
+    expect(await a.transport.sendSnapshot(snapMsg(a.id, b.id), stalled, 1000)).toBe('failure');
+    expect(Date.now() - t1).toBeLessThan(3000);
+    expect(failed).toEqual([ErrorCode.TIMEOUT]);
+  });
+
+  it('delivers heartbeats on time while a 64 MiB snapshot body is in flight over a bandwidth-limited link', async () => {
+    c = makeCluster(2);
+    const [a, b] = [c.m(0), c.m(1)];
+    await waitFor(() => streamsUp(a, b), 'streams');
+    c.net.setFault(a.url, b.url, { bandwidth: 48 * 1024 * 1024 });
+    let received = 0;
+    b.raft.receiveSnapshot = async (_m, body) => {
+      for await (const chunk of body) received += chunk.length;
+    };
+    const latencies: number[] = [];
+    const sentAt = new Map<number, number>();
+    b.raft.onMessage = (m) => {
+      if (m.type === MessageType.MsgHeartbeat && received > 0 && received < SIZE) latencies.push(Date.now() - (sentAt.get(m.term) ?? 0));
+    };
+    const SIZE = 64 * 1024 * 1024;
+    const chunk = new Uint8Array(256 * 1024).fill(7);
+    const body = (async function* () {
+      for (let sent = 0; sent < SIZE; sent += chunk.length) yield chunk;
+    })();
+    const progress: number[] = [];
+    a.transport.on('snapshot:progress', (e) => progress.push(e.sent));
+    let done = false;
+    const sending = a.transport.sendSnapshot(snapMsg(a.id, b.id), body, SIZE).finally(() => {
+      done = true;
+    });
+    let term = 1;
+    while (!done) {
+      sentAt.set(term, Date.now());
+      a.transport.send([createMessage({ type: MessageType.MsgHeartbeat, from: a.id, to: b.id, term })]);
+      term++;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await sending).toBe('finish');
+    expect(received).toBe(SIZE);
+    expect(progress.at(-1)).toBe(SIZE);
+    expect(latencies.length).toBeGreaterThanOrEqual(5);
+    expect(Math.max(...latencies)).toBeLessThan(500);
+  });
+});
