@@ -1,3 +1,4 @@
+import { concatBytes } from './bytes.js';
 import { BoundedQueue } from './bounded-queue.js';
 import { every } from './clock.js';
 import type { TransportContext } from './context.js';
@@ -115,7 +116,7 @@ export class StreamWriter {
     let sentBytes = 0;
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const chunk = batch.length === 1 ? (batch[0] as Uint8Array) : concat(batch, batchBytes);
+      const chunk = batch.length === 1 ? (batch[0] as Uint8Array) : concatBytes(batch);
       batch.length = 0;
       batchBytes = 0;
       this.writing = true;
@@ -204,14 +205,4 @@ export class StreamWriter {
     await this.loop;
     this.log.info({}, 'stopped TCP streaming connection with remote peer');
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
