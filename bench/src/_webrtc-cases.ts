@@ -189,15 +189,18 @@ export async function transportThroughput(factory: PeerConnectionFactory, total:
 
 /**
  * Raft heartbeats from member 1 to member 2 every `periodMs`, answered at
- * once (MsgHeartbeatResp on the message stream); round trips while idle
- * for `idleMs`, then while member 1 streams a `snapshotBytes` snapshot to
- * member 2. Milliseconds.
+ * once (MsgHeartbeatResp on the message stream). `rounds` times: round
+ * trips while idle for `idleMs`, then while member 1 streams a
+ * `snapshotBytes` snapshot to member 2 — idle and busy phases alternate so
+ * both see the same machine load. Milliseconds; a heartbeat never answered
+ * counts as infinitely late.
  */
 export async function heartbeatRtt(
   factory: PeerConnectionFactory,
   snapshotBytes: number,
+  rounds = 3,
   periodMs = 10,
-  idleMs = 2000,
+  idleMs = 1000,
 ): Promise<{ idle: number[]; during: number[]; snapshotMbps: number }> {
   const sentAt = new Map<number, number>();
   const rtt = new Map<number, number>();
@@ -214,7 +217,7 @@ export async function heartbeatRtt(
     },
     receiveSnapshot: async (_m, body) => {
       for await (const _ of body) {
-        // count nothing: the receiver should cost as little as possible
+        // take the bytes and nothing else: the receiver should cost as little as possible
       }
     },
   }));
@@ -225,35 +228,40 @@ export async function heartbeatRtt(
     sentAt.set(seq, performance.now());
     p.a.transport.send([createMessage({ type: MessageType.MsgHeartbeat, from: 1n, to: 2n, term: 1, commit: seq })]);
   }, periodMs);
+  const idle: [number, number][] = [];
+  const during: [number, number][] = [];
+  let snapshotMs = 0;
   try {
     await sleep(200); // warm-up
-    const idleFrom = seq + 1;
-    await sleep(idleMs);
-    const idleTo = seq;
-    async function* body(): AsyncGenerator<Uint8Array> {
-      const chunk = new Uint8Array(256 * 1024).fill(3);
-      for (let at = 0; at < snapshotBytes; at += chunk.length) yield chunk;
+    for (let r = 0; r < rounds; r++) {
+      const idleFrom = seq + 1;
+      await sleep(idleMs);
+      idle.push([idleFrom, seq]);
+      async function* body(): AsyncGenerator<Uint8Array> {
+        const chunk = new Uint8Array(256 * 1024).fill(3);
+        for (let at = 0; at < snapshotBytes; at += chunk.length) yield chunk;
+      }
+      const msg = createMessage({
+        type: MessageType.MsgSnap,
+        from: 1n,
+        to: 2n,
+        term: 1,
+        snapshot: createSnapshot({ metadata: { index: 9 + r, term: 1 } }),
+      });
+      const duringFrom = seq + 1;
+      const t0 = performance.now();
+      const status = await p.a.transport.sendSnapshot(msg, body(), snapshotBytes);
+      snapshotMs += performance.now() - t0;
+      during.push([duringFrom, seq]);
+      if (status !== 'finish') throw new Error(`snapshot ${status}`);
     }
-    const msg = createMessage({
-      type: MessageType.MsgSnap,
-      from: 1n,
-      to: 2n,
-      term: 1,
-      snapshot: createSnapshot({ metadata: { index: 9, term: 1 } }),
-    });
-    const duringFrom = seq + 1;
-    const t0 = performance.now();
-    const status = await p.a.transport.sendSnapshot(msg, body(), snapshotBytes);
-    const t1 = performance.now();
-    const duringTo = seq;
-    if (status !== 'finish') throw new Error(`snapshot ${status}`);
     await sleep(300); // the last answers come in
-    const pick = (from: number, to: number) => {
+    const pick = (ranges: [number, number][]) => {
       const out: number[] = [];
-      for (let s = from; s <= to; s++) out.push(rtt.get(s) ?? Number.POSITIVE_INFINITY); // a lost heartbeat counts as infinitely late
+      for (const [from, to] of ranges) for (let s = from; s <= to; s++) out.push(rtt.get(s) ?? Number.POSITIVE_INFINITY);
       return out;
     };
-    return { idle: pick(idleFrom, idleTo), during: pick(duringFrom, duringTo), snapshotMbps: snapshotBytes / 1e6 / ((t1 - t0) / 1000) };
+    return { idle: pick(idle), during: pick(during), snapshotMbps: (rounds * snapshotBytes) / 1e6 / (snapshotMs / 1000) };
   } finally {
     clearInterval(timer);
     await p.close();

@@ -8,7 +8,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { nodePeerConnectionFactory } from '@raftwire/adapters/webrtc/node';
@@ -54,7 +53,7 @@ async function measure(name: string, cases: Cases, total: number, snapshot: numb
     `p50 ${quantile(xs, 0.5).toFixed(2)} p99 ${quantile(xs, 0.99).toFixed(2)} max ${Math.max(...xs).toFixed(1)} (${xs.length})`;
   console.log(
     `${name}: raw ${raw.toFixed(1)} MB/s, transport ${tr.toFixed(1)} MB/s; heartbeat RTT idle ${f(hb.idle)} ms, ` +
-      `during a ${snapshot / MiB} MiB snapshot (${hb.snapshotMbps.toFixed(1)} MB/s) ${f(hb.during)} ms`,
+      `during ${snapshot / MiB} MiB snapshots (${hb.snapshotMbps.toFixed(1)} MB/s) ${f(hb.during)} ms`,
   );
   results.push(result(`${name}: msgapp stream via Transport (raw channel)`, 'MB/s', tr, raw, '>= 0.9'));
   results.push(result(`${name}: heartbeat RTT p50 during snapshot (idle)`, 'ms', quantile(hb.during, 0.5), quantile(hb.idle, 0.5), null));
@@ -74,16 +73,14 @@ for (const stack of ['roam', 'node-datachannel'] as const) {
       heartbeat: (size) => heartbeatRtt(factory(), size),
     },
     64 * MiB,
-    64 * MiB,
-    2,
+    32 * MiB,
+    3,
   );
 }
 
 if (want('chromium') && existsSync(CHROMIUM)) {
-  // esbuild and playwright-core are dev dependencies of the adapters package.
-  const req = createRequire(`${root}packages/adapters/package.json`);
-  const { build } = req('esbuild') as typeof import('esbuild');
-  const { chromium } = req('playwright-core') as typeof import('playwright-core');
+  const { build } = await import('esbuild');
+  const { chromium } = await import('playwright-core');
   const bundle = await build({
     entryPoints: [fileURLToPath(new URL('./_webrtc-page.ts', import.meta.url))],
     bundle: true,
@@ -134,8 +131,8 @@ if (want('chromium') && existsSync(CHROMIUM)) {
         heartbeat: (size) => page.evaluate((n) => (window as unknown as Bench).bench.heartbeat(n), size),
       },
       32 * MiB,
-      32 * MiB,
-      2,
+      16 * MiB,
+      3,
     );
   } finally {
     await browser.close();
