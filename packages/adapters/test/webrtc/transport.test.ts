@@ -139,9 +139,13 @@ describe.each(STACKS)('Transport over WebRTC (%s)', (stack) => {
       const inSegment = arrivals.filter((x) => x.snapshotBytes >= k * eighth && x.snapshotBytes < (k + 1) * eighth).length;
       expect(inSegment, `heartbeats while the snapshot was at ${k}/8`).toBeGreaterThan(0);
     }
-    // ... and none waited anywhere near an election timeout (1 s at etcd's defaults).
-    expect(maxGap).toBeLessThan(1000);
-    expect(quantile(busy, 0.5)).toBeLessThan(250);
+    // ... and the period held. node-datachannel: measured gaps 106–138 ms for a 100 ms period on a
+    // loaded 2-core machine, so four periods is a bound with margin. @roamhq/wrtc stalls its whole
+    // association now and then under load (gaps of 130–450 ms measured, p99 round trips up to
+    // 360 ms): for it the honest bound is that no heartbeat waits as long as an election timeout
+    // (1 s at etcd's defaults).
+    expect(maxGap).toBeLessThan(stack === 'roam' ? 1000 : 4 * PERIOD);
+    expect(quantile(busy, 0.5)).toBeLessThan(stack === 'roam' ? 250 : 100);
   }, 90_000);
 
   it('rebuilds a killed peer connection and re-attaches every stream; messages flow again', async () => {
