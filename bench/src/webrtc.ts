@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { nodePeerConnectionFactory } from '@raftwire/adapters/webrtc/node';
 import { heartbeatRtt, quantile, rawThroughput, transportThroughput } from './_webrtc-cases.js';
@@ -48,12 +49,19 @@ async function measure(name: string, cases: Cases, total: number, snapshot: numb
     dropped += t.dropped;
   }
   if (dropped > 0) throw new Error(`${name}: the transport dropped ${dropped} messages`);
+  // This process's event-loop delay over the heartbeat case: with both members in the Chromium page
+  // it only covers the driver, but for Node members it shows how long the one JS thread was held
+  // (GC, or the process waiting for a core on a loaded machine) — the tail the heartbeats see too.
+  const eld = monitorEventLoopDelay({ resolution: 1 });
+  eld.enable();
   const hb = await cases.heartbeat(snapshot);
+  eld.disable();
   const f = (xs: number[]) =>
     `p50 ${quantile(xs, 0.5).toFixed(2)} p99 ${quantile(xs, 0.99).toFixed(2)} max ${Math.max(...xs).toFixed(1)} (${xs.length})`;
   console.log(
     `${name}: raw ${raw.toFixed(1)} MB/s, transport ${tr.toFixed(1)} MB/s; heartbeat RTT idle ${f(hb.idle)} ms, ` +
-      `during ${snapshot / MiB} MiB snapshots (${hb.snapshotMbps.toFixed(1)} MB/s) ${f(hb.during)} ms`,
+      `during ${snapshot / MiB} MiB snapshots (${hb.snapshotMbps.toFixed(1)} MB/s) ${f(hb.during)} ms; ` +
+      `Node event-loop delay over it p99 ${(eld.percentile(99) / 1e6).toFixed(1)} max ${(eld.max / 1e6).toFixed(1)} ms`,
   );
   results.push(result(`${name}: msgapp stream via Transport (raw channel)`, 'MB/s', tr, raw, '>= 0.9'));
   results.push(result(`${name}: heartbeat RTT p50 during snapshot (idle)`, 'ms', quantile(hb.during, 0.5), quantile(hb.idle, 0.5), null));
