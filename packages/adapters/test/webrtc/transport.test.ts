@@ -154,7 +154,9 @@ describe.each(STACKS)('Transport over WebRTC (%s)', (stack) => {
     for (const m of [a, b]) m.transport.on('stream:attached', (e) => attached.push(`${m.id}:${e.type}:${e.direction}`));
     const first = a.link.connection(b.id);
     expect(first?.state).toBe('open');
-    // Kill it abruptly on one side; the other learns from its channels closing.
+    // Kill it abruptly on one side; the other learns from its channels closing. Only attachments
+    // after the kill count.
+    attached.length = 0;
     b.link.connection(a.id)?.peerConnection.close();
     await waitFor(() => first?.state === 'closed', 'member 1 to see the connection die', 10_000);
     const want = [
