@@ -70,7 +70,8 @@ export class ByteWriter {
 
   /** Unsigned LEB128. `n` must be a safe non-negative integer (checked by callers). */
   varint(n: number): void {
-    this.ensure(8);
+    // Only the bytes it needs: a writer sized exactly (slab frames) must not grow for its last varint.
+    this.ensure(n < 0x80 ? 1 : varintSize(n));
     while (n >= 0x80) {
       this.buf[this.pos++] = (n % 128) | 0x80;
       n = Math.floor(n / 128);
