@@ -123,7 +123,16 @@ async function main(): Promise<void> {
 
     // (b) heartbeat round trips, idle and during a 1 GiB snapshot to the same peer
     const rttCount = quick ? 200 : 1000;
+    const loopDelays = async (): Promise<string> => {
+      const [x, y] = await Promise.all([a.ask({ cmd: 'stats' }, 'stats'), b.ask({ cmd: 'stats' }, 'stats')]);
+      const f = (s: MemberEvent) => `${(s['loopDelayP50'] as number).toFixed(1)}/${(s['loopDelayP99'] as number).toFixed(1)}`;
+      return `event-loop delay p50/p99 ms: sender ${f(x)}, receiver ${f(y)}`;
+    };
+    const resetBoth = () => Promise.all([a.ask({ cmd: 'reset' }, 'reset-done'), b.ask({ cmd: 'reset' }, 'reset-done')]);
+    await resetBoth();
     const idle = (await a.ask({ cmd: 'rtt', to: '2', count: rttCount, intervalMs: 2 }, 'rtt', 120_000))['samples'] as number[];
+    console.log(`(idle: ${await loopDelays()})`);
+    await resetBoth();
     const snapSize = quick ? 256 * 1024 * 1024 : 1024 * 1024 * 1024;
     const rttDone = a.next((e) => e.ev === 'rtt', 300_000, 'rtt during snapshot');
     const snapDone = a.next((e) => e.ev === 'snapshot-sent', 300_000, 'snapshot');
@@ -140,7 +149,9 @@ async function main(): Promise<void> {
     results.push(result('heartbeat RTT p99 (idle)', 'ms', idleP99, idleP99, null));
     results.push(result(`heartbeat RTT p50 during ${snapSize >> 20} MiB snapshot`, 'ms', percentile(busy, 50), idleP50, null));
     results.push(result(`heartbeat RTT p99 during ${snapSize >> 20} MiB snapshot`, 'ms', percentile(busy, 99), idleP99, '<= 2'));
-    console.log(`(snapshot ${snapSize >> 20} MiB at ${snapMBs.toFixed(0)} MB/s; ${busy.length} heartbeats during it)`);
+    console.log(
+      `(snapshot ${snapSize >> 20} MiB at ${snapMBs.toFixed(0)} MB/s; ${busy.length} heartbeats during it; ${await loopDelays()})`,
+    );
 
     // (c) pipeline POSTs per second, 4 concurrent, each link beside a bare node:http client
     const posts = quick ? 2000 : 10_000;
