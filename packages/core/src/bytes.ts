@@ -5,6 +5,9 @@ export const MAX_VARINT = Number.MAX_SAFE_INTEGER;
 
 /** Bytes a LEB128 varint of `n` takes. */
 export function varintSize(n: number): number {
+  if (n < 0x80) return 1;
+  if (n < 0x4000) return 2;
+  if (n < 0x200000) return 3;
   let size = 1;
   while (n >= 0x80) {
     n = Math.floor(n / 128);
