@@ -150,6 +150,9 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
   private readonly confWaiters = new Map<number, Waiter<Member[]>>();
   private readonly readWaiters = new Map<string, Waiter<number>>();
   private appliedWaiters: { index: number; w: Waiter<void> }[] = [];
+  /** Proposals waiting to be stepped together as one MsgProp (see {@link RaftNode.propose}). */
+  private propQueue: { env: Uint8Array; w: Waiter<void> }[] = [];
+  private propFlushScheduled = false;
   private leaderWaiters: Waiter<void>[] = [];
 
   constructor(opts: RaftNodeOptions<R>) {
@@ -244,6 +247,8 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
       for (const w of this.readWaiters.values()) w.reject(err);
       for (const { w } of this.appliedWaiters) w.reject(err);
       for (const w of this.leaderWaiters) w.reject(err);
+      for (const p of this.propQueue) p.w.reject(err);
+      this.propQueue = [];
       this.proposals.clear();
       this.confWaiters.clear();
       this.readWaiters.clear();
@@ -295,7 +300,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
         if (this.removedSelf && !this.stopping) {
           this.emit('removed');
           void this.stop();
-        } else if (this.rn?.hasReady() && !this.stopping) {
+        } else if ((this.rn?.hasReady() || this.propQueue.length > 0) && !this.stopping) {
           this.kick();
         }
       });
@@ -303,7 +308,47 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
 
   private async runLoop(): Promise<void> {
     const rn = this.rn as RawNode;
-    while (!this.stopping && !this.removedSelf && rn.hasReady()) await this.handleReady(rn, rn.ready());
+    for (;;) {
+      // Proposals that arrived while the previous Ready was being persisted go out together.
+      this.flushProposals();
+      if (this.stopping || this.removedSelf || !rn.hasReady()) return;
+      await this.handleReady(rn, rn.ready());
+    }
+  }
+
+  /** Steps every queued proposal as one MsgProp (etcd batches proposals the same way under load). */
+  private flushProposals(): void {
+    this.propFlushScheduled = false;
+    const q = this.propQueue;
+    if (q.length === 0) return;
+    this.propQueue = [];
+    const rn = this.rn;
+    if (!rn || this.stopping) {
+      const err = new RaftwireError(ErrorCode.STOPPED, 'raft node is stopped');
+      for (const p of q) p.w.reject(err);
+      return;
+    }
+    try {
+      rn.proposeBatch(q.map((p) => p.env));
+    } catch (err) {
+      for (const p of q) p.w.reject(err);
+      return;
+    }
+    for (const p of q) p.w.resolve();
+  }
+
+  /** Queues a proposal; resolves once it was stepped (rejects with PROPOSAL_DROPPED when there is no leader to take it). */
+  private enqueueProposal(env: Uint8Array): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.propQueue.push({ env, w: { resolve, reject } });
+      if (this.propFlushScheduled || this.loop) return; // the running loop flushes at its next turn
+      this.propFlushScheduled = true;
+      queueMicrotask(() => {
+        if (!this.propFlushScheduled) return;
+        this.kick();
+        if (this.propQueue.length > 0 && !this.loop) this.flushProposals();
+      });
+    });
   }
 
   private async handleReady(rn: RawNode, rd: Ready): Promise<void> {
@@ -578,7 +623,18 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
       options.signal,
     );
     try {
-      await this.submit(options.signal, (rn) => rn.propose(env));
+      for (;;) {
+        await this.waitForLeader(options.signal);
+        this.ensureRunning();
+        try {
+          await this.enqueueProposal(env);
+          break;
+        } catch (err) {
+          if (!isRaftError(err, RaftErrorCode.PROPOSAL_DROPPED)) throw err;
+          // Leadership is changing: wait for the next leader and try again.
+          await this.waitForLeaderChange(options.signal);
+        }
+      }
     } catch (err) {
       this.proposals.delete(seq);
       done.catch(() => {});
