@@ -60,10 +60,13 @@ async function runLoad(node: RaftNode, seconds: number, window: number): Promise
   // No per-proposal signal: a timer or an abort listener per proposal costs more than the
   // proposal (EventTarget listener adds are linear in the listener count). A watchdog
   // ends the whole run instead if the cluster stops committing.
-  const watchdog = setTimeout(() => {
-    console.error(`cluster bench: no progress for ${(WARMUP_MS + seconds * 1000) * 2 + 30_000} ms; giving up`);
-    process.exit(1);
-  }, (WARMUP_MS + seconds * 1000) * 2 + 30_000);
+  const watchdog = setTimeout(
+    () => {
+      console.error(`cluster bench: no progress for ${(WARMUP_MS + seconds * 1000) * 2 + 30_000} ms; giving up`);
+      process.exit(1);
+    },
+    (WARMUP_MS + seconds * 1000) * 2 + 30_000,
+  );
   let tMeasure = performance.now();
   const one = async (): Promise<void> => {
     while (!stop) {
@@ -278,7 +281,13 @@ async function main(): Promise<void> {
   report(
     'cluster',
     [
-      result(`3 members, 3 processes over HTTP: committed ${PAYLOAD_BYTES} B proposals (window ${WINDOW})`, 'ops/s', httpRate, memRate, null),
+      result(
+        `3 members, 3 processes over HTTP: committed ${PAYLOAD_BYTES} B proposals (window ${WINDOW})`,
+        'ops/s',
+        httpRate,
+        memRate,
+        null,
+      ),
       result('3 members over HTTP: commit latency p50', 'ms', http.p50, mem.p50, null),
       result('3 members over HTTP: commit latency p99', 'ms', http.p99, mem.p99, null),
       result('TARGET (not a measurement): HTTP ops/s vs the issue goal of 100 000/s', 'ops/s', httpRate, 100_000, '>= 1'),
