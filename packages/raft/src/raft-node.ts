@@ -245,6 +245,9 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
       for (const w of this.proposals.values()) w.reject(err);
       for (const w of this.confWaiters.values()) w.reject(err);
       for (const w of this.readWaiters.values()) w.reject(err);
+      for (const w of this.pendingReads) w.reject(err);
+      this.pendingReads = [];
+      if (this.readRound) this.clock.clearInterval(this.readRound.retry);
       for (const { w } of this.appliedWaiters) w.reject(err);
       for (const w of this.leaderWaiters) w.reject(err);
       for (const p of this.propQueue) p.w.reject(err);
@@ -647,34 +650,27 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
    * Linearizable read barrier (ReadIndex): resolves with an index once the
    * leader confirmed leadership with a quorum heartbeat round and this member
    * applied up to that index. State read after it is linearizable.
+   *
+   * Reads are coalesced as etcd does: while one ReadIndex request is in
+   * flight, newly arriving reads wait for the next one, which serves them all
+   * (it is issued after each of them began, so each stays linearizable).
    */
   async readIndex(options: CallOptions = {}): Promise<number> {
     this.ensureRunning();
-    const ctx = new Uint8Array(20);
-    const dv = new DataView(ctx.buffer);
-    dv.setBigUint64(0, this.id);
-    dv.setUint32(8, this.incarnation);
-    dv.setBigUint64(12, BigInt(++this.readSeq));
-    const key = hex(ctx);
+    let me: Waiter<number> | null = null;
     const got = this.wait<number>(
-      (w) => this.readWaiters.set(key, w),
-      () => this.readWaiters.delete(key),
+      (w) => {
+        me = w;
+        this.pendingReads.push(w);
+      },
+      () => {
+        this.pendingReads = this.pendingReads.filter((x) => x !== me);
+        this.readRound?.waiters.delete(me as Waiter<number>);
+      },
       options.signal,
     );
-    const issue = (): void => {
-      if (this.stopping || !this.readWaiters.has(key)) return;
-      (this.rn as RawNode).readIndex(ctx);
-      this.kick();
-    };
-    issue();
-    // A request dropped (no leader, lost message) is re-issued every election timeout.
-    const retry = this.clock.setInterval(issue, (this.opts.tickMs ?? 100) * (this.opts.electionTicks ?? 10));
-    let index: number;
-    try {
-      index = await got;
-    } finally {
-      this.clock.clearInterval(retry);
-    }
+    if (!this.readRound) this.startReadRound();
+    const index = await got;
     if (this.applied < index) {
       await this.wait<void>(
         (w) => this.appliedWaiters.push({ index, w }),
@@ -685,6 +681,45 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
       );
     }
     return index;
+  }
+
+  /** Reads waiting for the next ReadIndex request. */
+  private pendingReads: Waiter<number>[] = [];
+  /** The ReadIndex request in flight and the reads it serves. */
+  private readRound: { waiters: Set<Waiter<number>>; retry: TimerHandle } | null = null;
+
+  /** Issues one ReadIndex request for every pending read. */
+  private startReadRound(): void {
+    if (this.readRound || this.pendingReads.length === 0 || this.stopping) return;
+    const waiters = new Set(this.pendingReads);
+    this.pendingReads = [];
+    const ctx = new Uint8Array(20);
+    const dv = new DataView(ctx.buffer);
+    dv.setBigUint64(0, this.id);
+    dv.setUint32(8, this.incarnation);
+    dv.setBigUint64(12, BigInt(++this.readSeq));
+    const key = hex(ctx);
+    const finish = (fn: (w: Waiter<number>) => void): void => {
+      if (this.readRound !== round) return;
+      this.clock.clearInterval(round.retry);
+      this.readRound = null;
+      this.readWaiters.delete(key);
+      for (const w of waiters) fn(w);
+      this.startReadRound();
+    };
+    const issue = (): void => {
+      if (this.stopping || this.readRound !== round) return;
+      (this.rn as RawNode).readIndex(ctx);
+      this.kick();
+    };
+    // A request dropped (no leader, lost message) is re-issued every election timeout.
+    const round = { waiters, retry: this.clock.setInterval(issue, (this.opts.tickMs ?? 100) * (this.opts.electionTicks ?? 10)) };
+    this.readRound = round;
+    this.readWaiters.set(key, {
+      resolve: (index) => finish((w) => w.resolve(index)),
+      reject: (err) => finish((w) => w.reject(err)),
+    });
+    issue();
   }
 
   /** Linearizable get from a {@link KvStateMachine}. */
