@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { type Id, Transport } from '@raftwire/core';
 import { MemoryNetwork } from '@raftwire/core/testing';
 import { NodeHttpLink, startRaftServer } from '@raftwire/adapters/http/node';
-import { encodeKvCommand, MemoryStorage, RaftNode } from '@raftwire/raft';
+import { encodeKvCommand, type Logger, MemoryStorage, RaftNode } from '@raftwire/raft';
 import { report, result } from './report.js';
 
 const PAYLOAD_BYTES = 128;
@@ -150,18 +150,19 @@ type ToWorker = { kind: 'load'; seconds: number; window: number } | { kind: 'sto
 type FromWorker = { kind: 'ready'; port: number } | { kind: 'leader'; leader: string } | { kind: 'result'; result: LoadResult };
 
 /** Set BENCH_LOG=warn (or info, debug) to see the members' logs on stderr. */
-function benchLogger(): import('@raftwire/core').Logger | undefined {
+function benchLogger(): Logger | undefined {
   const level = process.env.BENCH_LOG;
   if (!level) return undefined;
   const order = ['trace', 'debug', 'info', 'warn', 'error'];
   const min = order.indexOf(level);
   const mk =
     (lvl: string) =>
-    (o: Record<string, unknown>, m?: string): void => {
+    (o: Record<string, unknown> | string, m?: string): void => {
       if (order.indexOf(lvl) < min) return;
+      if (typeof o === 'string') return void process.stderr.write(`${lvl} ${o}\n`);
       process.stderr.write(`${lvl} ${m ?? ''} ${JSON.stringify(o, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v))}\n`);
     };
-  const l = { trace: mk('trace'), debug: mk('debug'), info: mk('info'), warn: mk('warn'), error: mk('error'), child: () => l };
+  const l: Logger = { trace: mk('trace'), debug: mk('debug'), info: mk('info'), warn: mk('warn'), error: mk('error'), child: () => l };
   return l;
 }
 
