@@ -41,8 +41,16 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
   const raftServer = await startRaftServer({ handler: transport.handler, host: bindHost(cfg.listen), port: Number(cfg.listen.port) });
   transport.start();
   node.setTransport(transport);
-  // A joining member knows nobody until the leader's snapshot arrives: dial the given members now.
-  if (cfg.join) for (const p of cfg.peers) transport.addPeer(p.id, [p.url]);
+  // A joining member knows no members until the leader's snapshot names them: like etcd, it
+  // answers the given members through pipeline-only remotes until then (the snapshot's member
+  // list then makes them full peers, with streams).
+  if (cfg.join) {
+    for (const p of cfg.peers) transport.addRemote(p.id, [p.url]);
+    logger.info(
+      { remotes: cfg.peers.map((p) => formatId(p.id)) },
+      'joining: reaching existing members through remotes until the snapshot arrives',
+    );
+  }
 
   let api: Awaited<ReturnType<typeof startApiServer>> | undefined;
   let exitCode = 0;
