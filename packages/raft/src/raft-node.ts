@@ -150,8 +150,8 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
   private readonly confWaiters = new Map<number, Waiter<Member[]>>();
   private readonly readWaiters = new Map<string, Waiter<number>>();
   private appliedWaiters: { index: number; w: Waiter<void> }[] = [];
-  /** Proposals waiting to be stepped together as one MsgProp (see {@link RaftNode.propose}). */
-  private propQueue: { env: Uint8Array; w: Waiter<void> }[] = [];
+  /** Proposals waiting to be stepped together as one MsgProp (see {@link RaftNode.propose}); one promise for the batch. */
+  private propBatch: { envs: Uint8Array[]; done: Promise<void>; w: Waiter<void> } | null = null;
   private propFlushScheduled = false;
   private leaderWaiters: Waiter<void>[] = [];
 
@@ -250,8 +250,8 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
       if (this.readRound) this.clock.clearInterval(this.readRound.retry);
       for (const { w } of this.appliedWaiters) w.reject(err);
       for (const w of this.leaderWaiters) w.reject(err);
-      for (const p of this.propQueue) p.w.reject(err);
-      this.propQueue = [];
+      this.propBatch?.w.reject(err);
+      this.propBatch = null;
       this.proposals.clear();
       this.confWaiters.clear();
       this.readWaiters.clear();
@@ -303,7 +303,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
         if (this.removedSelf && !this.stopping) {
           this.emit('removed');
           void this.stop();
-        } else if ((this.rn?.hasReady() || this.propQueue.length > 0) && !this.stopping) {
+        } else if ((this.rn?.hasReady() || this.propBatch !== null) && !this.stopping) {
           this.kick();
         }
       });
@@ -322,36 +322,49 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
   /** Steps every queued proposal as one MsgProp (etcd batches proposals the same way under load). */
   private flushProposals(): void {
     this.propFlushScheduled = false;
-    const q = this.propQueue;
-    if (q.length === 0) return;
-    this.propQueue = [];
+    const b = this.propBatch;
+    if (!b) return;
+    this.propBatch = null;
     const rn = this.rn;
     if (!rn || this.stopping) {
-      const err = new RaftwireError(ErrorCode.STOPPED, 'raft node is stopped');
-      for (const p of q) p.w.reject(err);
+      b.w.reject(new RaftwireError(ErrorCode.STOPPED, 'raft node is stopped'));
       return;
     }
     try {
-      rn.proposeBatch(q.map((p) => p.env));
+      rn.proposeBatch(b.envs);
     } catch (err) {
-      for (const p of q) p.w.reject(err);
+      b.w.reject(err);
       return;
     }
-    for (const p of q) p.w.resolve();
+    b.w.resolve();
   }
 
-  /** Queues a proposal; resolves once it was stepped (rejects with PROPOSAL_DROPPED when there is no leader to take it). */
+  /**
+   * Queues a proposal; resolves once its batch was stepped (rejects with
+   * PROPOSAL_DROPPED when there is no leader to take it). Every proposal of
+   * a batch shares one promise.
+   */
   private enqueueProposal(env: Uint8Array): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.propQueue.push({ env, w: { resolve, reject } });
-      if (this.propFlushScheduled || this.loop) return; // the running loop flushes at its next turn
-      this.propFlushScheduled = true;
-      queueMicrotask(() => {
-        if (!this.propFlushScheduled) return;
-        this.kick();
-        if (this.propQueue.length > 0 && !this.loop) this.flushProposals();
+    let b = this.propBatch;
+    if (!b) {
+      let w: Waiter<void> | null = null;
+      const done = new Promise<void>((resolve, reject) => {
+        w = { resolve, reject };
       });
-    });
+      b = { envs: [], done, w: w as unknown as Waiter<void> };
+      this.propBatch = b;
+      if (!this.propFlushScheduled && !this.loop) {
+        // The running loop flushes at its next turn; otherwise flush after the current task's proposals.
+        this.propFlushScheduled = true;
+        queueMicrotask(() => {
+          if (!this.propFlushScheduled) return;
+          this.kick();
+          if (this.propBatch && !this.loop) this.flushProposals();
+        });
+      }
+    }
+    b.envs.push(env);
+    return b.done;
   }
 
   private async handleReady(rn: RawNode, rd: Ready): Promise<void> {
