@@ -1,20 +1,65 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { parseClusterArgs, runCluster } from './cluster.js';
+import { parseMemberArgs } from './member-args.js';
+import { runMember } from './member.js';
+import { UsageError } from './usage-error.js';
 
-const HELP = `raftwire — run Raft members over the raftwire transport
+const HELP = `raftwire — run Raft members over the raftwire transport (HTTP)
 
 usage:
-  raftwire member --id <hex> --listen <url> --api <url> --peer <hex>=<url> ... [--data-dir <dir>] [--cluster-id <hex>] [--join]
-  raftwire cluster --size N [--base-port P]
+  raftwire member --id <hex> --listen <url> --api <url> --peer <hex>=<url> ... [options]
+  raftwire cluster [--size N] [--base-port P] [--data-dir DIR] [--log-level L] [--log-format F]
   raftwire --help
 
-(member and cluster arrive with the raft package; see the README)
+member options:
+  --id <hex>                this member's ID (lowercase hex, not 0)
+  --listen <url>            peer URL to serve the raft protocol on, e.g. http://127.0.0.1:2380
+  --api <url>               client API URL, e.g. http://127.0.0.1:2381
+  --peer <hex>=<url>        another member of the initial cluster (once per member)
+  --join                    join an existing cluster (add it first: POST /v1/members on a member)
+  --data-dir <dir>          durable storage (WAL + snapshots); in memory when omitted
+  --cluster-id <hex>        cluster ID, the same on every member (default 7261667477697265)
+  --log-level <level>       trace, debug, info (default), warn, error, silent
+  --log-format <fmt>        text (default, one readable line per event) or json (pino-shaped)
+  --tick-ms <n>             ms per raft tick (default 100); --election-ticks <n> (default 10)
+  --snapshot-entries <n>    snapshot every n applied entries (default 10000)
+  --snapshot-catch-up-entries <n>  entries kept behind a snapshot (default 5000)
+
+cluster: runs N members (default 3) on 127.0.0.1 as child processes; member i has ID i,
+peer port P+2(i-1) and API port P+2(i-1)+1 (P default 2380). Ctrl-C stops them all.
+
+client API (JSON over HTTP): PUT/GET/DELETE /v1/kv/:key, GET /v1/status,
+POST /v1/members {"id","peerUrl"}, DELETE /v1/members/:id.
+
+exit codes: 0 stopped by SIGINT/SIGTERM, 1 fatal error, 2 bad command line,
+3 this member was removed from the cluster.
 `;
 
-const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: false });
-if (values.help || process.argv.length <= 2) {
-  process.stdout.write(HELP);
-  process.exit(0);
+async function main(argv: string[]): Promise<number> {
+  const cmd = argv[0];
+  if (cmd === 'member') return runMemberCommand(argv.slice(1));
+  if (cmd === 'cluster') return runCluster(parseClusterArgs(argv.slice(1)));
+  const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: false });
+  if (values.help || argv.length === 0) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
 }
-process.stderr.write(`raftwire: unknown command ${JSON.stringify(process.argv[2])}\n\n${HELP}`);
-process.exit(2);
+
+async function runMemberCommand(argv: string[]): Promise<number> {
+  return runMember(parseMemberArgs(argv));
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`raftwire: ${err.message}\n(see raftwire --help)\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`raftwire: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

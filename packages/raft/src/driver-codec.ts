@@ -28,14 +28,20 @@ export interface Envelope extends ProposalId {
 
 const PID_BYTES = 20;
 
+// The sequence is written as two u32 halves: same bytes as a u64, without a BigInt per proposal (hot path).
 function writePid(dv: DataView, off: number, p: ProposalId): void {
   dv.setBigUint64(off, p.proposer);
   dv.setUint32(off + 8, p.incarnation);
-  dv.setBigUint64(off + 12, BigInt(p.seq));
+  dv.setUint32(off + 12, Math.floor(p.seq / 0x1_0000_0000));
+  dv.setUint32(off + 16, p.seq >>> 0);
 }
 
 function readPid(dv: DataView, off: number): ProposalId {
-  return { proposer: dv.getBigUint64(off), incarnation: dv.getUint32(off + 8), seq: Number(dv.getBigUint64(off + 12)) };
+  return {
+    proposer: dv.getBigUint64(off),
+    incarnation: dv.getUint32(off + 8),
+    seq: dv.getUint32(off + 12) * 0x1_0000_0000 + dv.getUint32(off + 16),
+  };
 }
 
 /** Wraps a state-machine command with its proposal ID. */

@@ -150,6 +150,9 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
   private readonly confWaiters = new Map<number, Waiter<Member[]>>();
   private readonly readWaiters = new Map<string, Waiter<number>>();
   private appliedWaiters: { index: number; w: Waiter<void> }[] = [];
+  /** Proposals waiting to be stepped together as one MsgProp (see {@link RaftNode.propose}); one promise for the batch. */
+  private propBatch: { envs: Uint8Array[]; done: Promise<void>; w: Waiter<void> } | null = null;
+  private propFlushScheduled = false;
   private leaderWaiters: Waiter<void>[] = [];
 
   constructor(opts: RaftNodeOptions<R>) {
@@ -242,8 +245,13 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
       for (const w of this.proposals.values()) w.reject(err);
       for (const w of this.confWaiters.values()) w.reject(err);
       for (const w of this.readWaiters.values()) w.reject(err);
+      for (const w of this.pendingReads) w.reject(err);
+      this.pendingReads = [];
+      if (this.readRound) this.clock.clearInterval(this.readRound.retry);
       for (const { w } of this.appliedWaiters) w.reject(err);
       for (const w of this.leaderWaiters) w.reject(err);
+      this.propBatch?.w.reject(err);
+      this.propBatch = null;
       this.proposals.clear();
       this.confWaiters.clear();
       this.readWaiters.clear();
@@ -295,7 +303,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
         if (this.removedSelf && !this.stopping) {
           this.emit('removed');
           void this.stop();
-        } else if (this.rn?.hasReady() && !this.stopping) {
+        } else if ((this.rn?.hasReady() || this.propBatch !== null) && !this.stopping) {
           this.kick();
         }
       });
@@ -303,7 +311,60 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
 
   private async runLoop(): Promise<void> {
     const rn = this.rn as RawNode;
-    while (!this.stopping && !this.removedSelf && rn.hasReady()) await this.handleReady(rn, rn.ready());
+    for (;;) {
+      // Proposals that arrived while the previous Ready was being persisted go out together.
+      this.flushProposals();
+      if (this.stopping || this.removedSelf || !rn.hasReady()) return;
+      await this.handleReady(rn, rn.ready());
+    }
+  }
+
+  /** Steps every queued proposal as one MsgProp (etcd batches proposals the same way under load). */
+  private flushProposals(): void {
+    this.propFlushScheduled = false;
+    const b = this.propBatch;
+    if (!b) return;
+    this.propBatch = null;
+    const rn = this.rn;
+    if (!rn || this.stopping) {
+      b.w.reject(new RaftwireError(ErrorCode.STOPPED, 'raft node is stopped'));
+      return;
+    }
+    try {
+      rn.proposeBatch(b.envs);
+    } catch (err) {
+      b.w.reject(err);
+      return;
+    }
+    b.w.resolve();
+  }
+
+  /**
+   * Queues a proposal; resolves once its batch was stepped (rejects with
+   * PROPOSAL_DROPPED when there is no leader to take it). Every proposal of
+   * a batch shares one promise.
+   */
+  private enqueueProposal(env: Uint8Array): Promise<void> {
+    let b = this.propBatch;
+    if (!b) {
+      let w: Waiter<void> | null = null;
+      const done = new Promise<void>((resolve, reject) => {
+        w = { resolve, reject };
+      });
+      b = { envs: [], done, w: w as unknown as Waiter<void> };
+      this.propBatch = b;
+      if (!this.propFlushScheduled && !this.loop) {
+        // The running loop flushes at its next turn; otherwise flush after the current task's proposals.
+        this.propFlushScheduled = true;
+        queueMicrotask(() => {
+          if (!this.propFlushScheduled) return;
+          this.kick();
+          if (this.propBatch && !this.loop) this.flushProposals();
+        });
+      }
+    }
+    b.envs.push(env);
+    return b.done;
   }
 
   private async handleReady(rn: RawNode, rd: Ready): Promise<void> {
@@ -578,7 +639,19 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
       options.signal,
     );
     try {
-      await this.submit(options.signal, (rn) => rn.propose(env));
+      for (;;) {
+        // Skip the wait (and its microtask hop) when a leader is known: the hot path under load.
+        if (this.ensureRunning().raft.lead === 0n) await this.waitForLeader(options.signal);
+        this.ensureRunning();
+        try {
+          await this.enqueueProposal(env);
+          break;
+        } catch (err) {
+          if (!isRaftError(err, RaftErrorCode.PROPOSAL_DROPPED)) throw err;
+          // Leadership is changing: wait for the next leader and try again.
+          await this.waitForLeaderChange(options.signal);
+        }
+      }
     } catch (err) {
       this.proposals.delete(seq);
       done.catch(() => {});
@@ -591,34 +664,27 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
    * Linearizable read barrier (ReadIndex): resolves with an index once the
    * leader confirmed leadership with a quorum heartbeat round and this member
    * applied up to that index. State read after it is linearizable.
+   *
+   * Reads are coalesced as etcd does: while one ReadIndex request is in
+   * flight, newly arriving reads wait for the next one, which serves them all
+   * (it is issued after each of them began, so each stays linearizable).
    */
   async readIndex(options: CallOptions = {}): Promise<number> {
     this.ensureRunning();
-    const ctx = new Uint8Array(20);
-    const dv = new DataView(ctx.buffer);
-    dv.setBigUint64(0, this.id);
-    dv.setUint32(8, this.incarnation);
-    dv.setBigUint64(12, BigInt(++this.readSeq));
-    const key = hex(ctx);
+    let me: Waiter<number> | null = null;
     const got = this.wait<number>(
-      (w) => this.readWaiters.set(key, w),
-      () => this.readWaiters.delete(key),
+      (w) => {
+        me = w;
+        this.pendingReads.push(w);
+      },
+      () => {
+        this.pendingReads = this.pendingReads.filter((x) => x !== me);
+        this.readRound?.waiters.delete(me as Waiter<number>);
+      },
       options.signal,
     );
-    const issue = (): void => {
-      if (this.stopping || !this.readWaiters.has(key)) return;
-      (this.rn as RawNode).readIndex(ctx);
-      this.kick();
-    };
-    issue();
-    // A request dropped (no leader, lost message) is re-issued every election timeout.
-    const retry = this.clock.setInterval(issue, (this.opts.tickMs ?? 100) * (this.opts.electionTicks ?? 10));
-    let index: number;
-    try {
-      index = await got;
-    } finally {
-      this.clock.clearInterval(retry);
-    }
+    if (!this.readRound) this.startReadRound();
+    const index = await got;
     if (this.applied < index) {
       await this.wait<void>(
         (w) => this.appliedWaiters.push({ index, w }),
@@ -629,6 +695,45 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
       );
     }
     return index;
+  }
+
+  /** Reads waiting for the next ReadIndex request. */
+  private pendingReads: Waiter<number>[] = [];
+  /** The ReadIndex request in flight and the reads it serves. */
+  private readRound: { waiters: Set<Waiter<number>>; retry: TimerHandle } | null = null;
+
+  /** Issues one ReadIndex request for every pending read. */
+  private startReadRound(): void {
+    if (this.readRound || this.pendingReads.length === 0 || this.stopping) return;
+    const waiters = new Set(this.pendingReads);
+    this.pendingReads = [];
+    const ctx = new Uint8Array(20);
+    const dv = new DataView(ctx.buffer);
+    dv.setBigUint64(0, this.id);
+    dv.setUint32(8, this.incarnation);
+    dv.setBigUint64(12, BigInt(++this.readSeq));
+    const key = hex(ctx);
+    const finish = (fn: (w: Waiter<number>) => void): void => {
+      if (this.readRound !== round) return;
+      this.clock.clearInterval(round.retry);
+      this.readRound = null;
+      this.readWaiters.delete(key);
+      for (const w of waiters) fn(w);
+      this.startReadRound();
+    };
+    const issue = (): void => {
+      if (this.stopping || this.readRound !== round) return;
+      (this.rn as RawNode).readIndex(ctx);
+      this.kick();
+    };
+    // A request dropped (no leader, lost message) is re-issued every election timeout.
+    const round = { waiters, retry: this.clock.setInterval(issue, (this.opts.tickMs ?? 100) * (this.opts.electionTicks ?? 10)) };
+    this.readRound = round;
+    this.readWaiters.set(key, {
+      resolve: (index) => finish((w) => w.resolve(index)),
+      reject: (err) => finish((w) => w.reject(err)),
+    });
+    issue();
   }
 
   /** Linearizable get from a {@link KvStateMachine}. */

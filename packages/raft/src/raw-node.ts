@@ -106,6 +106,16 @@ export class RawNode {
     this.raft.step(createMessage({ type: MessageType.MsgProp, from: this.raft.id, entries: [createEntry({ data })] }));
   }
 
+  /**
+   * Proposes several entries as one MsgProp: the leader appends them together
+   * and replicates them in one MsgApp per follower (a follower forwards them
+   * to the leader as one message). All are accepted or all are dropped.
+   */
+  proposeBatch(data: readonly Uint8Array[]): void {
+    if (data.length === 0) return;
+    this.raft.step(createMessage({ type: MessageType.MsgProp, from: this.raft.id, entries: data.map((d) => createEntry({ data: d })) }));
+  }
+
   /** Proposes a single-member configuration change. */
   proposeConfChange(cc: ConfChange): void {
     const data = encodeConfChange(cc);

@@ -167,7 +167,9 @@ export class MemoryStorage implements WritableStorage {
     if (offset > this.ents.length) {
       throw new RaftError(RaftErrorCode.INVARIANT, `missing log entry [last: ${this.lastIndex()}, append at: ${(ents[0] as Entry).index}]`);
     }
-    this.ents = [...this.ents.slice(0, offset), ...ents];
+    // In place: copying the whole log on every append made appends O(log length).
+    if (offset < this.ents.length) this.ents.length = offset;
+    for (const e of ents) this.ents.push(e);
   }
 
   async sync(signal?: AbortSignal): Promise<void> {

@@ -11,7 +11,7 @@ import { encodeKvCommand, KvStateMachine } from '../../src/kv.js';
 import { SeededRand } from '../../src/rand.js';
 import { type Member, RaftNode } from '../../src/raft-node.js';
 import { CrashableStorage, CrashedError } from '../helpers/crashable-storage.js';
-import { MemoryNetwork } from '../helpers/memory-transport.js';
+import { createSimNet, type SimNetKind } from './sim-net.js';
 
 export interface DriverSimResult {
   acked: number;
@@ -31,12 +31,18 @@ function hex(b: Uint8Array): string {
   return s;
 }
 
-export async function runDriverSim(seed: number, durationMs = 3000): Promise<DriverSimResult> {
+export interface DriverSimOptions {
+  /** `local`: the in-test message network; `transport`: core's Transport over MemoryLink. Default `local`. */
+  network?: SimNetKind;
+}
+
+export async function runDriverSim(seed: number, durationMs = 3000, options: DriverSimOptions = {}): Promise<DriverSimResult> {
   const r = new SeededRand(seed);
   const clock = new ManualClock();
-  const net = new MemoryNetwork(clock, new SeededRand(seed ^ 0x9e3779b9));
-  net.dropRate = r.chance(0.3) ? 0 : r.next() * 0.1;
-  net.maxDelayMs = 1 + r.intn(15);
+  const net = createSimNet(options.network ?? 'local', clock, new SeededRand(seed ^ 0x9e3779b9));
+  const dropRate = r.chance(0.3) ? 0 : r.next() * 0.1;
+  const maxDelayMs = 1 + r.intn(15);
+  net.setFaults(dropRate, maxDelayMs);
   const size = r.chance(0.5) ? 3 : 5;
   const crashRate = r.chance(0.3) ? 0 : 0.02 + r.next() * 0.05;
   // Crashes that land while a write is being made durable: the sharpest test of persist-before-send.
@@ -94,8 +100,7 @@ export async function runDriverSim(seed: number, durationMs = 3000): Promise<Dri
       if (l !== undefined && l !== leader) fail(`election safety: ${l} and ${leader} both led term ${term}`);
       leaders.set(term, leader);
     });
-    node.setTransport(net.transportFor(id));
-    net.register(node);
+    net.attach(node);
     nodes.set(id, node);
     storages.set(id, storage);
     await node.start();
@@ -149,7 +154,7 @@ export async function runDriverSim(seed: number, durationMs = 3000): Promise<Dri
     crashes++;
     snapshots = Math.max(snapshots, node.status().snapshotIndex);
     const image = (storages.get(id) as CrashableStorage).crashImage();
-    net.unregister(id);
+    net.detach(id);
     // Not awaited: the crashed node's in-flight sync waits on the clock this loop drives.
     void node.stop();
     storages.set(id, image);
@@ -180,16 +185,95 @@ export async function runDriverSim(seed: number, durationMs = 3000): Promise<Dri
   };
 
   for (const p of peers) start(p.id, fresh()).catch(onStartError);
+  // Log-level safety over every running member's storage, checked after every step.
+  const termsOf = (s: CrashableStorage): { first: number; terms: number[] } => {
+    const first = s.firstIndex();
+    const terms: number[] = [];
+    for (let i = first; i <= s.lastIndex(); i++) terms.push(s.term(i));
+    return { first, terms };
+  };
+  /** index → entry term, data and the highest term seen when it was first seen committed. */
+  const committed = new Map<number, { term: number; data: string; seenInTerm: number }>();
+  const leaderOfTerm = new Map<number, Id>();
+  const checkSafety = () => {
+    const running = live().filter((n) => n.status().started);
+    const logs = new Map<Id, { first: number; terms: number[] }>();
+    for (const n of running) {
+      const st = n.status();
+      const s = storages.get(n.id) as CrashableStorage;
+      // Election safety (also from events): at most one leader per term.
+      if (st.raftState === 'StateLeader') {
+        const l = leaderOfTerm.get(st.term);
+        if (l !== undefined && l !== n.id) fail(`election safety: ${l} and ${n.id} both leaders in term ${st.term}`);
+        leaderOfTerm.set(st.term, n.id);
+      }
+      const log = termsOf(s);
+      logs.set(n.id, log);
+      // State machine safety at the log level: an index committed anywhere holds the same entry everywhere.
+      const hi = Math.min(st.commit, s.lastIndex());
+      for (let i = log.first; i <= hi; i++) {
+        const e = s.entries(i, i + 1)[0];
+        if (!e) continue;
+        const data = `${e.type}:${hex(e.data)}`;
+        const c = committed.get(i);
+        if (c === undefined) committed.set(i, { term: e.term, data, seenInTerm: st.term });
+        else if (c.term !== e.term || c.data !== data) fail(`state machine safety: ${n.id} holds a different committed entry at ${i}`);
+      }
+    }
+    // Log matching: if two logs hold an entry with the same index and term, they agree on everything before it.
+    for (const [a, la] of logs) {
+      for (const [b, lb] of logs) {
+        if (a >= b) continue;
+        const lo = Math.max(la.first, lb.first);
+        const hi = Math.min(la.first + la.terms.length - 1, lb.first + lb.terms.length - 1);
+        let match = -1;
+        for (let i = hi; i >= lo; i--) {
+          if (la.terms[i - la.first] === lb.terms[i - lb.first]) {
+            match = i;
+            break;
+          }
+        }
+        for (let i = lo; i <= match; i++) {
+          if (la.terms[i - la.first] !== lb.terms[i - lb.first]) fail(`log matching: ${a} and ${b} agree at ${match} but differ at ${i}`);
+        }
+        if (match >= lo) {
+          const sa = storages.get(a) as CrashableStorage;
+          const sb = storages.get(b) as CrashableStorage;
+          const ea = sa.entries(match, match + 1)[0];
+          const eb = sb.entries(match, match + 1)[0];
+          if (ea && eb && hex(ea.data) !== hex(eb.data))
+            fail(`log matching: ${a} and ${b} hold different entries at ${match} in term ${ea.term}`);
+        }
+      }
+    }
+    // Leader completeness: a leader of a term after the one an entry was seen committed in holds it.
+    for (const n of running) {
+      const st = n.status();
+      if (st.raftState !== 'StateLeader') continue;
+      const s = storages.get(n.id) as CrashableStorage;
+      const log = logs.get(n.id) as { first: number; terms: number[] };
+      for (const [i, c] of committed) {
+        if (c.seenInTerm >= st.term || i < log.first) continue;
+        if (log.terms[i - log.first] !== c.term) {
+          fail(`leader completeness: leader ${n.id} of term ${st.term} lacks committed entry ${i} (term ${c.term})`);
+        }
+      }
+      void s;
+    }
+  };
+
   for (let t = 0; t < durationMs; t += 10) {
     if (r.chance(0.5)) client();
     await chaos(crashRate / 5);
+    net.chaos();
     await clock.advance(1 + r.intn(10));
+    checkSafety();
     if (errors.length > 0) throw errors[0];
   }
 
   // Heal, restart everyone, and let the cluster converge.
   net.heal();
-  net.dropRate = 0;
+  net.setFaults(0, maxDelayMs);
   crashOnSyncRate = 0;
   for (const id of [...down]) {
     down.delete(id);
@@ -198,6 +282,7 @@ export async function runDriverSim(seed: number, durationMs = 3000): Promise<Dri
   let converged = false;
   for (let t = 0; t < 20_000 && !converged; t += 10) {
     await clock.advance(10);
+    checkSafety();
     const leader = live().find((n) => n.status().raftState === 'StateLeader');
     if (!leader) continue;
     const commit = leader.status().commit;
@@ -206,13 +291,20 @@ export async function runDriverSim(seed: number, durationMs = 3000): Promise<Dri
   // One more committed write proves the current leader committed in its term.
   const l = live().find((n) => n.status().raftState === 'StateLeader');
   if (!converged || !l) fail('cluster did not converge after healing');
+  let finalDone = false;
   await Promise.race([
-    l?.propose(encodeKvCommand({ op: 'put', key: 'final', value: enc('1') }), { signal: signalAfter(5000) }),
+    l?.propose(encodeKvCommand({ op: 'put', key: 'final', value: enc('1') }), { signal: signalAfter(5000) }).finally(() => {
+      finalDone = true;
+    }),
     (async () => {
-      for (let t = 0; t < 6000; t += 10) await clock.advance(10);
+      // Stops once the write settles, so it does not run on into the checks below.
+      for (let t = 0; t < 6000 && !finalDone; t += 10) await clock.advance(10);
     })(),
   ]);
-  for (let t = 0; t < 500; t += 10) await clock.advance(10);
+  for (let t = 0; t < 500; t += 10) {
+    await clock.advance(10);
+    checkSafety();
+  }
   if (errors.length > 0) throw errors[0];
   for (const n of live()) {
     const kv = n.stateMachine as KvStateMachine;
@@ -222,6 +314,7 @@ export async function runDriverSim(seed: number, durationMs = 3000): Promise<Dri
     if (dec(kv.get('final')) !== '1') fail(`node ${n.id} did not apply the final write`);
   }
   for (const n of nodes.values()) await n.stop();
+  await net.close();
   errors = [];
   return { acked: acked.size, reads, crashes, snapshots };
 }

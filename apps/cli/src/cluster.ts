@@ -1,0 +1,115 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { LOG_LEVELS } from './log.js';
+import { UsageError } from './usage-error.js';
+
+/** A parsed `raftwire cluster` command line. */
+export interface ClusterConfig {
+  size: number;
+  basePort: number;
+  dataDir: string | null;
+  logLevel: string;
+  logFormat: string;
+}
+
+/** Member `i` (1-based) of a local cluster: ID `i` in hex, peer port `base + 2(i-1)`, API port one above. */
+export function localMember(i: number, basePort: number): { id: string; peerUrl: string; apiUrl: string } {
+  const port = basePort + 2 * (i - 1);
+  return { id: i.toString(16), peerUrl: `http://127.0.0.1:${port}`, apiUrl: `http://127.0.0.1:${port + 1}` };
+}
+
+/** Parses `raftwire cluster` arguments; throws {@link UsageError}. */
+export function parseClusterArgs(argv: readonly string[]): ClusterConfig {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        size: { type: 'string' },
+        'base-port': { type: 'string' },
+        'data-dir': { type: 'string' },
+        'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const sizeText = (values.size as string | undefined) ?? '3';
+  if (!/^\d+$/.test(sizeText) || Number(sizeText) < 1 || Number(sizeText) > 9) throw new UsageError('--size: want 1 to 9');
+  const portText = (values['base-port'] as string | undefined) ?? '2380';
+  const size = Number(sizeText);
+  if (!/^\d+$/.test(portText) || Number(portText) < 1024 || Number(portText) + 2 * size > 65535) {
+    throw new UsageError(`--base-port: want 1024 to ${65535 - 2 * size}`);
+  }
+  const level = (values['log-level'] as string | undefined) ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level: want one of ${LOG_LEVELS.join(', ')}`);
+  const format = (values['log-format'] as string | undefined) ?? 'text';
+  if (format !== 'text' && format !== 'json') throw new UsageError('--log-format: want text or json');
+  return {
+    size,
+    basePort: Number(portText),
+    dataDir: (values['data-dir'] as string | undefined) ?? null,
+    logLevel: level,
+    logFormat: format,
+  };
+}
+
+/**
+ * Runs `size` members on 127.0.0.1 as child processes (`raftwire member`),
+ * prints their URLs, prefixes their log lines with `[id]`, and stops them all
+ * on SIGINT/SIGTERM (SIGTERM to each, SIGKILL after 5 s). Resolves with the
+ * exit code.
+ */
+export function runCluster(cfg: ClusterConfig): Promise<number> {
+  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  const members = Array.from({ length: cfg.size }, (_, k) => localMember(k + 1, cfg.basePort));
+  const children = new Map<string, ChildProcess>();
+  process.stdout.write(`raftwire cluster: ${cfg.size} member(s) on 127.0.0.1\n`);
+  for (const m of members) process.stdout.write(`  member ${m.id}  peer ${m.peerUrl}  api ${m.apiUrl}\n`);
+  process.stdout.write(`try: curl -X PUT --data-binary hello ${members[0]?.apiUrl}/v1/kv/greeting\n`);
+  for (const m of members) {
+    const args = [main, 'member', '--id', m.id, '--listen', m.peerUrl, '--api', m.apiUrl];
+    for (const p of members) if (p !== m) args.push('--peer', `${p.id}=${p.peerUrl}`);
+    if (cfg.dataDir) args.push('--data-dir', join(cfg.dataDir, `member-${m.id}`));
+    args.push('--log-level', cfg.logLevel, '--log-format', cfg.logFormat);
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.set(m.id, child);
+    for (const s of [child.stdout, child.stderr]) {
+      createInterface({ input: s }).on('line', (line) => process.stdout.write(`[${m.id}] ${line}\n`));
+    }
+    child.on('exit', (code, signal) => {
+      children.delete(m.id);
+      process.stdout.write(`[${m.id}] exited (${signal ?? `code ${code}`})\n`);
+      if (children.size === 0) finish();
+    });
+  }
+  let resolveDone: (code: number) => void = () => {};
+  const done = new Promise<number>((r) => {
+    resolveDone = r;
+  });
+  let stopping = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const finish = (): void => {
+    if (killTimer) clearTimeout(killTimer);
+    resolveDone(stopping ? 0 : 1);
+  };
+  const stop = (sig: string) => (): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`raftwire cluster: ${sig}: stopping ${children.size} member(s)\n`);
+    for (const c of children.values()) c.kill('SIGTERM');
+    killTimer = setTimeout(() => {
+      for (const c of children.values()) c.kill('SIGKILL');
+    }, 5000);
+    if (children.size === 0) finish();
+  };
+  process.on('SIGINT', stop('SIGINT'));
+  process.on('SIGTERM', stop('SIGTERM'));
+  return done;
+}

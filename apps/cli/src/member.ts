@@ -1,0 +1,107 @@
+import { mkdir } from 'node:fs/promises';
+import { formatId, Transport } from '@raftwire/core';
+import { NodeHttpLink, startRaftServer } from '@raftwire/adapters/http/node';
+import { MemoryStorage, RaftNode, type WritableStorage } from '@raftwire/raft';
+import { FileStorage } from '@raftwire/raft/node';
+import { startApiServer } from './api-server.js';
+import { createLogger } from './log.js';
+import { bindHost, type MemberConfig, origin } from './member-args.js';
+
+/** Exit code of a member that stopped because it was removed from the cluster. */
+export const EXIT_REMOVED = 3;
+/** Exit code of a member that stopped on a fatal error (storage failure, port in use, ...). */
+export const EXIT_FAILED = 1;
+
+/**
+ * Runs one member until SIGINT/SIGTERM (exit 0), removal (exit
+ * {@link EXIT_REMOVED}) or a fatal error (exit {@link EXIT_FAILED}).
+ */
+export async function runMember(cfg: MemberConfig): Promise<number> {
+  const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat }).child({ 'local-member-id': formatId(cfg.id) });
+  const peerUrl = origin(cfg.listen);
+  let storage: WritableStorage;
+  if (cfg.dataDir) {
+    await mkdir(cfg.dataDir, { recursive: true });
+    storage = await FileStorage.open(cfg.dataDir, { logger });
+  } else {
+    storage = new MemoryStorage();
+  }
+  const node = new RaftNode({
+    id: cfg.id,
+    ...(cfg.join ? {} : { peers: [{ id: cfg.id, url: peerUrl }, ...cfg.peers] }),
+    storage,
+    logger,
+    tickMs: cfg.tickMs,
+    electionTicks: cfg.electionTicks,
+    snapshotEntries: cfg.snapshotEntries,
+    snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
+  });
+  const link = new NodeHttpLink({ logger });
+  const transport = new Transport({ id: cfg.id, clusterId: cfg.clusterId, urls: [peerUrl], link, raft: node, logger });
+  const raftServer = await startRaftServer({ handler: transport.handler, host: bindHost(cfg.listen), port: Number(cfg.listen.port) });
+  transport.start();
+  node.setTransport(transport);
+  // A joining member knows no members until the leader's snapshot names them: like etcd, it
+  // answers the given members through pipeline-only remotes until then (the snapshot's member
+  // list then makes them full peers, with streams).
+  if (cfg.join) {
+    for (const p of cfg.peers) transport.addRemote(p.id, [p.url]);
+    logger.info(
+      { remotes: cfg.peers.map((p) => formatId(p.id)) },
+      'joining: reaching existing members through remotes until the snapshot arrives',
+    );
+  }
+
+  let api: Awaited<ReturnType<typeof startApiServer>> | undefined;
+  let exitCode = 0;
+  let resolveDone: (code: number) => void = () => {};
+  const done = new Promise<number>((r) => {
+    resolveDone = r;
+  });
+  let shuttingDown = false;
+  const shutdown = async (code: number, why: string): Promise<void> => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    exitCode = code;
+    logger.info({ reason: why }, 'member shutting down');
+    // Bounded: a member that must stop (removed, signal) does not wait on peers forever.
+    const force = setTimeout(() => resolveDone(exitCode), 1500);
+    force.unref();
+    try {
+      await node.stop();
+      await Promise.allSettled([transport.stop(), api?.close(), raftServer.close({ signal: AbortSignal.timeout(500) })]);
+      link.close();
+    } catch (err) {
+      logger.warn({ err }, 'error while shutting down');
+    }
+    clearTimeout(force);
+    resolveDone(exitCode);
+  };
+
+  transport.on('removed', () => node.removedFromCluster());
+  node.on('removed', () => {
+    logger.warn({ 'exit-code': EXIT_REMOVED }, 'member was removed from the cluster; exiting');
+    void shutdown(EXIT_REMOVED, 'removed from the cluster');
+  });
+  node.on('error', (err) => {
+    logger.error({ err }, 'raft node failed');
+    void shutdown(EXIT_FAILED, 'raft node failed');
+  });
+  const onSignal = (sig: string) => () => void shutdown(0, sig);
+  process.on('SIGINT', onSignal('SIGINT'));
+  process.on('SIGTERM', onSignal('SIGTERM'));
+
+  await node.start();
+  try {
+    api = await startApiServer({ node, transport, host: bindHost(cfg.api), port: Number(cfg.api.port), logger });
+  } catch (err) {
+    logger.error({ err }, 'cannot start the client API server');
+    await shutdown(EXIT_FAILED, 'client API server failed');
+    return done;
+  }
+  logger.info(
+    { 'peer-url': raftServer.url, 'api-url': api.url, peers: cfg.peers.map((p) => `${formatId(p.id)}=${p.url}`), join: cfg.join },
+    'member ready',
+  );
+  return done;
+}

@@ -1,0 +1,98 @@
+/** Test helper: runs `raftwire member` as a child process and collects its log lines. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const CLI_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+export interface MemberProcess {
+  id: string;
+  peerUrl: string;
+  apiUrl: string;
+  child: ChildProcess;
+  lines: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  exit: { code: number | null; signal: NodeJS.Signals | null; at: number } | null;
+}
+
+/** A free TCP port on 127.0.0.1 (bound then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function spawnMember(args: { id: string; peerUrl: string; apiUrl: string; extra: string[] }): MemberProcess {
+  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run pnpm run build first`);
+  const child = spawn(
+    process.execPath,
+    [CLI_MAIN, 'member', '--id', args.id, '--listen', args.peerUrl, '--api', args.apiUrl, ...args.extra],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const lines: string[] = [];
+  let buf = '';
+  const onData = (d: Buffer) => {
+    buf += d.toString('utf8');
+    let i = buf.indexOf('\n');
+    while (i >= 0) {
+      lines.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+      i = buf.indexOf('\n');
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const m: MemberProcess = {
+    ...args,
+    child,
+    lines,
+    exit: null,
+    exited: new Promise((resolve) => {
+      child.on('exit', (code, signal) => {
+        m.exit = { code, signal, at: Date.now() };
+        resolve(m.exit);
+      });
+    }),
+  };
+  return m;
+}
+
+/** JSON over HTTP; never throws for HTTP statuses. */
+export async function api(
+  url: string,
+  init: { method?: string; body?: string; timeoutMs?: number } = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, {
+    method: init.method ?? 'GET',
+    ...(init.body === undefined ? {} : { body: init.body }),
+    signal: AbortSignal.timeout(init.timeoutMs ?? 15_000),
+  });
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { raw: text };
+  }
+  return { status: res.status, body };
+}
+
+/** Runs `fn(i)` for i in [0, n) with at most `concurrency` at once. */
+export async function pool(n: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= n) return;
+      await fn(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+}
