@@ -151,7 +151,18 @@ export class DemoMember {
     };
     return {
       send: (msgs) => {
-        for (const m of msgs) this.opts.onSend?.(this.trace(m, 'out'));
+        for (const m of msgs) {
+          this.opts.onSend?.(this.trace(m, 'out'));
+          // A cut peer is paused in the transport, which drops the message without an event: report it here.
+          if (this.cut.has(formatId(m.to))) {
+            this.opts.onTransportEvent?.({
+              member: this.hex,
+              event: 'message:dropped',
+              peer: formatId(m.to),
+              detail: `${messageTypeName(m.type)} (link cut)`,
+            });
+          }
+        }
         later(() => t.send(msgs));
       },
       sendSnapshot: (msg, body) => {

@@ -85,6 +85,13 @@ export class Diagram {
     c.fillRect(0, 0, this.w, this.h);
     const pos = this.positions(members);
     const R = 58;
+    c.font = '12px system-ui, sans-serif';
+    c.fillStyle = '#495057';
+    c.textAlign = 'left';
+    c.textBaseline = 'bottom';
+    c.fillText('Dots: Raft messages in flight,', 10, this.h - 40);
+    c.fillText('sender → receiver, coloured by type.', 10, this.h - 24);
+    c.fillText('Line label: transport path · msg/s.', 10, this.h - 8);
     // links
     for (let i = 0; i < members.length; i++) {
       for (let j = i + 1; j < members.length; j++) {
@@ -108,7 +115,7 @@ export class Diagram {
         // label
         // neighbours on the circle: label in the middle; diagonals: nearer one end, so crossing labels do not collide
         const adjacent = j - i === 1 || (i === 0 && j === members.length - 1);
-        const lt = adjacent ? 0.5 : 0.3;
+        const lt = adjacent ? 0.5 : 0.62;
         const mx = pa.x + (pb.x - pa.x) * lt;
         const my = pa.y + (pb.y - pa.y) * lt;
         const ab = stats.get(a.id, b.id, now);
