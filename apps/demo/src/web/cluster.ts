@@ -199,7 +199,13 @@ export class PageCluster {
   proposer(): DemoMember | undefined {
     const running = [...this.slots.keys()].map((h) => this.running(h)).filter((m): m is DemoMember => m !== undefined);
     const leader = running.find((m) => m.node.status().raftState === 'StateLeader');
-    return leader ?? running.find((m) => !this.partitioned.has(m.hex)) ?? running[0];
+    if (leader) return leader;
+    // A follower forwards the proposal to the leader: pick one whose link to the leader is not cut.
+    const reaches = (m: DemoMember): boolean => {
+      const lead = m.status()?.leader ?? 0n;
+      return lead !== 0n && !this.isCut(m.hex, formatId(lead));
+    };
+    return running.find(reaches) ?? running[0];
   }
 
   async propose(key: string, value: string, signal?: AbortSignal): Promise<void> {
