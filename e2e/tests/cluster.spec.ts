@@ -89,6 +89,22 @@ test('an added member joins and catches up', async ({ page }) => {
   await waitForLeader(page, 5);
 });
 
+test('a forced snapshot reaches a member that was down', async ({ page }) => {
+  const leader = await openCluster(page);
+  const victim = ['2', '3', '4'].find((id) => id !== leader.id) as string;
+  await page.getByRole('button', { name: `Kill member ${victim}` }).click();
+  await expect(page.locator(`[data-node-id="${victim}"]`)).toHaveAttribute('data-state', 'stopped');
+  await page.getByRole('button', { name: 'Propose 100' }).click();
+  await expect(page.locator('#op-status')).toContainText('100 proposals committed', { timeout: 60_000 });
+  await page.getByRole('button', { name: `Snapshot member ${leader.id}` }).click();
+  await expect(page.locator('#op-status')).toContainText(`member ${leader.id}: snapshot at index`);
+  const target = (await node(page, leader.id)).commit;
+  await page.getByRole('button', { name: `Restart member ${victim}` }).click();
+  // Its log is behind the leader's compacted log: only a MsgSnap can bring it back.
+  await expect(page.locator('#events')).toContainText(`member ${leader.id}: snapshot sent to ${victim}`);
+  await waitForIndex(page, ALL, target);
+});
+
 test('screenshot of the running cluster', async ({ page }) => {
   await openCluster(page);
   await page.getByRole('button', { name: 'Propose 100' }).click();
