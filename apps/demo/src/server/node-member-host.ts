@@ -25,8 +25,8 @@ export interface NodeMemberStatus {
   cut: string[];
   active: string[];
   droppedCandidates: number;
-  /** The path the Node member last picked per peer (`streamMsgAppV2`, `streamMsg`, `pipeline`, `snapshot`). */
-  paths: Record<string, string>;
+  /** Per peer, per path the Node member picked (`streamMsgAppV2`, `streamMsg`, `pipeline`, `snapshot`): Date.now() of its last use. */
+  paths: Record<string, Record<string, number>>;
   /** Transport events since the last poll. */
   events: TransportTrace[];
 }
@@ -44,7 +44,7 @@ export class ClusterSession {
   claimed = false;
   private member: DemoMember | undefined;
   private storage = new MemoryStorage();
-  private readonly paths: Record<string, string> = {};
+  private readonly paths: Record<string, Record<string, number>> = {};
   private events: TransportTrace[] = [];
   private readonly filter: LoopbackFilterStats = { droppedCandidates: 0 };
 
@@ -72,7 +72,9 @@ export class ClusterSession {
       peers,
       speed: this.speed,
       onSend: (t) => {
-        this.paths[t.to] = t.path;
+        const p = this.paths[t.to] ?? {};
+        p[t.path] = Date.now();
+        this.paths[t.to] = p;
       },
       onTransportEvent: (e) => {
         if (this.events.length < 500) this.events.push(e);
@@ -108,7 +110,7 @@ export class ClusterSession {
       id: formatId(NODE_MEMBER_ID),
       clusterId: formatId(this.clusterId),
       droppedCandidates: this.filter.droppedCandidates,
-      paths: { ...this.paths },
+      paths: structuredClone(this.paths),
       events,
     };
     const st = m?.status();

@@ -44,7 +44,7 @@ interface PageSlot {
 export interface ClusterListener {
   message(t: MessageTrace): void;
   /** The path the Node member last used towards `to` (its messages are drawn when they arrive). */
-  nodePath(to: string, path: string): void;
+  nodePath(to: string, path: string, at: number): void;
   event(t: TransportTrace): void;
 }
 
@@ -135,7 +135,8 @@ export class PageCluster {
       }
       this.nodeStatus = st;
       for (const e of st.events) this.listener.event(e);
-      for (const [to, path] of Object.entries(st.paths)) this.listener.nodePath(to, path);
+      for (const [to, paths] of Object.entries(st.paths))
+        for (const [path, at] of Object.entries(paths)) this.listener.nodePath(to, path, at);
     } catch {
       // the server went away; the view shows the Node member as unknown
     }

@@ -120,7 +120,7 @@ export class Diagram {
         const my = pa.y + (pb.y - pa.y) * lt;
         const ab = stats.get(a.id, b.id, now);
         const ba = stats.get(b.id, a.id, now);
-        const paths = new Set([ab.lastPath, ba.lastPath].filter((p): p is string => p !== undefined && p !== 'snapshot'));
+        const paths = new Set([...ab.paths, ...ba.paths].filter((p) => p !== 'snapshot'));
         const dropped = ab.dropped + ba.dropped;
         let label: string;
         if (st.cut) label = `✂ cut · ${dropped} dropped`;

@@ -1,22 +1,35 @@
 import type { MessageTrace, TransportTrace } from '../shared/demo-member.js';
 
+/** Paths count as "in use" for this long after their last message. */
+export const PATH_RECENT_MS = 2000;
+
 /** Traffic seen on one direction of a link. */
-export interface DirectionStats {
-  lastPath: string | undefined;
-  /** Send times within the last second. */
+interface DirectionState {
+  /** Path name → Date.now() of its last message. */
+  paths: Map<string, number>;
+  /** Send times (performance.now) within the last second. */
   recent: number[];
+  dropped: number;
+}
+
+/** What the view shows for one direction. */
+export interface DirectionStats {
+  /** Paths used within the last {@link PATH_RECENT_MS}, most recent first. */
+  paths: string[];
+  /** Messages in the last second. */
+  rate: number;
   dropped: number;
 }
 
 /** Counts messages, paths and drops per directed link (`from>to`). */
 export class LinkStats {
-  private readonly dirs = new Map<string, DirectionStats>();
+  private readonly dirs = new Map<string, DirectionState>();
 
-  private dir(from: string, to: string): DirectionStats {
+  private dir(from: string, to: string): DirectionState {
     const k = `${from}>${to}`;
     let d = this.dirs.get(k);
     if (!d) {
-      d = { lastPath: undefined, recent: [], dropped: 0 };
+      d = { paths: new Map(), recent: [], dropped: 0 };
       this.dirs.set(k, d);
     }
     return d;
@@ -24,23 +37,30 @@ export class LinkStats {
 
   message(t: MessageTrace, now: number): void {
     const d = this.dir(t.from, t.to);
-    if (t.path !== '') d.lastPath = t.path;
+    if (t.path !== '') d.paths.set(t.path, Date.now());
     d.recent.push(now);
     if (d.recent.length > 5000) d.recent.splice(0, d.recent.length - 5000);
   }
 
-  /** Records the path a sender picked without counting the message (the receiver counted it). */
-  path(from: string, to: string, path: string): void {
-    if (path !== '') this.dir(from, to).lastPath = path;
+  /** Records a path a sender used at `at` (Date.now) without counting a message (the receiver counted it). */
+  path(from: string, to: string, path: string, at: number): void {
+    if (path === '') return;
+    const d = this.dir(from, to);
+    d.paths.set(path, Math.max(at, d.paths.get(path) ?? 0));
   }
 
   event(e: TransportTrace): void {
     if (e.event === 'message:dropped') this.dir(e.member, e.peer).dropped++;
   }
 
-  get(from: string, to: string, now: number): DirectionStats & { rate: number } {
+  get(from: string, to: string, now: number): DirectionStats {
     const d = this.dir(from, to);
     while (d.recent.length > 0 && (d.recent[0] as number) < now - 1000) d.recent.shift();
-    return { ...d, rate: d.recent.length };
+    const since = Date.now() - PATH_RECENT_MS;
+    const paths = [...d.paths]
+      .filter(([, at]) => at >= since)
+      .sort((a, b) => b[1] - a[1])
+      .map(([p]) => p);
+    return { paths, rate: d.recent.length, dropped: d.dropped };
   }
 }

@@ -49,8 +49,8 @@ const cluster = new PageCluster(
       stats.message(t, now);
       diagram.message(t, now);
     },
-    nodePath(to: string, path: string) {
-      stats.path(NODE_MEMBER, to, path);
+    nodePath(to: string, path: string, at: number) {
+      stats.path(NODE_MEMBER, to, path, at);
     },
     event(e: TransportTrace) {
       stats.event(e);
@@ -177,6 +177,10 @@ function updateCards(views: MemberView[]): void {
 
 const linkRows = new Map<string, { row: HTMLTableRowElement; cells: HTMLTableCellElement[]; btn: HTMLButtonElement }>();
 
+function pathText(paths: string[]): string {
+  return paths.length === 0 ? '—' : paths.map((p) => PATH_NAMES[p] ?? p).join(' + ');
+}
+
 function activeText(v: boolean | undefined): string {
   return v === undefined ? '—' : v ? 'active' : 'inactive';
 }
@@ -225,9 +229,9 @@ function updateLinks(views: MemberView[], now: number): void {
         HTMLTableCellElement,
       ];
       c0.textContent = `${a} ↔ ${b}${cut ? ' ✂' : ''}`;
-      c1.textContent = ab.lastPath ? (PATH_NAMES[ab.lastPath] ?? ab.lastPath) : '—';
-      c2.textContent = ba.lastPath ? (PATH_NAMES[ba.lastPath] ?? ba.lastPath) : '—';
-      c3.textContent = `${activeText(cluster.linkActive(a, b))} / ${activeText(cluster.linkActive(b, a))}`;
+      c1.textContent = pathText(ab.paths);
+      c2.textContent = pathText(ba.paths);
+      c3.textContent = `${activeText(cluster.linkActive(a, b))} / ${activeText(cluster.linkActive(b, a))}${cut ? ' (paused: cut)' : ''}`;
       c4.textContent = String(ab.rate + ba.rate);
       c5.textContent = String(ab.dropped + ba.dropped);
       r.row.className = cut ? 'cut' : '';
