@@ -47,6 +47,7 @@ export class ClusterSession {
   private readonly paths: Record<string, Record<string, number>> = {};
   private events: TransportTrace[] = [];
   private readonly filter: LoopbackFilterStats = { droppedCandidates: 0 };
+  private lastApplied = 0;
 
   constructor(
     clusterId: Id,
@@ -115,8 +116,22 @@ export class ClusterSession {
     };
     const st = m?.status();
     if (!m || !st || st.stopped) {
-      return { ...base, state: 'stopped', role: 'stopped', term: 0, commit: 0, applied: 0, lastIndex: 0, leader: '0', cut: [], active: [] };
+      // Stopped: the last values it had (from its kept storage), as the page shows for its own stopped members.
+      const hs = this.storage.initialState().hardState;
+      return {
+        ...base,
+        state: 'stopped',
+        role: 'stopped',
+        term: hs.term,
+        commit: hs.commit,
+        applied: st?.applied ?? this.lastApplied,
+        lastIndex: this.storage.lastIndex(),
+        leader: '0',
+        cut: [],
+        active: [],
+      };
     }
+    this.lastApplied = st.applied;
     return {
       ...base,
       state: 'running',
