@@ -31,8 +31,9 @@ const TYPES: Record<string, string> = {
 };
 
 let nextCluster = 0x1000n;
+// The Node member starts when a page opens its cluster (POST /api/session) and stops when the page
+// leaves: with no page to connect to it would only keep redialling its absent peers.
 let session = new ClusterSession(nextCluster++, loopbackOnly);
-await session.startMember();
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -60,10 +61,15 @@ async function api(req: IncomingMessage, res: ServerResponse, path: string): Pro
         const old = session;
         session = new ClusterSession(nextCluster++, loopbackOnly);
         await old.close();
-        await session.startMember();
       }
       session.claimed = true;
+      await session.startMember();
       return json(res, 200, { clusterId: session.clusterId.toString(16), nodeMember: '1', members: ['1', '2', '3', '4'], loopbackOnly });
+    }
+    case '/api/session/close': {
+      // The page is going away (sendBeacon on pagehide): stop its cluster's Node member.
+      if (String(body['clusterId'] ?? '') === session.clusterId.toString(16)) await session.stopMember();
+      return json(res, 200, { ok: true });
     }
     case '/api/speed': {
       const f = Number(body['factor']);
@@ -114,7 +120,7 @@ server.listen(port, host, () => {
   const p = typeof addr === 'object' && addr ? addr.port : port;
   const url = `http://${host}:${p}/`;
   console.log(`raftwire demo: ${url}`);
-  console.log('  a Node member (id 1, node-datachannel on 127.0.0.1) is waiting for the page’s members 2, 3, 4');
+  console.log('  each page load starts a cluster: members 2, 3, 4 in the page, member 1 here in Node (node-datachannel on 127.0.0.1)');
   console.log('  open it in Chromium with loopback WebRTC allowed and media permission auto-granted:');
   console.log(
     `  chromium --user-data-dir=/tmp/raftwire-demo-profile --allow-loopback-in-peer-connection --use-fake-ui-for-media-stream --use-fake-device-for-media-stream ${url}`,

@@ -331,6 +331,11 @@ export class PageCluster {
     await fetch('/api/speed', { method: 'POST', body: JSON.stringify({ factor }) });
   }
 
+  /** Tells the server the page is leaving (its Node member stops); usable from `pagehide`. */
+  leave(): void {
+    if (this.clusterId !== 0n) navigator.sendBeacon('/api/session/close', JSON.stringify({ clusterId: formatId(this.clusterId) }));
+  }
+
   async close(): Promise<void> {
     if (this.poll) clearInterval(this.poll);
     await Promise.all([...this.slots.values()].map((s) => s.member?.stop()));

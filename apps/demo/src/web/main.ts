@@ -350,4 +350,7 @@ async function start(): Promise<void> {
 start().catch((err: unknown) => {
   $('summary').textContent = `failed to start: ${err instanceof Error ? err.message : String(err)}`;
 });
-addEventListener('pagehide', () => void cluster.close());
+addEventListener('pagehide', () => {
+  cluster.leave();
+  void cluster.close();
+});
