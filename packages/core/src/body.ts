@@ -1,3 +1,4 @@
+import { concatBytes } from './bytes.js';
 import { abortError } from './abort.js';
 import type { LinkBody } from './link.js';
 import { tooLarge } from './framing.js';
@@ -22,14 +23,7 @@ export async function readAll(body: AsyncIterable<Uint8Array>, cap: number, sign
     if (total > cap) throw tooLarge(total, cap, 'body');
     parts.push(chunk);
   }
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts);
 }
 
 /** Reads at most `cap` bytes of a response body as text (error bodies), then stops reading. */

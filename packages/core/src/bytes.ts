@@ -5,6 +5,9 @@ export const MAX_VARINT = Number.MAX_SAFE_INTEGER;
 
 /** Bytes a LEB128 varint of `n` takes. */
 export function varintSize(n: number): number {
+  if (n < 0x80) return 1;
+  if (n < 0x4000) return 2;
+  if (n < 0x200000) return 3;
   let size = 1;
   while (n >= 0x80) {
     n = Math.floor(n / 128);
@@ -70,7 +73,8 @@ export class ByteWriter {
 
   /** Unsigned LEB128. `n` must be a safe non-negative integer (checked by callers). */
   varint(n: number): void {
-    this.ensure(8);
+    // Only the bytes it needs: a writer sized exactly (slab frames) must not grow for its last varint.
+    this.ensure(n < 0x80 ? 1 : varintSize(n));
     while (n >= 0x80) {
       this.buf[this.pos++] = (n % 128) | 0x80;
       n = Math.floor(n / 128);

@@ -17,6 +17,13 @@ export class MessageStreamEncoder {
     out.bytes(payload);
     return out.finish();
   }
+
+  /** Appends the same frame as {@link encode} to `out` (a stream writer's batch); writes nothing if it throws. */
+  encodeTo(m: Message, out: ByteWriter): void {
+    const payload = this.codec.encode(m);
+    out.varint(payload.length);
+    out.bytes(payload);
+  }
 }
 
 export class MessageStreamDecoder {

@@ -101,35 +101,68 @@ export class MsgAppEncoder {
 
   /** Encodes one message as a complete frame. Throws ERR_INVALID_MESSAGE for a bad message. */
   encode(m: Message): Uint8Array {
-    // Only the exact link heartbeat becomes 0x00; a message that merely looks
-    // like one (From = To = 0, other fields set) keeps its fields in a full frame.
-    if (m === LINK_HEARTBEAT || (isLinkHeartbeat(m) && messagesEqual(m, LINK_HEARTBEAT))) return HEARTBEAT_FRAME;
+    if (isExactLinkHeartbeat(m)) return HEARTBEAT_FRAME;
     if (this.fitsAppEntries(m)) {
-      let body = varintSize(m.entries.length) + varintSize(m.commit);
-      for (const e of m.entries) body += varintSize(e.type) + varintSize(e.term) + varintSize(e.data.length) + e.data.length;
+      const body = appEntriesBodySize(m);
       const out = new ByteWriter(1 + varintSize(body) + body, this.slab);
-      out.byte(MsgAppFrame.AppEntries);
-      out.varint(body);
-      out.varint(m.entries.length);
-      for (const e of m.entries) {
-        out.varint(e.type);
-        out.varint(e.term);
-        out.varint(e.data.length);
-        out.bytes(e.data);
-      }
-      out.varint(m.commit);
-      this.index += m.entries.length;
+      this.writeAppEntries(m, body, out);
       return out.finish();
     }
     const payload = this.codec.encode(m);
     const out = new ByteWriter(1 + varintSize(payload.length) + payload.length, this.slab);
+    this.writeFull(m, payload, out);
+    return out.finish();
+  }
+
+  /**
+   * Appends the same frame as {@link encode} to `out` (a stream writer's
+   * batch, so frames are not allocated one by one and then copied together).
+   * Writes nothing and keeps the state when it throws.
+   */
+  encodeTo(m: Message, out: ByteWriter): void {
+    if (isExactLinkHeartbeat(m)) {
+      out.byte(MsgAppFrame.LinkHeartbeat);
+      return;
+    }
+    if (this.fitsAppEntries(m)) {
+      this.writeAppEntries(m, appEntriesBodySize(m), out);
+      return;
+    }
+    this.writeFull(m, this.codec.encode(m), out);
+  }
+
+  private writeAppEntries(m: Message, body: number, out: ByteWriter): void {
+    out.byte(MsgAppFrame.AppEntries);
+    out.varint(body);
+    out.varint(m.entries.length);
+    for (const e of m.entries) {
+      out.varint(e.type);
+      out.varint(e.term);
+      out.varint(e.data.length);
+      out.bytes(e.data);
+    }
+    out.varint(m.commit);
+    this.index += m.entries.length;
+  }
+
+  private writeFull(m: Message, payload: Uint8Array, out: ByteWriter): void {
     out.byte(MsgAppFrame.Message);
     out.varint(payload.length);
     out.bytes(payload);
     this.term = m.term;
     this.index = lastIndex(m);
-    return out.finish();
   }
+}
+
+/** Only the exact link heartbeat becomes 0x00; a message that merely looks like one (From = To = 0, other fields set) keeps its fields in a full frame. */
+function isExactLinkHeartbeat(m: Message): boolean {
+  return m === LINK_HEARTBEAT || (isLinkHeartbeat(m) && messagesEqual(m, LINK_HEARTBEAT));
+}
+
+function appEntriesBodySize(m: Message): number {
+  let body = varintSize(m.entries.length) + varintSize(m.commit);
+  for (const e of m.entries) body += varintSize(e.type) + varintSize(e.term) + varintSize(e.data.length) + e.data.length;
+  return body;
 }
 
 export class MsgAppDecoder {

@@ -151,14 +151,20 @@ export class Peer {
   private async processLoop(q: BoundedQueue<Message>): Promise<void> {
     const signal = this.abort.signal;
     for (;;) {
-      let m: Message;
-      try {
-        m = await q.shift(signal);
-      } catch {
-        return;
+      // Take what is queued without awaiting; wait (with the signal) only when the queue is empty.
+      // A synchronous process() is not awaited either: a burst of received messages is handed to
+      // raft in one go (at most the queue's capacity) instead of one event-loop hop per message.
+      let m = signal.aborted ? undefined : q.tryShift();
+      if (m === undefined) {
+        try {
+          m = await q.shift(signal);
+        } catch {
+          return;
+        }
       }
       try {
-        await this.ctx.raft.process(m, signal);
+        const done = this.ctx.raft.process(m, signal);
+        if (done !== undefined) await done;
       } catch (err) {
         if (signal.aborted) return;
         this.log.warn({ error: err instanceof Error ? err.message : String(err) }, 'failed to process Raft message');

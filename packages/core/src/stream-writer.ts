@@ -1,4 +1,5 @@
 import { BoundedQueue } from './bounded-queue.js';
+import { ByteWriter } from './bytes.js';
 import { every } from './clock.js';
 import type { TransportContext } from './context.js';
 import { type Id, formatId } from './ids.js';
@@ -13,7 +14,12 @@ import { type StreamType, streamTypeName } from './version.js';
 
 interface FrameEncoder {
   encode(m: Message): Uint8Array;
+  /** Appends the frame to a batch; writes nothing when it throws. */
+  encodeTo(m: Message, out: ByteWriter): void;
 }
+
+/** First guess of a batch's size, before the writer has seen any frame. */
+const INITIAL_FRAME_GUESS = 64;
 
 /**
  * Writes messages to one peer over the stream that peer dialled to us. An
@@ -110,14 +116,30 @@ export class StreamWriter {
       this.heartbeatDue = true;
       this.poke();
     });
-    const batch: Uint8Array[] = [];
-    let batchBytes = 0;
+    // Frames are encoded straight into one buffer per batch (no per-frame allocation, no copy to
+    // join them), sized from the queue length and the average frame so far; it grows if short.
+    const maxBatchBytes = this.ctx.buffers.batchBytes;
+    let batch: ByteWriter | null = null;
+    let batchCount = 0;
+    let framesSeen = 0;
+    let frameBytesSeen = 0;
     let sentBytes = 0;
+    const newBatch = (): ByteWriter => {
+      const avg = framesSeen === 0 ? INITIAL_FRAME_GUESS : Math.ceil(frameBytesSeen / framesSeen);
+      const want = Math.min(this.ctx.buffers.batchMessages, this.queue.length + 1) * (avg + 8);
+      return new ByteWriter(Math.max(256, Math.min(maxBatchBytes + avg, want)));
+    };
     const flush = async (): Promise<void> => {
-      if (batch.length === 0) return;
-      const chunk = batch.length === 1 ? (batch[0] as Uint8Array) : concat(batch, batchBytes);
-      batch.length = 0;
-      batchBytes = 0;
+      if (batch === null || batch.length === 0) return;
+      const chunk = batch.finish();
+      framesSeen += batchCount;
+      frameBytesSeen += chunk.length;
+      if (framesSeen > 1 << 20) {
+        framesSeen >>= 1;
+        frameBytesSeen /= 2;
+      }
+      batch = null;
+      batchCount = 0;
       this.writing = true;
       try {
         await conn.write(chunk, this.ctx.timeouts.write);
@@ -142,9 +164,9 @@ export class StreamWriter {
           });
           continue;
         }
-        let frame: Uint8Array;
+        batch ??= newBatch();
         try {
-          frame = encoder.encode(m);
+          encoder.encodeTo(m, batch);
         } catch (err) {
           // a message that cannot be encoded is dropped alone; the stream stays up
           this.log.error(
@@ -155,16 +177,15 @@ export class StreamWriter {
           this.ctx.metrics.inc(MetricName.peerSentFailures, { To: this.peerHex });
           continue;
         }
-        batch.push(frame);
-        batchBytes += frame.length;
-        if (this.queue.length === 0 || batch.length >= this.ctx.buffers.batchMessages || batchBytes >= this.ctx.buffers.batchBytes) {
+        batchCount++;
+        if (this.queue.length === 0 || batchCount >= this.ctx.buffers.batchMessages || batch.length >= maxBatchBytes) {
           await flush();
         }
       }
     } catch (err) {
       if (this.conn === conn) {
         const reason = err instanceof Error ? err.message : String(err);
-        this.onConnLost(conn, reason, 'write', batch.length > 0);
+        this.onConnLost(conn, reason, 'write', batchCount > 0);
       }
     } finally {
       hb.stop();
@@ -204,14 +225,4 @@ export class StreamWriter {
     await this.loop;
     this.log.info({}, 'stopped TCP streaming connection with remote peer');
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

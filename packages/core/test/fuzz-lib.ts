@@ -10,18 +10,10 @@ import {
   cborMessageCodec,
   createMessage,
 } from '../src/index.js';
+import { seededRandom } from '../src/testing/memory-link.js';
 
-/** mulberry32: a small seeded PRNG, so every failure reproduces from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG, so every failure reproduces from its seed. */
+const prng = seededRandom;
 
 export type DecoderName = 'message' | 'frame' | 'message-stream' | 'msgapp';
 export const DECODERS: DecoderName[] = ['message', 'frame', 'message-stream', 'msgapp'];

@@ -1,8 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ByteWriter } from '../src/bytes.js';
 import {
   ErrorCode,
   LINK_HEARTBEAT,
+  MessageStreamEncoder,
   type Message,
   MessageType,
   MsgAppDecoder,
@@ -117,6 +119,33 @@ describe('msgapp codec', () => {
         });
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('encodeTo appends exactly the bytes encode returns, for msgapp and message streams (batch writer)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(arbMessage, fc.constant(LINK_HEARTBEAT), fc.nat({ max: 3 })), { maxLength: 12 }), (items) => {
+        // numbers stand for continuing MsgApps, so AppEntries frames are exercised too
+        let index = 0;
+        const msgs = items.map((x) => {
+          if (typeof x !== 'number') return x;
+          const entries = Array.from({ length: x }, (_, i) => ent(1, index + i + 1, [i, x]));
+          const m = app({ term: 1, logTerm: 1, index, entries, commit: index });
+          index += x;
+          return m;
+        });
+        const one = new MsgAppEncoder(peers);
+        const batched = new MsgAppEncoder(peers);
+        const out = new ByteWriter(16);
+        for (const m of msgs) batched.encodeTo(m, out);
+        expect(out.finish()).toEqual(concat(msgs.map((m) => one.encode(m))));
+        const s1 = new MessageStreamEncoder();
+        const s2 = new MessageStreamEncoder();
+        const out2 = new ByteWriter(16);
+        for (const m of msgs) s2.encodeTo(m, out2);
+        expect(out2.finish()).toEqual(concat(msgs.map((m) => s1.encode(m))));
+      }),
+      { numRuns: 200 },
     );
   });
 

@@ -1,3 +1,5 @@
+import { BULK_WINDOW_BYTES, WINDOW_BYTES } from './channel-mux.js';
+
 /**
  * The four data channels of a member pair (DESIGN §5), one per kind of
  * traffic so SCTP never makes a heartbeat wait behind bulk data. They are
@@ -10,6 +12,11 @@ export const CHANNELS = [
   { label: 'pipeline', id: 104 },
   { label: 'snapshot', id: 106 },
 ] as const;
+
+/** Flow-control window per channel: the bulk channel gets a small one so it never fills the association (channel-mux.ts). */
+export function windowForChannel(label: ChannelLabel): number {
+  return label === 'snapshot' ? BULK_WINDOW_BYTES : WINDOW_BYTES;
+}
 
 export type ChannelLabel = (typeof CHANNELS)[number]['label'];
 

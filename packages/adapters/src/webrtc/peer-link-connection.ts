@@ -1,6 +1,6 @@
 import { ErrorCode, RaftwireError } from '@raftwire/core';
 import type { LinkRequest, LinkResponse, ProtocolHandler } from '@raftwire/core';
-import { CHANNELS, type ChannelLabel, channelForPath } from './channels.js';
+import { CHANNELS, type ChannelLabel, channelForPath, windowForChannel } from './channels.js';
 import { ChannelMux } from './channel-mux.js';
 import type { Logger } from './logger.js';
 import type { PeerConnectionFactory, PeerConnectionPort, PeerSignalData } from './peer-connection-port.js';
@@ -68,6 +68,7 @@ export class PeerLinkConnection {
         pacer: this.pacer,
         handler: options.handler,
         remoteAddress: options.remoteAddress,
+        windowBytes: windowForChannel(label),
         ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
         logger: this.log,
         onProtocolError: (err) => {

@@ -1,7 +1,7 @@
 import { ErrorCode, RaftwireError } from '@raftwire/core';
 import type { ProtocolHandler } from '@raftwire/core';
 import { describe, expect, it } from 'vitest';
-import { ChannelMux, MAX_SERVED_EXCHANGES, WINDOW_BYTES } from '../../src/webrtc/channel-mux.js';
+import { BULK_WINDOW_BYTES, ChannelMux, MAX_SERVED_EXCHANGES, WINDOW_BYTES } from '../../src/webrtc/channel-mux.js';
 import { decodeReset, encodeRequestHead } from '../../src/webrtc/exchange-head.js';
 import { silentLogger } from '../../src/webrtc/logger.js';
 import { FrameType, type MuxFrame, decodeMuxFrame, encodeMuxFrame } from '../../src/webrtc/mux-frame.js';
@@ -35,9 +35,10 @@ function memoryChannel(): DataChannelPort & { sent: Uint8Array[]; deliver: ((b: 
   return ch;
 }
 
-function mux(channel: DataChannelPort, handler?: ProtocolHandler, protocolErrors: RaftwireError[] = []): ChannelMux {
+function mux(channel: DataChannelPort, handler?: ProtocolHandler, protocolErrors: RaftwireError[] = [], windowBytes?: number): ChannelMux {
   return new ChannelMux({
     channel,
+    ...(windowBytes === undefined ? {} : { windowBytes }),
     pacer: new SendPacer(),
     handler: () => handler,
     remoteAddress: 'webrtc://9',
@@ -46,7 +47,10 @@ function mux(channel: DataChannelPort, handler?: ProtocolHandler, protocolErrors
   });
 }
 
-function linkedPair(handler: ProtocolHandler): {
+function linkedPair(
+  handler: ProtocolHandler,
+  windowBytes?: number,
+): {
   client: ChannelMux;
   server: ChannelMux;
   c: ReturnType<typeof memoryChannel>;
@@ -54,8 +58,8 @@ function linkedPair(handler: ProtocolHandler): {
 } {
   const c = memoryChannel();
   const s = memoryChannel();
-  const client = mux(c);
-  const server = mux(s, handler);
+  const client = mux(c, undefined, [], windowBytes);
+  const server = mux(s, handler, [], windowBytes);
   c.deliver = (b) => server.receive(b);
   s.deliver = (b) => client.receive(b);
   return { client, server, c, s };
@@ -64,14 +68,17 @@ function linkedPair(handler: ProtocolHandler): {
 const frames = (sent: Uint8Array[]): MuxFrame[] => sent.map((b) => decodeMuxFrame(b));
 
 describe('ChannelMux (in memory)', () => {
-  it('bounds what a slow reader buffers: the sender stops at the flow-control window', async () => {
+  it.each([
+    { window: WINDOW_BYTES, message: 256 * 1024 },
+    { window: BULK_WINDOW_BYTES, message: BULK_WINDOW_BYTES / 4 },
+  ])('bounds what a slow reader buffers: the sender stops at the flow-control window ($window)', async ({ window, message }) => {
     let reader: AsyncIterator<Uint8Array> | undefined;
     const handler: ProtocolHandler = async (req) => {
       reader = req.body[Symbol.asyncIterator]();
       await reader.next(); // read one chunk, then stall
       return new Promise(() => {});
     };
-    const { client, c } = linkedPair(handler);
+    const { client, c } = linkedPair(handler, window === WINDOW_BYTES ? undefined : window);
     async function* body(): AsyncGenerator<Uint8Array> {
       for (let i = 0; i < 32; i++) yield pattern(256 * 1024, i);
     }
@@ -81,12 +88,21 @@ describe('ChannelMux (in memory)', () => {
     const dataBytes = frames(c.sent)
       .filter((f) => f.type === FrameType.DATA)
       .reduce((n, f) => n + f.payload.length, 0);
-    expect(dataBytes).toBeLessThanOrEqual(WINDOW_BYTES + 256 * 1024);
-    expect(dataBytes).toBeGreaterThanOrEqual(WINDOW_BYTES);
-    // Reading on lets the rest through.
+    // The reader took one message off the queue (credit for it may or may not have come back yet).
+    expect(dataBytes).toBeLessThanOrEqual(window + message);
+    expect(dataBytes).toBeGreaterThanOrEqual(window);
+    // Reading on lets the rest through, in messages of at most a quarter of the window.
     let n = 1;
-    while (!(await (reader as AsyncIterator<Uint8Array>).next()).done) n++;
-    expect(n).toBe(32);
+    let bytes = message;
+    for (;;) {
+      const r = await (reader as AsyncIterator<Uint8Array>).next();
+      if (r.done) break;
+      expect(r.value.length).toBeLessThanOrEqual(message);
+      bytes += r.value.length;
+      n++;
+    }
+    expect(bytes).toBe(32 * 256 * 1024);
+    expect(n).toBe((32 * 256 * 1024) / message);
   });
 
   it('answers 500 when the handler throws, and one message each way for a body-less GET', async () => {

@@ -1,0 +1,189 @@
+/**
+ * `pnpm bench http`: the HTTP adapter carrying a real Transport between two
+ * Node processes on 127.0.0.1 (each a `member.ts` child: Transport served by
+ * startRaftServer, NodeHttpLink client).
+ *
+ * (a) msgapp stream throughput with 1 KiB and 64 B entries, measured at the
+ *     receiver's `process` (first to last arrival), beside raw node:net TCP
+ *     moving the same wire bytes between two processes in the same run.
+ * (b) heartbeat round trip (MsgHeartbeat → MsgHeartbeatResp over the message
+ *     streams) p50/p99 idle, and while a 1 GiB snapshot goes to the same peer.
+ * (c) pipeline POSTs per second (4 concurrent) with NodeHttpLink and
+ *     FetchLink, beside a bare node:http keep-alive client.
+ *
+ * Options: `--quick` (smaller counts, for a smoke run).
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { type MemberEvent, MemberProcess } from '../../packages/adapters/test/http/fixtures/member-process.js';
+import { MsgAppEncoder, MessageType, cborMessageCodec, createEntry, createMessage } from '../../packages/core/src/index.js';
+import { type Result, report, result } from './report.js';
+
+const quick = process.argv.includes('--quick');
+const CLUSTER = '1000';
+const tcpPeer = fileURLToPath(new URL('./_tcp-peer.ts', import.meta.url));
+
+/** Wire bytes of `count` flood MsgApps of `perMsg` entries of `entryBytes` on a fresh msgapp stream (what member.ts sends). */
+function msgappWireBytes(count: number, entryBytes: number, perMsg = 1): number {
+  const enc = new MsgAppEncoder({ from: 1n, to: 2n }, cborMessageCodec);
+  const data = new Uint8Array(entryBytes).fill(0x61);
+  let total = 0;
+  for (let sent = 0, index = 0; sent < count; sent++, index += perMsg) {
+    const first = index;
+    const m = createMessage({
+      type: MessageType.MsgApp,
+      from: 1n,
+      to: 2n,
+      term: 1,
+      logTerm: 1,
+      index: first,
+      commit: first,
+      entries: Array.from({ length: perMsg }, (_, k) => createEntry({ term: 1, index: first + k + 1, data })),
+    });
+    total += enc.encode(m).length;
+  }
+  return total;
+}
+
+function lineOf(child: ReturnType<typeof spawn>): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (d: Buffer): void => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl !== -1) {
+        child.stdout!.off('data', onData);
+        const rest = buf.slice(nl + 1);
+        resolve(JSON.parse(buf.slice(0, nl)) as Record<string, number>);
+        if (rest) child.stdout!.unshift(Buffer.from(rest));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`tcp peer exited ${code}`)));
+  });
+}
+
+/** Raw TCP between two processes: bytes per second from first to last byte at the sink. */
+async function rawTcp(total: number, chunk: number): Promise<number> {
+  const run = (args: string[]) => spawn(process.execPath, ['--import', 'tsx', tcpPeer, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sink = run(['sink', String(total)]);
+  const { port } = await lineOf(sink);
+  const source = run(['source', String(port), String(total), String(chunk)]);
+  const done = await lineOf(sink);
+  await Promise.all([sink, source].map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+  return (done.bytes as number) / (((done.lastAt as number) - (done.firstAt as number)) / 1000);
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
+  if (s.length === 0) return Number.NaN;
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+}
+
+async function pair(): Promise<{ a: MemberProcess; b: MemberProcess; close(): Promise<void> }> {
+  const [a, b] = await Promise.all([
+    MemberProcess.start({ id: '1', clusterId: CLUSTER, respond: true }),
+    MemberProcess.start({ id: '2', clusterId: CLUSTER, respond: true }),
+  ]);
+  a.command({ cmd: 'addPeer', id: '2', url: b.url });
+  b.command({ cmd: 'addPeer', id: '1', url: a.url });
+  const attached = (m: MemberProcess, type: string) =>
+    m.find((e: MemberEvent) => e.ev === 'attached' && e['type'] === type && e['direction'] === 'out', 20_000, `${type} writer`);
+  await Promise.all([attached(a, 'msgappv2'), attached(a, 'message'), attached(b, 'message')]);
+  return { a, b, close: async () => void (await Promise.all([a.stop(), b.stop()])) };
+}
+
+async function throughput(a: MemberProcess, b: MemberProcess, count: number, entryBytes: number, perMsg = 1): Promise<number> {
+  await b.ask({ cmd: 'reset' }, 'reset-done');
+  const reached = b.next((e) => e.ev === 'reached', 120_000, `${count} MsgApps`);
+  b.command({ cmd: 'expect', count });
+  a.command({ cmd: 'flood', to: '2', count, entryBytes, perMsg });
+  const r = await reached;
+  const seconds = ((r['lastAt'] as number) - (r['firstAt'] as number)) / 1000;
+  return msgappWireBytes(count, entryBytes, perMsg) / seconds;
+}
+
+async function main(): Promise<void> {
+  const results: Result[] = [];
+  const MB = 1e6;
+  const { a, b, close } = await pair();
+  try {
+    // (a) msgapp stream throughput vs raw TCP, same wire bytes. Two shapes: one entry per MsgApp
+    // (etcd's BenchmarkSendingMsgApp), and 64 entries per MsgApp, as raft batches them under load.
+    for (const [entryBytes, entries, perMsg] of [
+      [1024, quick ? 20_000 : 200_000, 1],
+      [64, quick ? 50_000 : 500_000, 1],
+      [1024, quick ? 20_000 * 8 : 200_000 * 4, 64],
+      [64, quick ? 50_000 * 8 : 500_000 * 4, 64],
+    ] as const) {
+      const count = entries / perMsg;
+      const shape = perMsg === 1 ? `${entryBytes} B entries, 1 per MsgApp` : `${entryBytes} B entries, ${perMsg} per MsgApp`;
+      await throughput(a, b, Math.min(count, 5000), entryBytes, perMsg); // warm-up
+      const wire = msgappWireBytes(count, entryBytes, perMsg);
+      const transport = await throughput(a, b, count, entryBytes, perMsg);
+      const tcp = await rawTcp(wire, 64 * 1024);
+      results.push(result(`msgapp stream, ${shape}`, 'MB/s', transport / MB, tcp / MB, '>= 0.8'));
+      const bytesPerEntry = wire / entries;
+      results.push(result(`msgapp stream, ${shape} (entries)`, 'entries/s', transport / bytesPerEntry, tcp / bytesPerEntry, null));
+    }
+
+    // (b) heartbeat round trips, idle and during a 1 GiB snapshot to the same peer
+    const rttCount = quick ? 200 : 1000;
+    const loopDelays = async (): Promise<string> => {
+      const [x, y] = await Promise.all([a.ask({ cmd: 'stats' }, 'stats'), b.ask({ cmd: 'stats' }, 'stats')]);
+      const f = (s: MemberEvent) => `${(s['loopDelayP50'] as number).toFixed(1)}/${(s['loopDelayP99'] as number).toFixed(1)}`;
+      return `event-loop delay p50/p99 ms: sender ${f(x)}, receiver ${f(y)}`;
+    };
+    const resetBoth = () => Promise.all([a.ask({ cmd: 'reset' }, 'reset-done'), b.ask({ cmd: 'reset' }, 'reset-done')]);
+    await resetBoth();
+    const idle = (await a.ask({ cmd: 'rtt', to: '2', count: rttCount, intervalMs: 2 }, 'rtt', 120_000))['samples'] as number[];
+    console.log(`(idle: ${await loopDelays()})`);
+    await resetBoth();
+    const snapSize = quick ? 256 * 1024 * 1024 : 1024 * 1024 * 1024;
+    const rttDone = a.next((e) => e.ev === 'rtt', 300_000, 'rtt during snapshot');
+    const snapDone = a.next((e) => e.ev === 'snapshot-sent', 300_000, 'snapshot');
+    a.command({ cmd: 'rtt', to: '2', count: 1_000_000, intervalMs: 2 });
+    a.command({ cmd: 'snapshot', to: '2', size: snapSize });
+    const snap = await snapDone;
+    a.command({ cmd: 'rtt-stop' });
+    const busy = (await rttDone)['samples'] as number[];
+    if (snap['status'] !== 'finish') throw new Error(`snapshot ${snap['status']}`);
+    const snapMBs = snapSize / MB / ((snap['ms'] as number) / 1000);
+    const idleP50 = percentile(idle, 50);
+    const idleP99 = percentile(idle, 99);
+    results.push(result('heartbeat RTT p50 (idle)', 'ms', idleP50, idleP50, null));
+    results.push(result('heartbeat RTT p99 (idle)', 'ms', idleP99, idleP99, null));
+    results.push(result(`heartbeat RTT p50 during ${snapSize >> 20} MiB snapshot`, 'ms', percentile(busy, 50), idleP50, null));
+    results.push(result(`heartbeat RTT p99 during ${snapSize >> 20} MiB snapshot`, 'ms', percentile(busy, 99), idleP99, '<= 2'));
+    console.log(
+      `(snapshot ${snapSize >> 20} MiB at ${snapMBs.toFixed(0)} MB/s; ${busy.length} heartbeats during it; ${await loopDelays()})`,
+    );
+
+    // (c) pipeline POSTs per second, 4 concurrent, each link beside a bare node:http client
+    const posts = quick ? 2000 : 10_000;
+    const run = async (link: string, count: number): Promise<number> => {
+      const r = await a.ask({ cmd: 'pipeline', url: b.url, to: '2', count, concurrency: 4, link }, 'pipeline-done', 120_000);
+      if (r['ok'] !== count) throw new Error(`pipeline ${link}: ${r['ok']}/${count} answered 204 (last ${r['status']})`);
+      return (count * 1000) / (r['ms'] as number);
+    };
+    // Each client warmed up (JIT, connections) right before it is measured.
+    const rate = async (link: string): Promise<number> => {
+      await run(link, Math.ceil(posts / 4));
+      return run(link, posts);
+    };
+    const raw = await rate('raw');
+    const nodeLink = await rate('node');
+    const fetchLink = await rate('fetch');
+    results.push(result('pipeline POST /raft, NodeHttpLink (vs bare node:http)', 'req/s', nodeLink, raw, null));
+    results.push(result('pipeline POST /raft, FetchLink (vs NodeHttpLink)', 'req/s', fetchLink, nodeLink, null));
+  } finally {
+    await close();
+  }
+  report('http', results, 'raw TCP / idle / bare node:http');
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,125 @@
+/**
+ * Node side of the Chromium tests and bench: bundles `transport-page.ts`
+ * (the isomorphic build plus the globals simple-peer needs), serves it on
+ * 127.0.0.1 beside an HTTP signalling relay, and opens member pages in the
+ * system's /usr/bin/chromium through playwright-core. Must run inside
+ * `tools/loopback-only`.
+ */
+import { existsSync } from 'node:fs';
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { type SignalingRelay, createSignalingRelay } from '../../../src/webrtc/node/index.js';
+import type { PageApi } from './transport-page.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const hasChromium = existsSync(CHROMIUM);
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const coreSrc = fileURLToPath(new URL('../../../../core/src/index.ts', import.meta.url));
+
+/** Bundles the page entry once (esbuild, ~1 s). */
+export async function bundlePage(): Promise<string> {
+  const out = await build({
+    entryPoints: [`${here}transport-page.ts`],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    inject: [`${here}shims.js`],
+    define: { global: 'globalThis' },
+    alias: { '@raftwire/core': coreSrc },
+    logLevel: 'error',
+  });
+  const file = out.outputFiles[0];
+  if (file === undefined) throw new Error('esbuild produced no output');
+  return file.text;
+}
+
+export interface PageSite {
+  base: string;
+  relayUrl: string;
+  relay: SignalingRelay;
+  close(): Promise<void>;
+}
+
+/** Serves the page (`/`, `/app.js`) and the signalling relay (`/raft-signal`) on 127.0.0.1. */
+export async function servePage(js: string, clusterId: bigint): Promise<PageSite> {
+  const relay = createSignalingRelay({ clusterId });
+  const server: Server = createServer((req, res) => {
+    if (relay.handle(req, res)) return;
+    if (req.url === '/app.js') {
+      res.setHeader('content-type', 'text/javascript');
+      res.end(js);
+      return;
+    }
+    res.setHeader('content-type', 'text/html');
+    res.end('<!doctype html><title>raftwire member</title><script type="module" src="/app.js"></script>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    base,
+    relayUrl: `${base}/raft-signal`,
+    relay,
+    close: async () => {
+      relay.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Headless Chromium with loopback ICE allowed (feasibility §5). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--allow-loopback-in-peer-connection',
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+    ],
+  });
+}
+
+export interface MemberPage {
+  context: BrowserContext;
+  page: Page;
+  errors: string[];
+  /** Calls `window.rw[name](...args)` in the page. */
+  call<K extends keyof PageApi>(name: K, ...args: Parameters<PageApi[K]>): Promise<Awaited<ReturnType<PageApi[K]>>>;
+}
+
+/** A page in its own context (camera/microphone granted: Chromium gathers no host candidates without them). */
+export async function openMemberPage(browser: Browser, site: PageSite): Promise<MemberPage> {
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(site.base);
+  await page.waitForFunction(() => 'rw' in window);
+  return {
+    context,
+    page,
+    errors,
+    call: (name, ...args) =>
+      page.evaluate(
+        ([n, a]) => {
+          const api = (window as unknown as { rw: Record<string, (...x: unknown[]) => unknown> }).rw;
+          return api[n as string]?.(...(a as unknown[]));
+        },
+        [name, args] as const,
+      ) as never,
+  };
+}
