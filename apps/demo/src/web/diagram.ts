@@ -10,6 +10,8 @@ interface Flight {
   start: number;
   duration: number;
   count: number;
+  /** Sent on a cut link: drawn stopping halfway, crossed out. */
+  dropped: boolean;
 }
 
 /** What the diagram needs to know about a link besides its traffic. */
@@ -49,8 +51,8 @@ export class Diagram {
     ctx.scale(dpr, dpr);
   }
 
-  message(t: MessageTrace, now: number): void {
-    const last = this.flights.findLast((f) => f.from === t.from && f.to === t.to && f.type === t.type);
+  message(t: MessageTrace, now: number, dropped = false): void {
+    const last = this.flights.findLast((f) => f.from === t.from && f.to === t.to && f.type === t.type && f.dropped === dropped);
     if (last && now - last.start < BATCH_MS) {
       last.count++;
       return;
@@ -63,7 +65,7 @@ export class Diagram {
       }
       this.flights.shift();
     }
-    this.flights.push({ from: t.from, to: t.to, type: t.type, start: now, duration: Math.max(MIN_FLIGHT_MS, t.delayMs), count: 1 });
+    this.flights.push({ from: t.from, to: t.to, type: t.type, start: now, duration: Math.max(MIN_FLIGHT_MS, t.delayMs), count: 1, dropped });
   }
 
   private positions(members: MemberView[]): Map<string, { x: number; y: number }> {
@@ -153,7 +155,7 @@ export class Diagram {
       const dx = pb.x - pa.x;
       const dy = pb.y - pa.y;
       const len = Math.hypot(dx, dy) || 1;
-      const t = (now - f.start) / f.duration;
+      const t = f.dropped ? Math.min(0.5, (now - f.start) / f.duration) : (now - f.start) / f.duration;
       const startOff = R / len;
       const tt = startOff + (1 - 2 * startOff) * t;
       // each direction rides on its own side of the line
@@ -166,9 +168,17 @@ export class Diagram {
       c.arc(x, y, r, 0, Math.PI * 2);
       c.fillStyle = messageColor(f.type);
       c.fill();
-      c.lineWidth = 1;
-      c.strokeStyle = '#212529';
+      c.lineWidth = f.dropped ? 2 : 1;
+      c.strokeStyle = f.dropped ? '#e03131' : '#212529';
       c.stroke();
+      if (f.dropped) {
+        c.beginPath();
+        c.moveTo(x - r, y - r);
+        c.lineTo(x + r, y + r);
+        c.moveTo(x + r, y - r);
+        c.lineTo(x - r, y + r);
+        c.stroke();
+      }
       if (f.count > 1) {
         c.font = 'bold 10px system-ui, sans-serif';
         c.fillStyle = '#212529';

@@ -47,7 +47,7 @@ const cluster = new PageCluster(
     message(t: MessageTrace) {
       const now = performance.now();
       stats.message(t, now);
-      diagram.message(t, now);
+      diagram.message(t, now, t.from !== NODE_MEMBER && cluster.isCut(t.from, t.to));
     },
     nodePath(to: string, path: string, at: number) {
       stats.path(NODE_MEMBER, to, path, at);
@@ -265,7 +265,7 @@ function legend(): void {
     el.append(span);
   }
   const more = document.createElement('span');
-  more.textContent = '· ×N = N messages batched · dashed line = peer not active · red = cut';
+  more.textContent = '· ×N = N messages batched · crossed out = dropped on a cut link · dashed line = peer not active · red = cut';
   el.append(more);
 }
 
