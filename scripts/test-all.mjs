@@ -47,7 +47,9 @@ const hasE2e =
   readdirSync(join(e2eDir, 'tests')).some((f) => f.endsWith('.spec.ts'));
 if (hasE2e) {
   const pwJson = join(out, 'playwright.json');
-  run('playwright (e2e)', bin('playwright'), ['test', '--config', join(e2eDir, 'playwright.config.ts')], {
+  // @playwright/test is a devDependency of e2e/, so its runner lives there (the config resolves the same copy).
+  const e2eBin = join(e2eDir, 'node_modules', '.bin', 'playwright');
+  run('playwright (e2e)', existsSync(e2eBin) ? e2eBin : bin('playwright'), ['test', '--config', join(e2eDir, 'playwright.config.ts')], {
     env: { PLAYWRIGHT_JSON_OUTPUT_NAME: pwJson, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' },
   });
   if (existsSync(pwJson)) {

@@ -1,0 +1,67 @@
+import type { Clock, TimerHandle } from '@raftwire/raft';
+
+/** Milliseconds of visible travel a message gets per unit of slow-down. */
+export const DELAY_PER_FACTOR_MS = 60;
+
+interface ScaledTimer {
+  cancelled: boolean;
+  handle: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * The demo's time control. `factor` 1 is real time; 10 runs every Raft
+ * timer ten times slower and delays each message's delivery so a person can
+ * follow it. Only Raft's clock and message hand-off are slowed; the
+ * transport's own timers (dial, idle, keep-alive) run in real time.
+ */
+export class SpeedControl {
+  private f = 1;
+
+  get factor(): number {
+    return this.f;
+  }
+
+  set factor(v: number) {
+    if (!Number.isFinite(v) || v < 1 || v > 100) throw new RangeError('speed factor must be within 1..100');
+    this.f = v;
+  }
+
+  /** How long a message is held before it is handed to the transport. */
+  delayMs(): number {
+    return this.f <= 1 ? 0 : Math.round(DELAY_PER_FACTOR_MS * this.f);
+  }
+
+  /** A Raft clock whose intervals and timeouts stretch with the factor (read at every firing). */
+  readonly clock: Clock = {
+    now: () => Date.now(),
+    setInterval: (fn, ms) => {
+      const t: ScaledTimer = { cancelled: false, handle: undefined };
+      const arm = (): void => {
+        t.handle = setTimeout(() => {
+          if (t.cancelled) return;
+          arm();
+          fn();
+        }, ms * this.f);
+      };
+      arm();
+      return t as unknown as TimerHandle;
+    },
+    clearInterval: (h) => {
+      const t = h as unknown as ScaledTimer;
+      t.cancelled = true;
+      clearTimeout(t.handle);
+    },
+    setTimeout: (fn, ms) => {
+      const t: ScaledTimer = { cancelled: false, handle: undefined };
+      t.handle = setTimeout(() => {
+        if (!t.cancelled) fn();
+      }, ms * this.f);
+      return t as unknown as TimerHandle;
+    },
+    clearTimeout: (h) => {
+      const t = h as unknown as ScaledTimer;
+      t.cancelled = true;
+      clearTimeout(t.handle);
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from '@playwright/test';
+
+// A free port on 127.0.0.1, chosen once (workers inherit it through the environment).
+if (!process.env['DEMO_PORT']) {
+  process.env['DEMO_PORT'] = execFileSync(
+    process.execPath,
+    ['-e', "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{process.stdout.write(String(s.address().port));s.close()})"],
+    { encoding: 'utf8' },
+  ).trim();
+}
+const port = Number(process.env['DEMO_PORT']);
+const demoDir = fileURLToPath(new URL('../apps/demo/', import.meta.url));
+
+export default defineConfig({
+  testDir: './tests',
+  outputDir: './test-results',
+  workers: 1,
+  fullyParallel: false,
+  retries: 0,
+  timeout: 90_000,
+  expect: { timeout: 30_000 },
+  reporter: [['list'], ['json']],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    browserName: 'chromium',
+    viewport: { width: 1280, height: 860 },
+    permissions: ['camera', 'microphone'],
+    launchOptions: {
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--allow-loopback-in-peer-connection',
+      ],
+    },
+  },
+  webServer: {
+    // Builds the page, then serves it with the signalling relay and the Node member.
+    command: `node node_modules/vite/bin/vite.js build && node dist/server/main.js --port ${port}`,
+    cwd: demoDir,
+    url: `http://127.0.0.1:${port}/api/node-status`,
+    timeout: 180_000,
+    reuseExistingServer: false,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    gracefulShutdown: { signal: 'SIGTERM', timeout: 5000 },
+  },
+});
