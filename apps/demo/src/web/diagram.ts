@@ -65,7 +65,15 @@ export class Diagram {
       }
       this.flights.shift();
     }
-    this.flights.push({ from: t.from, to: t.to, type: t.type, start: now, duration: Math.max(MIN_FLIGHT_MS, t.delayMs), count: 1, dropped });
+    this.flights.push({
+      from: t.from,
+      to: t.to,
+      type: t.type,
+      start: now,
+      duration: Math.max(MIN_FLIGHT_MS, t.delayMs),
+      count: 1,
+      dropped,
+    });
   }
 
   private positions(members: MemberView[]): Map<string, { x: number; y: number }> {

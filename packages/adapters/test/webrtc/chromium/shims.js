@@ -1,6 +1,6 @@
 // Globals simple-peer 9's dependencies expect in a browser (feasibility §7).
 import process from 'process/browser.js';
-// biome-ignore lint/style/useNodejsImportProtocol: the npm `buffer` package for the browser, not Node's module
+// `buffer` here is the npm package for the browser, not Node's module.
 import { Buffer } from 'buffer';
 globalThis.process ??= process;
 globalThis.Buffer ??= Buffer;
