@@ -308,6 +308,8 @@ function eldStats(xs: number[]): Record<string, number> {
   return { p50: q(0.5), p99: q(0.99), max: s[s.length - 1] ?? Number.NaN };
 }
 
+let cpuMark = process.cpuUsage();
+
 async function handle(c: Cmd): Promise<Record<string, unknown> | undefined> {
   switch (c.cmd) {
     case 'raw':
@@ -360,6 +362,13 @@ async function handle(c: Cmd): Promise<Record<string, unknown> | undefined> {
       for (const s of hbSent.values()) if (s.phase !== 'none') rtts[s.phase].push(Number.POSITIVE_INFINITY);
       hbSent.clear();
       return { idle: rtts.idle, during: rtts.during, eldIdle: eldStats(eld.idle), eldDuring: eldStats(eld.during) };
+    }
+    case 'cpu-mark':
+      cpuMark = process.cpuUsage();
+      return {};
+    case 'cpu': {
+      const u = process.cpuUsage(cpuMark);
+      return { cpuMs: (u.user + u.system) / 1000 };
     }
     case 'exit':
       process.exit(0);

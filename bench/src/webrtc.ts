@@ -36,6 +36,8 @@ const results: Result[] = [];
 interface Cases {
   raw(total: number): Promise<number>;
   transport(total: number): Promise<{ mbps: number; dropped: number }>;
+  /** CPU ms (user + system, all threads) each member process used per MB over the raw and transport runs. */
+  cpu?: { raw: [number, number]; transport: [number, number] };
   heartbeat(size: number): Promise<{ idle: number[]; during: number[]; snapshotMbps: number; note?: string }>;
 }
 
@@ -51,6 +53,11 @@ async function measure(name: string, cases: Cases, total: number, snapshot: numb
     dropped += t.dropped;
   }
   if (dropped > 0) throw new Error(`${name}: the transport dropped ${dropped} messages`);
+  const cpu = cases.cpu;
+  if (cpu) {
+    const c = ([s, r]: [number, number]) => `sender ${s.toFixed(1)}, receiver ${r.toFixed(1)}`;
+    console.log(`${name}: CPU ms per MB moved (process total, all threads): raw ${c(cpu.raw)}; transport ${c(cpu.transport)}`);
+  }
   // Node members report their own event-loop delay per phase (each in its own process). With both
   // Chromium members in one page this process's delay only covers the driver, printed for completeness.
   const eld = monitorEventLoopDelay({ resolution: 1 });
@@ -95,11 +102,7 @@ class MemberProc {
   static async start(stack: string, id: number, relay: string): Promise<MemberProc> {
     const prof = process.env.RAFTWIRE_BENCH_CPU_PROF;
     const child = fork(fileURLToPath(new URL('./_webrtc-member.ts', import.meta.url)), [stack, String(id), relay], {
-      execArgv: [
-        '--import',
-        'tsx',
-        ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${stack}-member${id}-${Date.now()}.cpuprofile`] : []),
-      ],
+      execArgv: ['--import', 'tsx', ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -133,12 +136,25 @@ async function nodeCases(stack: string, relay: string): Promise<{ cases: Cases; 
   const [a, b] = await Promise.all([MemberProc.start(stack, 1, relay), MemberProc.start(stack, 2, relay)]);
   await Promise.all([a.ask('raw-join'), b.ask('raw-join')]);
   let round = 0;
+  const cpu = { raw: [0, 0, 0] as number[], transport: [0, 0, 0] as number[] };
+  const addCpu = async (acc: number[], total: number): Promise<void> => {
+    const [x, y] = await Promise.all([a.ask('cpu'), b.ask('cpu')]);
+    acc[0] = (acc[0] ?? 0) + (x.cpuMs as number);
+    acc[1] = (acc[1] ?? 0) + (y.cpuMs as number);
+    acc[2] = (acc[2] ?? 0) + total / 1e6;
+  };
+  const perMb = (acc: number[]): [number, number] => [(acc[0] ?? 0) / (acc[2] ?? 1), (acc[1] ?? 0) / (acc[2] ?? 1)];
   const cases: Cases = {
+    get cpu() {
+      return { raw: perMb(cpu.raw), transport: perMb(cpu.transport) };
+    },
     raw: async (total) => {
       round++;
+      await Promise.all([a.ask('cpu-mark'), b.ask('cpu-mark')]);
       const rx = b.ask('raw', { round, total });
       const tx = await a.ask('raw', { round, total });
       const done = await rx;
+      await addCpu(cpu.raw, total);
       await Promise.all([a.ask('raw-close'), b.ask('raw-close')]);
       return total / 1e6 / (((done.t1 as number) - (tx.t0 as number)) / 1000);
     },
@@ -146,8 +162,10 @@ async function nodeCases(stack: string, relay: string): Promise<{ cases: Cases; 
       await Promise.all([a.ask('up'), b.ask('up')]);
       try {
         await b.ask('expect', { total });
+        await Promise.all([a.ask('cpu-mark'), b.ask('cpu-mark')]);
         const tx = await a.ask('flood', { total });
         const rx = await b.ask('received');
+        await addCpu(cpu.transport, total);
         return { mbps: total / 1e6 / (((rx.t1 as number) - (tx.t0 as number)) / 1000), dropped: tx.dropped as number };
       } finally {
         await Promise.all([a.ask('down'), b.ask('down')]);
