@@ -1,7 +1,9 @@
 // WebRTC benchmark: the transport's msgapp stream beside a raw data channel of
 // the same stack, and raft heartbeat round trips idle vs during a snapshot to
 // the same peer — for @roamhq/wrtc, node-datachannel, and Chromium ↔ Chromium
-// (one page, driven through playwright-core). All measured in this run.
+// (one page, driven through playwright-core). All measured in this run. Each Node
+// member runs in its own process (`_webrtc-member.ts`), signalling through an HTTP
+// relay this process serves on 127.0.0.1; RAFTWIRE_BENCH_CPU_PROF=<dir> profiles them.
 //   pnpm bench webrtc [roam|node-datachannel|chromium ...]
 // Re-executes itself inside tools/loopback-only (WebRTC must only see `lo`) and ends
 // with process.exit(): @roamhq/wrtc crashes at a natural exit after a peer connection.
