@@ -47,8 +47,10 @@ export class Reassembler {
     this.buf.set(fragment, this.size);
     this.size = need;
     if (more) return null;
-    // A view, not another copy: the spare tail (under one frame per 16) goes when the message does.
-    const whole = this.buf.length === this.size ? this.buf : this.buf.subarray(0, this.size);
+    // A view, not another copy, when the spare tail is small (a full 256 KiB message: under one
+    // frame in 16); a short message is copied out so it never pins a mostly empty buffer.
+    const spare = this.buf.length - this.size;
+    const whole = spare === 0 ? this.buf : spare <= this.size / 8 ? this.buf.subarray(0, this.size) : this.buf.slice(0, this.size);
     this.reset();
     return whole;
   }
