@@ -10,6 +10,8 @@ export class Reassembler {
   /** The message so far, copied once into one buffer that grows by doubling (never past the cap). */
   private buf: Uint8Array | undefined;
   private size = 0;
+  /** Length of the last multi-frame message, the first guess for the next one's buffer. */
+  private lastSize = 0;
 
   constructor(private readonly maxMessageBytes: number) {}
 
@@ -39,7 +41,10 @@ export class Reassembler {
     // a bulk stream this halves what the receiver allocates and copies.
     const need = this.size + fragment.length;
     if (this.buf === undefined || need > this.buf.length) {
-      const cap = Math.min(this.maxMessageBytes, Math.max(need, this.buf === undefined ? fragment.length * 17 : this.buf.length * 2));
+      // First guess: the size of the previous message on this exchange (a stream's messages are
+      // alike), else a whole 256 KiB message (17 frames); then doubling.
+      const guess = this.buf !== undefined ? this.buf.length * 2 : this.lastSize > 0 ? this.lastSize : fragment.length * 17;
+      const cap = Math.min(this.maxMessageBytes, Math.max(need, guess));
       const grown = new Uint8Array(cap);
       if (this.buf !== undefined) grown.set(this.buf.subarray(0, this.size));
       this.buf = grown;
@@ -47,6 +52,7 @@ export class Reassembler {
     this.buf.set(fragment, this.size);
     this.size = need;
     if (more) return null;
+    this.lastSize = this.size;
     // A view, not another copy, when the spare tail is small (a full 256 KiB message: under one
     // frame in 16); a short message is copied out so it never pins a mostly empty buffer.
     const spare = this.buf.length - this.size;
