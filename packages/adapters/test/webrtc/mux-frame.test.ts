@@ -90,7 +90,7 @@ describe('Reassembler', () => {
       out.push(m);
     }
     // Earlier messages are intact after later ones were assembled.
-    out.forEach((m) => expect(m.every((v, i) => v === ((i * 7 + m.length) & 0xff))).toBe(true));
+    for (const m of out) expect(m.every((v, i) => v === ((i * 7 + m.length) & 0xff))).toBe(true);
   });
 
   it('copies fragments so a reused receive buffer cannot corrupt a message', () => {
