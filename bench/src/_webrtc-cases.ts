@@ -1,9 +1,9 @@
 /**
- * The measurements of the WebRTC benchmark, isomorphic: the Node suite runs
- * them with each Node WebRTC implementation, and a Chromium page (bundled
- * from `_webrtc-page.ts`) runs the same code with the page's own WebRTC.
- * Both members of a case live in one JavaScript realm, so the raw channel and
- * the transport path share the same conditions.
+ * The Chromium measurements of the WebRTC benchmark: a page (bundled from
+ * `_webrtc-page.ts`) runs them with the page's own WebRTC. Both members of a
+ * case live in one JavaScript realm, so the raw channel and the transport
+ * path share the same conditions. The Node stacks run each member in its own
+ * process instead (`_webrtc-member.ts`).
  */
 import { type Message, MessageType, type RaftCallbacks, Transport, createEntry, createMessage, createSnapshot } from '@raftwire/core';
 import {

@@ -1,18 +1,20 @@
 // WebRTC benchmark: the transport's msgapp stream beside a raw data channel of
 // the same stack, and raft heartbeat round trips idle vs during a snapshot to
 // the same peer — for @roamhq/wrtc, node-datachannel, and Chromium ↔ Chromium
-// (one page, driven through playwright-core). All measured in this run.
+// (one page, driven through playwright-core). All measured in this run. Each Node
+// member runs in its own process (`_webrtc-member.ts`), signalling through an HTTP
+// relay this process serves on 127.0.0.1; RAFTWIRE_BENCH_CPU_PROF=<dir> profiles them.
 //   pnpm bench webrtc [roam|node-datachannel|chromium ...]
 // Re-executes itself inside tools/loopback-only (WebRTC must only see `lo`) and ends
 // with process.exit(): @roamhq/wrtc crashes at a natural exit after a peer connection.
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, fork, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { nodePeerConnectionFactory } from '@raftwire/adapters/webrtc/node';
-import { heartbeatRtt, quantile, rawThroughput, transportThroughput } from './_webrtc-cases.js';
+import { createSignalingRelay } from '@raftwire/adapters/webrtc/node';
+import { quantile } from './_webrtc-cases.js';
 import { type Result, report, result } from './report.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -26,6 +28,8 @@ if (process.env.RAFTWIRE_IN_LOOPBACK_NS !== '1') {
 }
 
 const MiB = 1024 * 1024;
+/** Cluster ID of the Node members (as in _webrtc-member.ts). */
+const BENCH_CLUSTER = 0xbe4cn;
 const CHROMIUM = '/usr/bin/chromium';
 const wanted = process.argv.slice(2);
 const want = (name: string) => wanted.length === 0 || wanted.includes(name);
@@ -34,7 +38,9 @@ const results: Result[] = [];
 interface Cases {
   raw(total: number): Promise<number>;
   transport(total: number): Promise<{ mbps: number; dropped: number }>;
-  heartbeat(size: number): Promise<{ idle: number[]; during: number[]; snapshotMbps: number }>;
+  /** CPU ms (user + system, all threads) each member process used per MB over the raw and transport runs. */
+  cpu?: { raw: [number, number]; transport: [number, number] };
+  heartbeat(size: number): Promise<{ idle: number[]; during: number[]; snapshotMbps: number; note?: string }>;
 }
 
 async function measure(name: string, cases: Cases, total: number, snapshot: number, rounds: number): Promise<void> {
@@ -49,9 +55,13 @@ async function measure(name: string, cases: Cases, total: number, snapshot: numb
     dropped += t.dropped;
   }
   if (dropped > 0) throw new Error(`${name}: the transport dropped ${dropped} messages`);
-  // This process's event-loop delay over the heartbeat case: with both members in the Chromium page
-  // it only covers the driver, but for Node members it shows how long the one JS thread was held
-  // (GC, or the process waiting for a core on a loaded machine) — the tail the heartbeats see too.
+  const cpu = cases.cpu;
+  if (cpu) {
+    const c = ([s, r]: [number, number]) => `sender ${s.toFixed(1)}, receiver ${r.toFixed(1)}`;
+    console.log(`${name}: CPU ms per MB moved (process total, all threads): raw ${c(cpu.raw)}; transport ${c(cpu.transport)}`);
+  }
+  // Node members report their own event-loop delay per phase (each in its own process). With both
+  // Chromium members in one page this process's delay only covers the driver, printed for completeness.
   const eld = monitorEventLoopDelay({ resolution: 1 });
   eld.enable();
   const hb = await cases.heartbeat(snapshot);
@@ -61,7 +71,7 @@ async function measure(name: string, cases: Cases, total: number, snapshot: numb
   console.log(
     `${name}: raw ${raw.toFixed(1)} MB/s, transport ${tr.toFixed(1)} MB/s; heartbeat RTT idle ${f(hb.idle)} ms, ` +
       `during ${snapshot / MiB} MiB snapshots (${hb.snapshotMbps.toFixed(1)} MB/s) ${f(hb.during)} ms; ` +
-      `Node event-loop delay over it p99 ${(eld.percentile(99) / 1e6).toFixed(1)} max ${(eld.max / 1e6).toFixed(1)} ms`,
+      (hb.note ?? `driver event-loop delay over it p99 ${(eld.percentile(99) / 1e6).toFixed(1)} max ${(eld.max / 1e6).toFixed(1)} ms`),
   );
   results.push(result(`${name}: msgapp stream via Transport (raw channel)`, 'MB/s', tr, raw, '>= 0.9'));
   results.push(result(`${name}: heartbeat RTT p50 during snapshot (idle)`, 'ms', quantile(hb.during, 0.5), quantile(hb.idle, 0.5), null));
@@ -70,20 +80,156 @@ async function measure(name: string, cases: Cases, total: number, snapshot: numb
   );
 }
 
-for (const stack of ['roam', 'node-datachannel'] as const) {
-  if (!want(stack)) continue;
-  const factory = () => nodePeerConnectionFactory({ stack });
-  await measure(
-    stack,
-    {
-      raw: (total) => rawThroughput(factory(), total),
-      transport: (total) => transportThroughput(factory(), total),
-      heartbeat: (size) => heartbeatRtt(factory(), size),
+/** Node members, one process each (`_webrtc-member.ts`), signalling through an HTTP relay served here on 127.0.0.1. */
+class MemberProc {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+  private constructor(
+    readonly id: number,
+    private readonly child: ChildProcess,
+  ) {
+    child.on('message', (m: { id: number } & Record<string, unknown>) => {
+      const p = this.pending.get(m.id);
+      if (p === undefined) return;
+      this.pending.delete(m.id);
+      if (typeof m.error === 'string') p.reject(new Error(`member ${id}: ${m.error}`));
+      else p.resolve(m);
+    });
+    child.on('exit', (code) => {
+      for (const p of this.pending.values()) p.reject(new Error(`member ${id} exited (${code})`));
+      this.pending.clear();
+    });
+  }
+
+  static async start(stack: string, id: number, relay: string): Promise<MemberProc> {
+    const prof = process.env.RAFTWIRE_BENCH_CPU_PROF;
+    const child = fork(fileURLToPath(new URL('./_webrtc-member.ts', import.meta.url)), [stack, String(id), relay], {
+      execArgv: ['--import', 'tsx', ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const m = new MemberProc(id, child);
+    await new Promise<void>((resolve, reject) => {
+      m.pending.set(0, { resolve: () => resolve(), reject });
+    });
+    return m;
+  }
+
+  ask(cmd: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.child.send({ id, cmd, ...args });
+    });
+  }
+
+  async exit(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const gone = new Promise((r) => this.child.once('exit', r));
+    this.child.send({ id: -1, cmd: 'exit' });
+    await Promise.race([gone, sleep(5000)]);
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function nodeCases(stack: string, relay: string): Promise<{ cases: Cases; close(): Promise<void> }> {
+  const [a, b] = await Promise.all([MemberProc.start(stack, 1, relay), MemberProc.start(stack, 2, relay)]);
+  await Promise.all([a.ask('raw-join'), b.ask('raw-join')]);
+  let round = 0;
+  const cpu = { raw: [0, 0, 0] as number[], transport: [0, 0, 0] as number[] };
+  const addCpu = async (acc: number[], total: number): Promise<void> => {
+    const [x, y] = await Promise.all([a.ask('cpu'), b.ask('cpu')]);
+    acc[0] = (acc[0] ?? 0) + (x.cpuMs as number);
+    acc[1] = (acc[1] ?? 0) + (y.cpuMs as number);
+    acc[2] = (acc[2] ?? 0) + total / 1e6;
+  };
+  const perMb = (acc: number[]): [number, number] => [(acc[0] ?? 0) / (acc[2] ?? 1), (acc[1] ?? 0) / (acc[2] ?? 1)];
+  const cases: Cases = {
+    get cpu() {
+      return { raw: perMb(cpu.raw), transport: perMb(cpu.transport) };
     },
-    64 * MiB,
-    32 * MiB,
-    3,
-  );
+    raw: async (total) => {
+      round++;
+      await Promise.all([a.ask('cpu-mark'), b.ask('cpu-mark')]);
+      const rx = b.ask('raw', { round, total });
+      const tx = await a.ask('raw', { round, total });
+      const done = await rx;
+      await addCpu(cpu.raw, total);
+      await Promise.all([a.ask('raw-close'), b.ask('raw-close')]);
+      return total / 1e6 / (((done.t1 as number) - (tx.t0 as number)) / 1000);
+    },
+    transport: async (total) => {
+      await Promise.all([a.ask('up'), b.ask('up')]);
+      try {
+        await b.ask('expect', { total });
+        await Promise.all([a.ask('cpu-mark'), b.ask('cpu-mark')]);
+        const tx = await a.ask('flood', { total });
+        const rx = await b.ask('received');
+        await addCpu(cpu.transport, total);
+        return { mbps: total / 1e6 / (((rx.t1 as number) - (tx.t0 as number)) / 1000), dropped: tx.dropped as number };
+      } finally {
+        await Promise.all([a.ask('down'), b.ask('down')]);
+      }
+    },
+    heartbeat: async (size) => {
+      const ROUNDS = 5;
+      await Promise.all([a.ask('up'), b.ask('up')]);
+      try {
+        await Promise.all([a.ask('hb-start', { periodMs: 5 }), b.ask('hb-start', { periodMs: 1e9 })]);
+        await sleep(200); // warm-up
+        let snapshotMs = 0;
+        for (let r = 0; r < ROUNDS; r++) {
+          await Promise.all([a.ask('phase', { phase: 'idle' }), b.ask('phase', { phase: 'idle' })]);
+          await sleep(1000);
+          await Promise.all([a.ask('phase', { phase: 'none' }), b.ask('phase', { phase: 'during' })]);
+          const s = await a.ask('snapshot', { size, index: 9 + r });
+          await b.ask('phase', { phase: 'none' });
+          if (s.status !== 'finish') throw new Error(`snapshot ${String(s.status)}`);
+          snapshotMs += s.ms as number;
+        }
+        const [ra, rb] = await Promise.all([a.ask('hb-stop'), b.ask('hb-stop')]);
+        type Eld = { p50: number; p99: number; max: number };
+        const e = (x: unknown) => `${(x as Eld).p50.toFixed(1)}/${(x as Eld).p99.toFixed(1)}/${(x as Eld).max.toFixed(0)}`;
+        return {
+          idle: ra.idle as number[],
+          during: ra.during as number[],
+          snapshotMbps: (ROUNDS * size) / 1e6 / (snapshotMs / 1000),
+          note:
+            `event-loop delay p50/p99/max ms: sender idle ${e(ra.eldIdle)}, during ${e(ra.eldDuring)}; ` +
+            `receiver idle ${e(rb.eldIdle)}, during ${e(rb.eldDuring)}`,
+        };
+      } finally {
+        await Promise.all([a.ask('down'), b.ask('down')]);
+      }
+    },
+  };
+  return { cases, close: async () => void (await Promise.all([a.exit(), b.exit()])) };
+}
+
+const nodeStacks = (['roam', 'node-datachannel'] as const).filter(want);
+if (nodeStacks.length > 0) {
+  const relay = createSignalingRelay({ clusterId: BENCH_CLUSTER });
+  const server = createServer((rq, rs) => {
+    if (!relay.handle(rq, rs)) rs.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/raft-signal`;
+  try {
+    for (const stack of nodeStacks) {
+      const { cases, close } = await nodeCases(stack, base);
+      try {
+        await measure(stack, cases, 64 * MiB, 32 * MiB, 3);
+      } finally {
+        await close();
+      }
+    }
+  } finally {
+    relay.close();
+    server.closeAllConnections();
+    server.close();
+  }
 }
 
 if (want('chromium') && existsSync(CHROMIUM)) {

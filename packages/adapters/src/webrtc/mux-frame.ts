@@ -58,14 +58,26 @@ export interface MuxFrame {
 }
 
 export function encodeMuxFrame(frame: MuxFrame): Uint8Array {
-  if (frame.payload.length > MAX_FRAME_PAYLOAD_BYTES) {
-    throw new RaftwireError(ErrorCode.FRAME_TOO_LARGE, `mux frame payload ${frame.payload.length} over ${MAX_FRAME_PAYLOAD_BYTES}`);
+  const payload = frame.payload;
+  if (payload.length > MAX_FRAME_PAYLOAD_BYTES) {
+    throw new RaftwireError(ErrorCode.FRAME_TOO_LARGE, `mux frame payload ${payload.length} over ${MAX_FRAME_PAYLOAD_BYTES}`);
   }
-  const w = new ByteWriter(frame.payload.length + MAX_FRAME_HEADER_BYTES);
-  w.byte(frame.type | (frame.fromClient ? FROM_CLIENT : 0) | (frame.more ? MORE : 0) | (frame.fin ? FIN : 0));
-  w.varint(frame.requestId);
-  w.bytes(frame.payload);
-  return w.finish();
+  let id = frame.requestId;
+  if (!(Number.isInteger(id) && id >= 0 && id <= MAX_REQUEST_ID)) throw new RangeError(`request id ${id} out of range`);
+  // One exact-size allocation and one copy of the payload per wire frame: this runs for every
+  // 16 KiB of every body, so no growable writer here.
+  let idBytes = 1;
+  for (let v = id; v >= 0x80; v = Math.floor(v / 128)) idBytes++;
+  const out = new Uint8Array(1 + idBytes + payload.length);
+  out[0] = frame.type | (frame.fromClient ? FROM_CLIENT : 0) | (frame.more ? MORE : 0) | (frame.fin ? FIN : 0);
+  let at = 1;
+  while (id >= 0x80) {
+    out[at++] = (id % 128) | 0x80;
+    id = Math.floor(id / 128);
+  }
+  out[at++] = id;
+  out.set(payload, at);
+  return out;
 }
 
 export function decodeMuxFrame(bytes: Uint8Array): MuxFrame {

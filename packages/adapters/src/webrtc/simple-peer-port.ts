@@ -89,10 +89,24 @@ class RawChannelPort implements DataChannelPort {
   onBufferedAmountLow: (() => void) | null = null;
   onMessage: ((data: Uint8Array) => void) | null = null;
 
+  /**
+   * True between the channel's open and close events. While it holds, `readyState` answers
+   * 'open' without asking the stack: the pacer reads it before every frame, and in
+   * @roamhq/wrtc each getter is a blocking call into the stack's thread. A channel that dies
+   * without its close event still fails the next `send`, which the multiplexer maps to ERR_LINK.
+   */
+  private openSeen = false;
+
   constructor(private readonly raw: RawDataChannel) {
     raw.binaryType = 'arraybuffer';
-    raw.onopen = () => this.onOpen?.();
-    raw.onclose = () => this.onClose?.();
+    raw.onopen = () => {
+      this.openSeen = true;
+      this.onOpen?.();
+    };
+    raw.onclose = () => {
+      this.openSeen = false;
+      this.onClose?.();
+    };
     raw.onerror = () => {
       // An error is followed by close in every stack; close is what the owner acts on.
     };
@@ -108,7 +122,7 @@ class RawChannelPort implements DataChannelPort {
     return this.raw.label;
   }
   get readyState(): string {
-    return this.raw.readyState;
+    return this.openSeen ? 'open' : this.raw.readyState;
   }
   get bufferedAmount(): number {
     return this.raw.bufferedAmount;
@@ -123,6 +137,7 @@ class RawChannelPort implements DataChannelPort {
     this.raw.send(data);
   }
   close(): void {
+    this.openSeen = false;
     this.raw.onmessage = null;
     this.raw.onbufferedamountlow = null;
     try {

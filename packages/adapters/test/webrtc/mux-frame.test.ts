@@ -75,6 +75,24 @@ describe('Reassembler', () => {
     expect(r.push(new Uint8Array(40_000), false)?.length).toBe(40_000);
   });
 
+  it('returns messages that neither share a buffer with the next one nor pin a much larger one', () => {
+    const r = new Reassembler(1024 * 1024);
+    const out: Uint8Array[] = [];
+    for (const size of [20_000, 256 * 1024, 40_000, 256 * 1024 + 7]) {
+      const msg = new Uint8Array(size).map((_, i) => (i * 7 + size) & 0xff);
+      const frames = fragment(FrameType.DATA, 1, true, msg);
+      let whole: Uint8Array | null = null;
+      for (const f of frames.map((b) => decodeMuxFrame(b))) whole = r.push(f.payload, f.more);
+      expect(whole).not.toBeNull();
+      const m = whole as unknown as Uint8Array;
+      expect(Buffer.from(m).equals(msg)).toBe(true);
+      expect(m.buffer.byteLength).toBeLessThanOrEqual(Math.ceil(size * 1.125));
+      out.push(m);
+    }
+    // Earlier messages are intact after later ones were assembled.
+    for (const m of out) expect(m.every((v, i) => v === ((i * 7 + m.length) & 0xff))).toBe(true);
+  });
+
   it('copies fragments so a reused receive buffer cannot corrupt a message', () => {
     const r = new Reassembler(100);
     const buf = new Uint8Array([9, 9]);
