@@ -9,6 +9,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { HandlerRequest } from '@raftwire/core';
+import { buildSync } from 'esbuild';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +18,16 @@ import { ControlledStream, Resources, bytes, readAll, waitFor } from './helpers.
 
 const CHROMIUM = '/usr/bin/chromium';
 const httpSrc = fileURLToPath(new URL('../../src/http/', import.meta.url));
-const coreErrors = fileURLToPath(new URL('../../../core/src/errors.ts', import.meta.url));
+const coreIndex = fileURLToPath(new URL('../../../core/src/index.ts', import.meta.url));
+
+/** `@raftwire/core` for the page: the real package, bundled for the browser once. */
+let coreBundle: string | undefined;
+function coreForBrowser(): string {
+  coreBundle ??= buildSync({ entryPoints: [coreIndex], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false })
+    .outputFiles[0]?.text;
+  if (coreBundle === undefined) throw new Error('esbuild produced no core bundle');
+  return coreBundle;
+}
 
 function transpile(file: string): string {
   return ts.transpileModule(readFileSync(file, 'utf8'), {
@@ -25,19 +35,24 @@ function transpile(file: string): string {
   }).outputText;
 }
 
-/** Serves the page and the client modules; `@raftwire/core` maps to core's errors module (all the client uses at run time). */
+/** Serves the page and the client modules; `@raftwire/core` is core bundled for the browser. */
 function pageServer(): http.Server {
   return http.createServer((req, res) => {
     const url = req.url ?? '/';
     if (url === '/') {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end(
-        '<!doctype html><script type="importmap">{"imports":{"@raftwire/core":"/core/errors.js"}}</script><script type="module">import * as m from "/http/index.js"; window.raftwireHttp = m;</script><body>raftwire</body>',
+        '<!doctype html><script type="importmap">{"imports":{"@raftwire/core":"/core/index.js"}}</script><script type="module">import * as m from "/http/index.js"; window.raftwireHttp = m;</script><body>raftwire</body>',
       );
       return;
     }
+    if (url === '/core/index.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      res.end(coreForBrowser());
+      return;
+    }
     const m = /^\/http\/([a-z-]+)\.js$/.exec(url);
-    const file = url === '/core/errors.js' ? coreErrors : m !== null ? `${httpSrc}${m[1]}.ts` : undefined;
+    const file = m !== null ? `${httpSrc}${m[1]}.ts` : undefined;
     if (file === undefined || !existsSync(file)) {
       res.writeHead(404);
       res.end();
