@@ -4,12 +4,13 @@
 // Uses nothing but Node's standard library.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PNPM_VERSION = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager.split('@')[1];
-const localPnpm = join(root, '.cache', 'pnpm', 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
+const localPnpmBin = join(root, '.cache', 'pnpm', 'node_modules', '.bin');
+const localPnpm = join(localPnpmBin, 'pnpm');
 const command = process.argv[2];
 const extra = process.argv.slice(3);
 
@@ -36,7 +37,10 @@ function pnpmOnPath() {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-/** Returns [cmd, prefixArgs] to run the pinned pnpm. */
+/**
+ * Returns [cmd, prefixArgs] to run the pinned pnpm. When it had to be installed locally, its bin
+ * directory goes first on the PATH, so package scripts that call `pnpm` find the same one.
+ */
 function ensurePnpm() {
   if (pnpmOnPath() === PNPM_VERSION) return ['pnpm', []];
   if (!existsSync(localPnpm)) {
@@ -52,7 +56,12 @@ function ensurePnpm() {
       `pnpm@${PNPM_VERSION}`,
     ]);
   }
-  return [process.execPath, [localPnpm]];
+  process.env.PATH = `${localPnpmBin}${delimiter}${process.env.PATH ?? ''}`;
+  if (pnpmOnPath() !== PNPM_VERSION) {
+    console.error(`\n✖ could not run pnpm ${PNPM_VERSION} from ${localPnpmBin}`);
+    process.exit(1);
+  }
+  return ['pnpm', []];
 }
 
 function ensureChromium() {
