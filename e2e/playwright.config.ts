@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from '@playwright/test';
+import { CHROMIUM_PATH, CHROMIUM_WEBRTC_ARGS, CHROMIUM_WEBRTC_PERMISSIONS } from '../tools/chromium.mjs';
 
 // A free port on 127.0.0.1, chosen once (workers inherit it through the environment).
 if (!process.env['DEMO_PORT']) {
@@ -26,19 +27,10 @@ export default defineConfig({
     baseURL: `http://127.0.0.1:${port}`,
     browserName: 'chromium',
     viewport: { width: 1280, height: 860 },
-    permissions: ['camera', 'microphone'],
+    permissions: [...CHROMIUM_WEBRTC_PERMISSIONS],
     launchOptions: {
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--allow-loopback-in-peer-connection',
-      ],
+      executablePath: CHROMIUM_PATH,
+      args: [...CHROMIUM_WEBRTC_ARGS],
     },
   },
   webServer: {

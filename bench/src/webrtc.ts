@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { createSignalingRelay } from '@raftwire/adapters/webrtc/node';
 import { quantile } from './_webrtc-cases.js';
 import { type Result, report, result } from './report.js';
+import { CHROMIUM_PATH, CHROMIUM_WEBRTC_ARGS, CHROMIUM_WEBRTC_PERMISSIONS } from '../../tools/chromium.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 if (process.env.RAFTWIRE_IN_LOOPBACK_NS !== '1') {
@@ -30,7 +31,6 @@ if (process.env.RAFTWIRE_IN_LOOPBACK_NS !== '1') {
 const MiB = 1024 * 1024;
 /** Cluster ID of the Node members (as in _webrtc-member.ts). */
 const BENCH_CLUSTER = 0xbe4cn;
-const CHROMIUM = '/usr/bin/chromium';
 const wanted = process.argv.slice(2);
 const want = (name: string) => wanted.length === 0 || wanted.includes(name);
 const results: Result[] = [];
@@ -232,7 +232,7 @@ if (nodeStacks.length > 0) {
   }
 }
 
-if (want('chromium') && existsSync(CHROMIUM)) {
+if (want('chromium') && existsSync(CHROMIUM_PATH)) {
   const { build } = await import('esbuild');
   const { chromium } = await import('playwright-core');
   const bundle = await build({
@@ -257,21 +257,12 @@ if (want('chromium') && existsSync(CHROMIUM)) {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: CHROMIUM_PATH,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--allow-loopback-in-peer-connection',
-    ],
+    args: [...CHROMIUM_WEBRTC_ARGS],
   });
   try {
-    const ctx = await browser.newContext({ permissions: ['camera', 'microphone'] });
+    const ctx = await browser.newContext({ permissions: [...CHROMIUM_WEBRTC_PERMISSIONS] });
     const page = await ctx.newPage();
     page.on('pageerror', (e) => console.error('page error:', e));
     await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);

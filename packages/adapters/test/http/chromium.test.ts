@@ -15,8 +15,8 @@ import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RaftServer } from '../../src/http/node/index.js';
 import { ControlledStream, Resources, bytes, readAll, waitFor } from './helpers.js';
+import { CHROMIUM_PATH, CHROMIUM_ARGS } from '../../../../tools/chromium.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
 const httpSrc = fileURLToPath(new URL('../../src/http/', import.meta.url));
 const coreIndex = fileURLToPath(new URL('../../../core/src/index.ts', import.meta.url));
 
@@ -63,7 +63,7 @@ function pageServer(): http.Server {
   });
 }
 
-describe.skipIf(!existsSync(CHROMIUM))('FetchLink in Chromium', () => {
+describe.skipIf(!existsSync(CHROMIUM_PATH))('FetchLink in Chromium', () => {
   let browser: Browser;
   let page: Page;
   let pages: http.Server;
@@ -78,17 +78,9 @@ describe.skipIf(!existsSync(CHROMIUM))('FetchLink in Chromium', () => {
     await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
     pageOrigin = `http://127.0.0.1:${(pages.address() as AddressInfo).port}`;
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM_PATH,
       headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: [...CHROMIUM_ARGS],
     });
     page = await browser.newPage();
     await page.goto(pageOrigin);

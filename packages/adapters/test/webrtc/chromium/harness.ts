@@ -13,8 +13,9 @@ import { build } from 'esbuild';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { type SignalingRelay, createSignalingRelay } from '../../../src/webrtc/node/index.js';
 import type { PageApi } from './transport-page.js';
+import { CHROMIUM_PATH, CHROMIUM_WEBRTC_ARGS, CHROMIUM_WEBRTC_PERMISSIONS } from '../../../../../tools/chromium.mjs';
 
-export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM = CHROMIUM_PATH;
 export const hasChromium = existsSync(CHROMIUM);
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -78,18 +79,7 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--allow-loopback-in-peer-connection',
-      '--disable-background-timer-throttling',
-      '--disable-renderer-backgrounding',
-    ],
+    args: [...CHROMIUM_WEBRTC_ARGS, '--disable-background-timer-throttling', '--disable-renderer-backgrounding'],
   });
 }
 
@@ -103,7 +93,7 @@ export interface MemberPage {
 
 /** A page in its own context (camera/microphone granted: Chromium gathers no host candidates without them). */
 export async function openMemberPage(browser: Browser, site: PageSite): Promise<MemberPage> {
-  const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+  const context = await browser.newContext({ permissions: [...CHROMIUM_WEBRTC_PERMISSIONS] });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));

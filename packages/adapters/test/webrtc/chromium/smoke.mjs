@@ -7,6 +7,7 @@ import { networkInterfaces } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { tsImport } from 'tsx/esm/api';
+import { CHROMIUM_PATH, CHROMIUM_WEBRTC_ARGS, CHROMIUM_WEBRTC_PERMISSIONS } from '../../../../../tools/chromium.mjs';
 
 if (Object.keys(networkInterfaces()).some((n) => n !== 'lo')) throw new Error('run inside tools/loopback-only');
 const root = fileURLToPath(new URL('../../../../../', import.meta.url));
@@ -59,21 +60,12 @@ for (const stack of ['roam', 'node-datachannel']) {
     handler,
   });
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--allow-loopback-in-peer-connection',
-    ],
+    args: [...CHROMIUM_WEBRTC_ARGS],
   });
   try {
-    const ctx = await browser.newContext({ permissions: ['camera', 'microphone'] });
+    const ctx = await browser.newContext({ permissions: [...CHROMIUM_WEBRTC_PERMISSIONS] });
     const page = await ctx.newPage();
     page.on('pageerror', (e) => console.error('pageerror', e));
     await page.goto(base);
