@@ -3,7 +3,7 @@
  * Transport, serves it with startRaftServer, and adds the others as peers.
  * Here three members share one process (on ephemeral 127.0.0.1 ports) so
  * the example runs anywhere; in a cluster each member is its own process
- * with a fixed peer URL such as http://10.0.0.1:2380.
+ * with a fixed peer URL such as https://member-1.example.internal:2380.
  *
  * Run: npx tsx packages/adapters/examples/node-http.ts
  */
