@@ -7,12 +7,14 @@ function candidate(line: string): SignalMessage {
   return { ...base, kind: 'signal', data: { type: 'candidate', candidate: { candidate: line, sdpMLineIndex: 0, sdpMid: '0' } } };
 }
 
+// Non-loopback inputs use the documentation ranges of RFC 5737 (192.0.2.0/24, 198.51.100.0/24,
+// 203.0.113.0/24): the filter must drop them, and nothing is ever sent to any of them.
 describe('loopback-only ICE filter', () => {
   it('knows loopback addresses', () => {
     expect(isLoopbackAddress('127.0.0.1')).toBe(true);
     expect(isLoopbackAddress('::1')).toBe(true);
     expect(isLoopbackAddress('[::1]')).toBe(true);
-    for (const a of ['127.0.0.2', '10.0.0.1', '192.168.1.5', 'fe80::1', 'abcd.local', '0.0.0.0', ''])
+    for (const a of ['127.0.0.2', '198.51.100.7', '203.0.113.5', 'fe80::1', 'abcd.local', '::', ''])
       expect(isLoopbackAddress(a)).toBe(false);
   });
 
@@ -21,8 +23,10 @@ describe('loopback-only ICE filter', () => {
     expect(loopbackOnlySignal(ok)).toEqual(ok);
     const ok6 = candidate('candidate:1 1 udp 2122260223 ::1 50000 typ host');
     expect(loopbackOnlySignal(ok6)).toEqual(ok6);
-    expect(loopbackOnlySignal(candidate('candidate:2 1 udp 2122260223 192.168.1.20 50001 typ host'))).toBeUndefined();
-    expect(loopbackOnlySignal(candidate('candidate:3 1 udp 1686052607 203.0.113.9 50002 typ srflx raddr 0.0.0.0 rport 0'))).toBeUndefined();
+    expect(loopbackOnlySignal(candidate('candidate:2 1 udp 2122260223 192.0.2.20 50001 typ host'))).toBeUndefined();
+    expect(
+      loopbackOnlySignal(candidate('candidate:3 1 udp 1686052607 203.0.113.9 50002 typ srflx raddr 192.0.2.1 rport 0')),
+    ).toBeUndefined();
     expect(loopbackOnlySignal(candidate('candidate:4 1 udp 2122260223 3f1c2a.local 50003 typ host'))).toBeUndefined();
     const garbage: SignalMessage = { ...base, kind: 'signal', data: { candidate: { candidate: 42 } } };
     expect(loopbackOnlySignal(garbage)).toBeUndefined();
@@ -33,14 +37,14 @@ describe('loopback-only ICE filter', () => {
       'v=0',
       'm=application 9 UDP/DTLS/SCTP webrtc-datachannel',
       'a=candidate:1 1 udp 1 127.0.0.1 5000 typ host',
-      'a=candidate:2 1 udp 1 10.1.2.3 5001 typ host',
+      'a=candidate:2 1 udp 1 198.51.100.23 5001 typ host',
       'a=mid:0',
       '',
     ].join('\r\n');
     const out = loopbackOnlySignal({ ...base, kind: 'signal', data: { type: 'offer', sdp } });
     const text = String(out?.data?.['sdp']);
     expect(text).toContain('127.0.0.1 5000');
-    expect(text).not.toContain('10.1.2.3');
+    expect(text).not.toContain('198.51.100.23');
     expect(text).toContain('a=mid:0');
   });
 
@@ -60,7 +64,7 @@ describe('loopback-only ICE filter', () => {
     const stats = { droppedCandidates: 0 };
     const seen: SignalMessage[] = [];
     await loopbackOnlySignaling(inner, stats).join({ clusterId: 1n, memberId: 2n, onSignal: (m) => seen.push(m) });
-    deliver?.(candidate('candidate:2 1 udp 2122260223 192.168.1.20 50001 typ host'));
+    deliver?.(candidate('candidate:2 1 udp 2122260223 192.0.2.20 50001 typ host'));
     deliver?.(candidate('candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host'));
     expect(seen).toHaveLength(1);
     expect(stats.droppedCandidates).toBe(1);
