@@ -65,6 +65,14 @@ export class Peer {
     this.prober = new Prober(ctx, id, urls);
   }
 
+  /**
+   * Both stream types work in both directions: our writers are attached to the
+   * remote's dials, and our readers' dials to the remote are established.
+   */
+  get streamsWorking(): boolean {
+    return this.msgAppWriter.working && this.messageWriter.working && this.msgAppReader.working && this.messageReader.working;
+  }
+
   start(): void {
     this.pipeline.start();
     this.loops.push(this.processLoop(this.recvc), this.processLoop(this.propc));

@@ -93,6 +93,5 @@ export async function httpCluster(
 
 /** True once all four streams between a and b work on a's side. */
 export function streamsWorking(a: HttpMember, b: HttpMember): boolean {
-  const p = a.transport.get(b.id);
-  return (p?.msgAppReader.working && p.messageReader.working && p.msgAppWriter.working && p.messageWriter.working) === true;
+  return a.transport.get(b.id)?.streamsWorking === true;
 }

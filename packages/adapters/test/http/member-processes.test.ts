@@ -84,15 +84,7 @@ describe('members in separate processes over HTTP', () => {
     a.addPeer(2n, [bUrl]);
     b.command({ cmd: 'addPeer', id: '1', url: server.url });
 
-    const streamsUp = () =>
-      waitFor(
-        () => {
-          const p = a.get(2n);
-          return p?.msgAppReader.working && p.messageReader.working && p.msgAppWriter.working && p.messageWriter.working;
-        },
-        'all four streams with the child working',
-        20_000,
-      );
+    const streamsUp = () => waitFor(() => a.get(2n)?.streamsWorking, 'all four streams with the child working', 20_000);
     let nextIndex = 1;
     const exchange = async (proc: MemberProcess): Promise<void> => {
       // a → child over the msgapp stream: the child reports what its process() got

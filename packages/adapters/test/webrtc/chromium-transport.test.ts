@@ -194,16 +194,7 @@ describe.skipIf(!hasChromium)('WebRTC in Chromium', () => {
       transport.addPeer(2n, [webrtcUrl(2n)]);
       await page.call('addPeer', '1');
       await waitFor(
-        async () => {
-          const p = transport.get(2n);
-          return (
-            p?.msgAppWriter.working &&
-            p.messageWriter.working &&
-            p.msgAppReader.working &&
-            p.messageReader.working &&
-            (await page.call('streamsUp', '1'))
-          );
-        },
+        async () => transport.get(2n)?.streamsWorking && (await page.call('streamsUp', '1')),
         'streams up between Node and the page',
         20_000,
       );

@@ -24,18 +24,7 @@ interface Member {
 }
 
 function streamsUp(a: Member, b: Member): boolean {
-  const pa = a.transport.get(b.id);
-  const pb = b.transport.get(a.id);
-  return !!(
-    pa?.msgAppWriter.working &&
-    pa.messageWriter.working &&
-    pa.msgAppReader.working &&
-    pa.messageReader.working &&
-    pb?.msgAppWriter.working &&
-    pb.messageWriter.working &&
-    pb.msgAppReader.working &&
-    pb.messageReader.working
-  );
+  return !!(a.transport.get(b.id)?.streamsWorking && b.transport.get(a.id)?.streamsWorking);
 }
 
 const quantile = (xs: number[], q: number): number => {

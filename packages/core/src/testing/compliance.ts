@@ -145,18 +145,7 @@ export function runTransportCompliance(name: string, makeNetwork: TransportTestN
     async function streamsWorking(a: Member, b: Member): Promise<void> {
       await waitFor(
         () => {
-          const pa = a.transport.get(b.id);
-          const pb = b.transport.get(a.id);
-          return (
-            pa?.msgAppWriter.working &&
-            pa.messageWriter.working &&
-            pa.msgAppReader.working &&
-            pa.messageReader.working &&
-            pb?.msgAppWriter.working &&
-            pb.messageWriter.working &&
-            pb.msgAppReader.working &&
-            pb.messageReader.working
-          );
+          return a.transport.get(b.id)?.streamsWorking && b.transport.get(a.id)?.streamsWorking;
         },
         'both streams working in both directions (writers attached, readers reading)',
         T(20_000),

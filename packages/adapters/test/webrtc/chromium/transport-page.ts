@@ -60,8 +60,7 @@ const rw = {
     member().transport.addPeer(id, [webrtcUrl(id)]);
   },
   streamsUp(idHex: string): boolean {
-    const p = member().transport.get(parseId(idHex));
-    return !!(p?.msgAppWriter.working && p.messageWriter.working && p.msgAppReader.working && p.messageReader.working);
+    return member().transport.get(parseId(idHex))?.streamsWorking === true;
   },
   attached(): string[] {
     return [...attached];
