@@ -88,23 +88,6 @@ export class ByteWriter {
     this.pos += b.length;
   }
 
-  /** Writes a varint into a byte range reserved earlier with `reserve`. */
-  reserve(n: number): number {
-    this.ensure(n);
-    const at = this.pos;
-    this.pos += n;
-    return at;
-  }
-
-  patchVarintFixed(at: number, width: number, value: number): void {
-    // Non-minimal LEB128 of a fixed width: continuation bits on all but the last byte.
-    for (let i = 0; i < width; i++) {
-      const last = i === width - 1;
-      this.buf[at + i] = (value % 128) | (last ? 0 : 0x80);
-      value = Math.floor(value / 128);
-    }
-  }
-
   /** What was written: the buffer itself when it was sized exactly, else a view. */
   finish(): Uint8Array {
     return this.pos === this.buf.length ? this.buf : this.buf.subarray(0, this.pos);
