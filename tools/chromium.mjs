@@ -1,5 +1,6 @@
 // How every test, benchmark and e2e run here launches a browser: Debian's chromium (nothing is
-// downloaded), quiet in this sandbox, and able to use WebRTC on loopback (shared/research/feasibility.md §5).
+// downloaded), quiet in this sandbox, and able to use WebRTC on loopback: Chromium gathers no
+// loopback ICE candidates without --allow-loopback-in-peer-connection and a granted media permission.
 
 /** Debian's Chromium. */
 export const CHROMIUM_PATH = '/usr/bin/chromium';

@@ -98,7 +98,7 @@ export class TransportContext {
     };
   }
 
-  /** Headers every request carries (DESIGN §3), plus `extra`. */
+  /** Headers every request carries (docs/design.md §3), plus `extra`. */
   requestHeaders(extra?: LinkHeaders): LinkHeaders {
     return extra ? { ...this.baseHeaders, ...extra } : { ...this.baseHeaders };
   }

@@ -29,7 +29,7 @@ export interface HandlerHost {
 export const STREAM_PREFIX = '/raft/stream';
 
 /**
- * The server side of the protocol (DESIGN §3), shared by every adapter. The
+ * The server side of the protocol (docs/design.md §3), shared by every adapter. The
  * checks run in etcd's order with etcd's statuses and bodies; every response
  * carries X-Etcd-Cluster-ID and X-Server-Version.
  */

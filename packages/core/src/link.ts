@@ -2,7 +2,7 @@
  * The adapter contract: what a platform adapter (HTTP, WebRTC, memory) gives
  * the transport core, and what the core gives back to the adapter's server side.
  *
- * The wire protocol is HTTP-shaped (DESIGN §3): a request has a method, a path
+ * The wire protocol is HTTP-shaped (docs/design.md §3): a request has a method, a path
  * and headers; a response has a status, headers and a streamed body. Adapters
  * that are not HTTP (WebRTC data channels, in-memory) carry the same fields in
  * a header frame, so the core's checks and behaviours hold unchanged.

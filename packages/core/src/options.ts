@@ -35,7 +35,7 @@ export interface RaftCallbacks {
   receiveSnapshot?(msg: Message, body: AsyncIterable<Uint8Array>, signal: AbortSignal, size: number): Promise<void>;
 }
 
-/** Timeouts in milliseconds (DESIGN §4 defaults). */
+/** Timeouts in milliseconds (docs/design.md §4 defaults). */
 export interface Timeouts {
   /** Stream dial and one-shot request head (etcd DialTimeout): 1000. */
   dial: number;
@@ -69,7 +69,7 @@ export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = Object.freeze({
   unsupportedRetry: 5000,
 });
 
-/** Buffer sizes (DESIGN §4). */
+/** Buffer sizes (docs/design.md §4). */
 export interface BufferSizes {
   /** Per stream writer queue: 4096. */
   stream: number;

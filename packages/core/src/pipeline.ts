@@ -15,7 +15,7 @@ export const PIPELINE_PATH = '/raft';
 
 /**
  * One-shot POSTs of single messages: N workers draining a bounded queue
- * (DESIGN §4: 4 workers + 64 queued). Only 204 is success; 403 means this
+ * (docs/design.md §4: 4 workers + 64 queued). Only 204 is success; 403 means this
  * member was removed. Peers report failures to raft; remotes do not.
  */
 export class Pipeline {

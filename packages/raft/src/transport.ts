@@ -8,7 +8,7 @@ export interface SnapshotBody extends AsyncIterable<Uint8Array> {
 
 /**
  * What the driver needs from a transport: the sending half of core's
- * `Transport` (DESIGN §2). Core's Transport satisfies it structurally.
+ * `Transport` (docs/design.md §2). Core's Transport satisfies it structurally.
  */
 export interface RaftTransport {
   /** Sends messages; never blocks. Undeliverable ones are reported through {@link RaftCallbacks.reportUnreachable}. */

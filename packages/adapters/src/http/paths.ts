@@ -1,4 +1,4 @@
-/** Every raft endpoint lives under this prefix (DESIGN §3). */
+/** Every raft endpoint lives under this prefix (docs/design.md §3). */
 export const RAFT_PREFIX = '/raft';
 /** The snapshot endpoint: its body is streamed and bounded by the handler, not the adapter. */
 export const RAFT_SNAPSHOT_PATH = '/raft/snapshot';

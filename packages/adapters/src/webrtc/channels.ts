@@ -1,7 +1,7 @@
 import { BULK_WINDOW_BYTES, WINDOW_BYTES } from './channel-mux.js';
 
 /**
- * The four data channels of a member pair (DESIGN §5), one per kind of
+ * The four data channels of a member pair (docs/design.md §5), one per kind of
  * traffic so SCTP never makes a heartbeat wait behind bulk data. They are
  * negotiated out of band (pre-agreed ids), so neither side depends on the
  * other's `datachannel` event and both have them before SCTP opens.

@@ -1,6 +1,6 @@
 /**
  * `@raftwire/adapters/webrtc`: the WebRTC form of the raftwire link
- * (DESIGN §5). Isomorphic: in a browser it uses the page's WebRTC globals;
+ * (docs/design.md §5). Isomorphic: in a browser it uses the page's WebRTC globals;
  * Node injects an implementation from `@raftwire/adapters/webrtc/node`.
  */
 export { WebRtcLink, type WebRtcLinkOptions, type WebRtcLinkEvent, WEBRTC_URL_SCHEME, parseWebrtcUrl, webrtcUrl } from './webrtc-link.js';

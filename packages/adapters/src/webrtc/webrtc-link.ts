@@ -50,7 +50,7 @@ export interface WebRtcLinkOptions {
 export type WebRtcLinkEvent = 'open' | 'closed';
 
 /**
- * The WebRTC form of the Link contract (DESIGN §5). A client (`request`,
+ * The WebRTC form of the Link contract (docs/design.md §5). A client (`request`,
  * `openStream` to `webrtc://<hexid>` URLs) and a server (incoming requests go
  * to the protocol handler) over one `RTCPeerConnection` per member pair,
  * created on first use and rebuilt after it dies.

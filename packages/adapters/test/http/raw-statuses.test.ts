@@ -1,5 +1,5 @@
 /**
- * Every status of DESIGN §3, with raw HTTP requests (node:http, no Link)
+ * Every status of docs/design.md §3, with raw HTTP requests (node:http, no Link)
  * against a real `Transport.handler` served by `startRaftServer`: the right
  * status and body, and the server keeps serving afterwards.
  */
@@ -38,7 +38,7 @@ function raw(url: string, method: string, path: string, headers: Record<string, 
 
 const SMALL_LIMIT = 64 * 1024;
 
-describe('raw HTTP against a served Transport.handler: every status of DESIGN §3', () => {
+describe('raw HTTP against a served Transport.handler: every status of docs/design.md §3', () => {
   let close: () => Promise<void>;
   let a: HttpMember;
   let b: HttpMember;

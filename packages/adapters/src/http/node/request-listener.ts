@@ -33,7 +33,7 @@ export interface RaftRequestListenerOptions {
   /**
    * Headers added to the answers the adapter writes itself (413, 408, 500,
    * 503, preflights), e.g. `x-etcd-cluster-id` and `x-server-version`, which
-   * DESIGN §3 wants on every response. Handler responses are left as they are.
+   * docs/design.md §3 wants on every response. Handler responses are left as they are.
    */
   responseHeaders?: LinkHeaders;
   /**
