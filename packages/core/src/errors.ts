@@ -1,6 +1,7 @@
 /**
- * Typed errors with stable codes. Every decoder in raftwire throws only
- * {@link RaftwireError}; callers branch on `code`, never on message text.
+ * Typed errors with stable codes, one hierarchy for the whole project: the
+ * transport, its adapters and the Raft package all throw {@link RaftwireError};
+ * callers branch on `code`, never on message text.
  */
 export const ErrorCode = {
   /** Bytes could not be decoded into a well-formed value. */
@@ -47,6 +48,22 @@ export const ErrorCode = {
   SIGNAL_REJECTED: 'ERR_SIGNAL_REJECTED',
   /** The remote's version does not serve this stream type (a silent fallback, not a failure). */
   UNSUPPORTED_STREAM: 'ERR_UNSUPPORTED_STREAM',
+  /** A caller passed an invalid argument (a bad option, a wrong type, a member that does not exist). */
+  INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
+  /** The raft node was never started: call `start()` first. */
+  NOT_STARTED: 'ERR_NOT_STARTED',
+  /** A proposal was dropped: no leader, leader transfer, or the node is not a member (etcd ErrProposalDropped). */
+  PROPOSAL_DROPPED: 'ERR_PROPOSAL_DROPPED',
+  /** The requested log index is older than the storage's first index (etcd ErrCompacted). */
+  COMPACTED: 'ERR_COMPACTED',
+  /** The requested log index is past the storage's last index (etcd ErrUnavailable). */
+  UNAVAILABLE: 'ERR_UNAVAILABLE',
+  /** A snapshot older than the existing one was offered (etcd ErrSnapOutOfDate). */
+  SNAP_OUT_OF_DATE: 'ERR_SNAP_OUT_OF_DATE',
+  /** Persisted state failed a checksum or is inconsistent. */
+  CORRUPT: 'ERR_CORRUPT',
+  /** An internal invariant was violated (where etcd's raft panics). */
+  INVARIANT: 'ERR_INVARIANT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -115,8 +115,8 @@ export class ClusterSession {
       events,
     };
     const st = m?.status();
-    if (!m || !st || st.stopped) {
-      // Stopped: the last values it had (from its kept storage), as the page shows for its own stopped members.
+    if (!m || !st?.started || st.stopped) {
+      // Not running (stopped, or not started yet): the last values it had (from its kept storage), as the page shows them.
       const hs = this.storage.initialState().hardState;
       return {
         ...base,

@@ -1,15 +1,8 @@
 import type { PeerConnectionFactory, Signaling } from '@raftwire/adapters/webrtc';
 import { WebRtcLink, webrtcUrl } from '@raftwire/adapters/webrtc';
 import { type Id, type Message, type MessageTypeName, MessageType, type TransportEvents, Transport, formatId } from '@raftwire/core';
-import {
-  type Member,
-  type MemoryStorage,
-  RaftNode,
-  type RaftNodeStatus,
-  type RaftTransport,
-  type SnapshotStatus,
-  encodeNodeSnapshot,
-} from '@raftwire/raft';
+import type { SnapshotStatus } from '@raftwire/core';
+import { type Member, type MemoryStorage, RaftNode, type RaftNodeStatus, type RaftTransport } from '@raftwire/raft';
 import type { SpeedControl } from './speed.js';
 
 const TYPE_NAMES = new Map<number, MessageTypeName>(Object.entries(MessageType).map(([k, v]) => [v, k as MessageTypeName]));
@@ -214,18 +207,7 @@ export class DemoMember {
    * so a follower that is behind must be sent a MsgSnap.
    */
   async forceSnapshot(): Promise<number> {
-    await this.node.whenIdle();
-    const st = this.node.raftStatus();
-    const applied = this.node.status().applied;
-    const storage = this.opts.storage;
-    if (applied <= storage.snapshot().metadata.index) return storage.snapshot().metadata.index;
-    const removed = new Set<Id>();
-    for (let m = 1n; m <= 64n; m++) if (this.node.isIdRemoved(m)) removed.add(m);
-    const members = new Map(this.node.memberships().map((m) => [m.id, m.url] as const));
-    const data = encodeNodeSnapshot({ members, removed, state: this.node.stateMachine.snapshot() });
-    storage.createSnapshot(applied, { voters: st.voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, data);
-    if (applied > storage.firstIndex()) storage.compact(applied);
-    return applied;
+    return this.node.takeSnapshot({ catchUpEntries: 0 });
   }
 
   /** Stops the node, the transport and the link (a crash: storage is kept by the caller). */

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '@raftwire/raft';
+import type { Clock, TimerHandle } from '@raftwire/core';
 
 /** Milliseconds of visible travel a message gets per unit of slow-down. */
 export const DELAY_PER_FACTOR_MS = 60;
@@ -31,35 +31,18 @@ export class SpeedControl {
     return this.f <= 1 ? 0 : Math.round(DELAY_PER_FACTOR_MS * this.f);
   }
 
-  /** A Raft clock whose intervals and timeouts stretch with the factor (read at every firing). */
+  /** A Raft clock whose timeouts stretch with the factor (read each time a timer is set, so Raft's repeating ticks follow a change). */
   readonly clock: Clock = {
     now: () => Date.now(),
-    setInterval: (fn, ms) => {
-      const t: ScaledTimer = { cancelled: false, handle: undefined };
-      const arm = (): void => {
-        t.handle = setTimeout(() => {
-          if (t.cancelled) return;
-          arm();
-          fn();
-        }, ms * this.f);
-      };
-      arm();
-      return t as unknown as TimerHandle;
-    },
-    clearInterval: (h) => {
-      const t = h as unknown as ScaledTimer;
-      t.cancelled = true;
-      clearTimeout(t.handle);
-    },
     setTimeout: (fn, ms) => {
       const t: ScaledTimer = { cancelled: false, handle: undefined };
       t.handle = setTimeout(() => {
         if (!t.cancelled) fn();
       }, ms * this.f);
-      return t as unknown as TimerHandle;
+      return t as TimerHandle;
     },
     clearTimeout: (h) => {
-      const t = h as unknown as ScaledTimer;
+      const t = h as ScaledTimer;
       t.cancelled = true;
       clearTimeout(t.handle);
     },

@@ -3,6 +3,9 @@ import { bodyChunks } from '../body.js';
 import { type Clock, systemClock } from '../clock.js';
 import { ErrorCode, RaftwireError } from '../errors.js';
 import type { HandlerResponse, Link, LinkHeaders, LinkRequest, LinkResponse, ProtocolHandler } from '../link.js';
+import { seededRandom } from '../rand.js';
+
+export { seededRandom };
 
 /**
  * Faults on the path from one endpoint to another (one direction).
@@ -31,18 +34,6 @@ export interface MemoryNetworkOptions {
   maxChunkBytes?: number;
   /** Bytes buffered per connection direction before the sender waits (a TCP window). 256 KiB. */
   windowBytes?: number;
-}
-
-/** mulberry32: a small seeded PRNG. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function endpointKey(url: string): string {
