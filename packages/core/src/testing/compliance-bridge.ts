@@ -40,24 +40,26 @@ export type ComplianceMethod = (typeof COMPLIANCE_METHODS)[number];
 /** Carries one call to the member's host and brings back its result (or rejects with its error). */
 export type ComplianceInvoke = (method: ComplianceMethod, args: Wire[]) => Promise<Wire>;
 
-const hex = (b: Uint8Array): string => {
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
+// Bytes travel as base64 (btoa/atob: every runtime the transport runs in has them).
+const toBase64 = (b: Uint8Array): string => {
+  let bin = '';
+  for (let i = 0; i < b.length; i += 0x8000) bin += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(bin);
 };
 
-const unhex = (s: string): Uint8Array => {
-  const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(s.slice(i * 2, i * 2 + 2), 16);
+const fromBase64 = (s: string): Uint8Array => {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
 };
 
-/** Plain data to JSON: bigint → `{$id}`, bytes → `{$bytes}`, undefined → `{$undefined}`. */
+/** Plain data to JSON: bigint → `{$id: hex}`, bytes → `{$bytes: base64}`, undefined → `{$undefined}`. */
 export function toWire(value: unknown): Wire {
   if (value === undefined) return { $undefined: true };
   if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string') return value;
   if (typeof value === 'bigint') return { $id: value.toString(16) };
-  if (value instanceof Uint8Array) return { $bytes: hex(value) };
+  if (value instanceof Uint8Array) return { $bytes: toBase64(value) };
   if (Array.isArray(value)) return value.map(toWire);
   if (typeof value === 'object') {
     const out: { [key: string]: Wire } = {};
@@ -72,7 +74,7 @@ export function fromWire(wire: Wire): unknown {
   if (wire === null || typeof wire !== 'object') return wire;
   if (Array.isArray(wire)) return wire.map(fromWire);
   if (typeof wire.$id === 'string') return BigInt(`0x${wire.$id}`);
-  if (typeof wire.$bytes === 'string') return unhex(wire.$bytes);
+  if (typeof wire.$bytes === 'string') return fromBase64(wire.$bytes);
   if (wire.$undefined === true) return undefined;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(wire)) out[k] = fromWire(v);
