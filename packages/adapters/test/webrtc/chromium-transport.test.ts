@@ -23,7 +23,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { VECTORS } from '../../../core/test/vectors.js';
 import { WebRtcLink, webrtcUrl } from '../../src/webrtc/index.js';
 import { nodePeerConnectionFactory } from '../../src/webrtc/node/index.js';
-import { type MemberPage, type PageSite, bundlePage, hasChromium, launchChromium, openMemberPage, servePage } from './chromium/harness.js';
+import {
+  type MemberPage,
+  type PageSite,
+  bundlePage,
+  launchChromium,
+  openMemberPage,
+  requireChromium,
+  servePage,
+} from './chromium/harness.js';
 import { fromHex, messageToJson, toHex } from './chromium/message-json.js';
 import { STACKS, assertLoopbackOnly } from './helpers.js';
 
@@ -79,7 +87,7 @@ function expectSameMessages(got: Message[], want: Message[]): void {
 
 const SNAPSHOT_BYTES = 8 * 1024 * 1024;
 
-describe.skipIf(!hasChromium)('WebRTC in Chromium', () => {
+describe('WebRTC in Chromium', () => {
   let browser: Browser;
   let site: PageSite;
   const pages: MemberPage[] = [];
@@ -87,6 +95,7 @@ describe.skipIf(!hasChromium)('WebRTC in Chromium', () => {
 
   beforeAll(async () => {
     assertLoopbackOnly();
+    requireChromium();
     const js = await bundlePage();
     site = await servePage(js, CLUSTER);
     browser = await launchChromium();
