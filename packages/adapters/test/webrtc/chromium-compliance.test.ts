@@ -12,40 +12,24 @@
  */
 import { type ComplianceSetup, runMemberCompliance } from '@raftwire/core/compliance';
 import { type ComplianceMember, type Wire, remoteComplianceMember } from '@raftwire/core/testing';
-import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { webrtcUrl } from '../../src/webrtc/index.js';
 import type { CompliancePageApi } from './chromium/compliance-page.js';
-import {
-  type MemberPage,
-  type PageSite,
-  bundlePage,
-  launchChromium,
-  openMemberPage,
-  requireChromium,
-  servePage,
-} from './chromium/harness.js';
-import { assertLoopbackOnly } from './helpers.js';
+import { type ChromiumSite, type MemberPage, openMemberPage, startChromium } from './chromium/harness.js';
 
-let browser: Browser | undefined;
-let site: PageSite | undefined;
+let chromium: ChromiumSite | undefined;
 const pages: MemberPage[] = [];
 
 beforeAll(async () => {
-  assertLoopbackOnly();
-  requireChromium();
-  site = await servePage(await bundlePage('compliance-page.ts'), 0n);
-  const b = await launchChromium();
-  browser = b;
-  const s = site;
+  const c = await startChromium('compliance-page.ts', 0n);
+  chromium = c;
   // As many pages as the largest case has members, opened side by side once.
-  pages.push(...(await Promise.all([1, 2, 3].map(() => openMemberPage(b, s, 'compliance')))));
+  pages.push(...(await Promise.all([1, 2, 3].map(() => openMemberPage(c.browser, c.site, 'compliance')))));
 }, 60_000);
 
 afterAll(async () => {
   for (const p of pages.splice(0)) await p.context.close();
-  await browser?.close();
-  await site?.close();
+  await chromium?.close();
 });
 
 type Api = CompliancePageApi;
@@ -61,9 +45,9 @@ function inPage<K extends keyof Api>(p: MemberPage, name: K, ...args: Parameters
 }
 
 async function chromiumCluster(count: number, setup: ComplianceSetup) {
-  if (site === undefined || pages.length < count) throw new Error(`Chromium did not start ${count} member pages`);
+  if (chromium === undefined || pages.length < count) throw new Error(`Chromium did not start ${count} member pages`);
   const used = pages.slice(0, count);
-  const relay = site.openRelay(setup.clusterId);
+  const relay = chromium.site.openRelay(setup.clusterId);
   const hex = setup.ids.map((id) => id.toString(16));
   await Promise.all(used.map((p, i) => inPage(p, 'start', hex[i] as string, setup.clusterId.toString(16), relay.url, setup.timeouts)));
   const members: ComplianceMember[] = used.map((p, i) => {

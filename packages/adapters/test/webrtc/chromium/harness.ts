@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { type SignalingRelay, createSignalingRelay } from '../../../src/webrtc/node/index.js';
+import { assertLoopbackOnly } from '../helpers.js';
 import type { PageApi } from './transport-page.js';
 import { CHROMIUM_PATH, CHROMIUM_WEBRTC_ARGS, CHROMIUM_WEBRTC_PERMISSIONS, requireChromium } from '../../../../../tools/chromium.mjs';
 
@@ -86,6 +87,35 @@ export async function servePage(js: string, clusterId: bigint): Promise<PageSite
       for (const r of relays) r.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A browser and a served page, as {@link startChromium} makes them. */
+export interface ChromiumSite {
+  site: PageSite;
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+/**
+ * What every Chromium test does first: fails at once outside `tools/loopback-only` or without
+ * /usr/bin/chromium, bundles and serves `entry`, and launches the browser.
+ */
+export async function startChromium(entry: Parameters<typeof bundlePage>[0], clusterId: bigint): Promise<ChromiumSite> {
+  assertLoopbackOnly();
+  requireChromium();
+  const site = await servePage(await bundlePage(entry), clusterId);
+  const browser = await launchChromium().catch(async (err: unknown) => {
+    await site.close();
+    throw err;
+  });
+  return {
+    site,
+    browser,
+    close: async () => {
+      await browser.close();
+      await site.close();
     },
   };
 }
