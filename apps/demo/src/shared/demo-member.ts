@@ -1,16 +1,9 @@
 import type { PeerConnectionFactory, Signaling } from '@raftwire/adapters/webrtc';
 import { WebRtcLink, webrtcUrl } from '@raftwire/adapters/webrtc';
-import { type Id, type Message, type MessageTypeName, MessageType, type TransportEvents, Transport, formatId } from '@raftwire/core';
+import { type Id, type Message, MessageType, type TransportEvents, Transport, formatId, messageTypeName } from '@raftwire/core';
 import type { SnapshotStatus } from '@raftwire/core';
 import { type Member, type MemoryStorage, RaftNode, type RaftNodeStatus, type RaftTransport } from '@raftwire/raft';
 import type { SpeedControl } from './speed.js';
-
-const TYPE_NAMES = new Map<number, MessageTypeName>(Object.entries(MessageType).map(([k, v]) => [v, k as MessageTypeName]));
-
-/** Name of a message type number (`MsgApp`, …). */
-export function messageTypeName(type: number): string {
-  return TYPE_NAMES.get(type) ?? `Msg${type}`;
-}
 
 /** One Raft message seen by the demo, as it left (or, for a remote sender, reached) a member. */
 export interface MessageTrace {
