@@ -1,8 +1,7 @@
-import { ErrorCode, RaftwireError } from '@raftwire/core';
-import type { LinkRequest, LinkResponse, ProtocolHandler } from '@raftwire/core';
+import { ErrorCode, RaftwireError, onAbort } from '@raftwire/core';
+import type { LinkRequest, LinkResponse, Logger, ProtocolHandler } from '@raftwire/core';
 import { CHANNELS, type ChannelLabel, channelForPath, windowForChannel } from './channels.js';
 import { ChannelMux } from './channel-mux.js';
-import type { Logger } from './logger.js';
 import type { PeerConnectionFactory, PeerConnectionPort, PeerSignalData } from './peer-connection-port.js';
 import { SendPacer, type SendPacerOptions } from './send-pacer.js';
 
@@ -148,28 +147,25 @@ export class PeerLinkConnection {
   ready(signal?: AbortSignal): Promise<void> {
     if (this.state_ === 'open') return Promise.resolve();
     if (this.closeError) return Promise.reject(this.closeError);
+    if (signal?.aborted) return Promise.reject(new RaftwireError(ErrorCode.ABORTED, 'connect aborted'));
     return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        const i = this.readyWaiters.indexOf(waiter);
-        if (i >= 0) this.readyWaiters.splice(i, 1);
-        reject(new RaftwireError(ErrorCode.ABORTED, 'connect aborted'));
-      };
+      let dispose = (): void => {};
       const waiter = {
         resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
+          dispose();
           resolve();
         },
         reject: (e: RaftwireError) => {
-          signal?.removeEventListener('abort', onAbort);
+          dispose();
           reject(e);
         },
       };
-      if (signal?.aborted) {
-        reject(new RaftwireError(ErrorCode.ABORTED, 'connect aborted'));
-        return;
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
       this.readyWaiters.push(waiter);
+      dispose = onAbort(signal, () => {
+        const i = this.readyWaiters.indexOf(waiter);
+        if (i >= 0) this.readyWaiters.splice(i, 1);
+        reject(new RaftwireError(ErrorCode.ABORTED, 'connect aborted'));
+      });
     });
   }
 

@@ -1,6 +1,5 @@
-import { ErrorCode, RaftwireError, formatId } from '@raftwire/core';
-import type { Id, ProtocolHandler } from '@raftwire/core';
-import type { Logger } from './logger.js';
+import { ErrorCode, RaftwireError, abortError, formatId, onAbort } from '@raftwire/core';
+import type { Id, Logger, ProtocolHandler } from '@raftwire/core';
 import type { PeerConnectionFactory, PeerSignalData } from './peer-connection-port.js';
 import { PeerLinkConnection } from './peer-link-connection.js';
 import type { SendPacerOptions } from './send-pacer.js';
@@ -78,14 +77,14 @@ export class PeerSession {
     let failures = 0;
     for (;;) {
       if (this.closed) throw new RaftwireError(ErrorCode.STOPPED, 'link closed');
-      if (signal.aborted) throw abortError(signal);
+      if (signal.aborted) throw connectAborted(signal);
       const conn = this.conn;
       if (conn !== undefined && conn.state === 'open') return conn;
       if (conn !== undefined && conn.state === 'connecting') {
         try {
           await conn.ready(signal);
         } catch (err) {
-          if (signal.aborted) throw abortError(signal);
+          if (signal.aborted) throw connectAborted(signal);
           // An attempt that died before opening (ICE or a stack hiccup) is retried with a fresh session, a few times.
           if (this.conn === conn && ++failures >= CONNECT_ATTEMPTS) throw err;
           asked = false;
@@ -205,12 +204,13 @@ export class PeerSession {
 
   private nextChange(signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve) => {
+      let dispose = (): void => {};
       const done = (): void => {
-        signal.removeEventListener('abort', done);
+        dispose();
         resolve();
       };
       this.changeWaiters.push(done);
-      signal.addEventListener('abort', done, { once: true });
+      dispose = onAbort(signal, done);
     });
   }
 
@@ -232,10 +232,9 @@ export class PeerSession {
   }
 }
 
-function abortError(signal: AbortSignal): RaftwireError {
-  const r: unknown = signal.reason;
-  if (r instanceof RaftwireError) return r;
-  return new RaftwireError(ErrorCode.ABORTED, 'connect aborted');
+/** The signal's reason when it is a RaftwireError (a timeout is ERR_LINK), else ERR_ABORTED. */
+function connectAborted(signal: AbortSignal): RaftwireError {
+  return abortError(signal.reason ?? 'connect aborted');
 }
 
 function errMessage(err: unknown): string {

@@ -1,6 +1,5 @@
-import { ErrorCode, RaftwireError, formatId, tryParseId } from '@raftwire/core';
-import type { Id, Link, LinkRequest, LinkResponse, ProtocolHandler } from '@raftwire/core';
-import { type Logger, silentLogger } from './logger.js';
+import { ErrorCode, RaftwireError, formatId, onAbort, silentLogger, tryParseId } from '@raftwire/core';
+import type { Id, Link, LinkRequest, LinkResponse, Logger, ProtocolHandler } from '@raftwire/core';
 import type { PeerConnectionFactory } from './peer-connection-port.js';
 import type { PeerLinkConnection } from './peer-link-connection.js';
 import { PeerSession } from './peer-session.js';
@@ -115,15 +114,12 @@ export class WebRtcLink implements Link {
         ),
       this.connectTimeoutMs,
     );
-    const user = options.signal;
-    const onUserAbort = (): void => timeout.abort(new RaftwireError(ErrorCode.ABORTED, 'connect aborted'));
-    if (user?.aborted) onUserAbort();
-    user?.addEventListener('abort', onUserAbort, { once: true });
+    const disposeUser = onAbort(options.signal, () => timeout.abort(new RaftwireError(ErrorCode.ABORTED, 'connect aborted')));
     try {
       return await this.session(remoteId).connect(timeout.signal);
     } finally {
       clearTimeout(timer);
-      user?.removeEventListener('abort', onUserAbort);
+      disposeUser();
     }
   }
 

@@ -1,9 +1,8 @@
-import { ErrorCode, RaftwireError } from '@raftwire/core';
+import { ErrorCode, ErrorText, RaftwireError, silentLogger } from '@raftwire/core';
 import type { ProtocolHandler } from '@raftwire/core';
 import { describe, expect, it } from 'vitest';
 import { BULK_WINDOW_BYTES, ChannelMux, MAX_SERVED_EXCHANGES, WINDOW_BYTES } from '../../src/webrtc/channel-mux.js';
 import { decodeReset, encodeRequestHead } from '../../src/webrtc/exchange-head.js';
-import { silentLogger } from '../../src/webrtc/logger.js';
 import { FrameType, type MuxFrame, decodeMuxFrame, encodeMuxFrame } from '../../src/webrtc/mux-frame.js';
 import type { DataChannelPort } from '../../src/webrtc/peer-connection-port.js';
 import { SendPacer } from '../../src/webrtc/send-pacer.js';
@@ -117,7 +116,7 @@ describe('ChannelMux (in memory)', () => {
     expect(s.sent).toHaveLength(1);
     const boom = await client.request({ method: 'GET', path: '/boom', headers: {} });
     expect(boom.status).toBe(500);
-    expect(untext(await readAll(boom.body))).toBe('internal error');
+    expect(untext(await readAll(boom.body))).toBe(`${ErrorText.internalError}\n`);
     expect(client.activeExchanges).toBe(0);
   });
 

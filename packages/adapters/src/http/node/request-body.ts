@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { ErrorCode, RaftwireError } from '@raftwire/core';
-import { plainBytes } from '../body-streams.js';
+import { ErrorCode, RaftwireError, plainBytes } from '@raftwire/core';
 import { linkError } from '../link-errors.js';
 
 /** What became of a request body, for the status the adapter answers with. */
