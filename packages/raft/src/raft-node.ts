@@ -1,5 +1,5 @@
 import type { Entry, Id, Message } from '@raftwire/core';
-import { createSnapshot, EntryType, ErrorCode, formatId, MessageType, RaftwireError } from '@raftwire/core';
+import { createSnapshot, EntryType, ErrorCode, formatId, MessageType, normalizePeerUrl, RaftwireError } from '@raftwire/core';
 import { EventEmitter } from 'eventemitter3';
 import { type Clock, systemClock, type TimerHandle } from './clock.js';
 import { type ConfChange, ConfChangeType, decodeConfChange } from './conf-change.js';
@@ -778,7 +778,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
 
   /** Removes a member; resolves with the member list once applied here. */
   async removeMember(id: Id, options: CallOptions = {}): Promise<Member[]> {
-    validateMember(id, 'x:');
+    validateMemberId(id);
     if (!this.members.has(id)) throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `member ${formatId(id)} not found`);
     return this.changeMembership({ type: ConfChangeType.RemoveNode, nodeId: id }, '', options);
   }
@@ -852,12 +852,19 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
   }
 }
 
-function validateMember(id: Id, url: string): void {
+function validateMemberId(id: Id): void {
   if (typeof id !== 'bigint' || id <= 0n || id > MAX_U64)
     throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `invalid member ID ${String(id)}`);
-  if (typeof url !== 'string' || url.length === 0 || url.length > 2048) {
-    throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `invalid member URL for ${formatId(id)}`);
-  }
+}
+
+/**
+ * A member's URL is checked by the transport's own peer-URL rules (ERR_INVALID_URL: scheme,
+ * host, a port for http/https, no path or credentials, bounded length), so a URL the
+ * transport would refuse when the change is applied is refused before it is proposed.
+ */
+function validateMember(id: Id, url: string): void {
+  validateMemberId(id);
+  normalizePeerUrl(url);
 }
 
 function hex(b: Uint8Array): string {
