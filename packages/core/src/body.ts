@@ -1,6 +1,6 @@
 import { abortError } from './abort.js';
 import { concatBytes } from './bytes.js';
-import type { RaftwireError } from './errors.js';
+import { ErrorCode, RaftwireError } from './errors.js';
 import { tooLarge } from './framing.js';
 import type { LinkBody } from './link.js';
 
@@ -81,6 +81,11 @@ export async function readText(body: AsyncIterable<Uint8Array>, cap = 4096): Pro
     // a body that fails while we read an error text: keep what we have
   }
   return new TextDecoder().decode(concatBytes(parts));
+}
+
+/** What a single-use body throws when it is iterated a second time. */
+export function bodyConsumedError(what = 'body'): RaftwireError {
+  return new RaftwireError(ErrorCode.BODY_CONSUMED, `a ${what} can be read only once`);
 }
 
 const encoder = new TextEncoder();

@@ -60,7 +60,7 @@ export class TransportContext {
     this.urlSchemes = o.urlSchemes ?? DEFAULT_URL_SCHEMES;
     this.urls = normalizePeerUrls(o.urls, this.urlSchemes);
     if (!o.link || typeof o.link.request !== 'function' || typeof o.link.openStream !== 'function') {
-      throw new RaftwireError(ErrorCode.INVALID_MESSAGE, 'options.link must implement request and openStream');
+      throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'options.link must implement request and openStream');
     }
     this.link = o.link;
     this.raft = o.raft;

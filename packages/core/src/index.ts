@@ -78,7 +78,7 @@ export type {
 } from './link.js';
 // Helpers every adapter uses, so each behaves the same.
 export { type ServeOptions, serveRequest, textResponse } from './serve.js';
-export { bodyChunks, closeBody, closeIterator, readAll } from './body.js';
+export { bodyChunks, bodyConsumedError, closeBody, closeIterator, readAll } from './body.js';
 export { abortError, onAbort, raceAbort, sleep } from './abort.js';
 
 // Platform seams: time, logs, metrics.

@@ -120,6 +120,23 @@ describe('ChannelMux (in memory)', () => {
     expect(client.activeExchanges).toBe(0);
   });
 
+  it('refuses a second read of a request body with ERR_BODY_CONSUMED', async () => {
+    const { client } = linkedPair(async (req) => {
+      let n = 0;
+      for await (const chunk of req.body) n += chunk.length;
+      let second = 'no error';
+      try {
+        req.body[Symbol.asyncIterator]();
+      } catch (err) {
+        second = err instanceof RaftwireError ? err.code : `untyped: ${String(err)}`;
+      }
+      return { status: 200, headers: { 'x-bytes': String(n), 'x-second-read': second } };
+    });
+    const res = await client.request({ method: 'POST', path: '/raft/snapshot', headers: {}, body: pattern(3000) });
+    expect(res.headers['x-bytes']).toBe('3000');
+    expect(res.headers['x-second-read']).toBe(ErrorCode.BODY_CONSUMED);
+  });
+
   it('resets a malformed head with ERR_DECODE without calling the handler', async () => {
     let called = 0;
     const s = memoryChannel();

@@ -1,5 +1,5 @@
 import { ChildAbort, abortError, onAbort, raceAbort, sleep } from '../abort.js';
-import { bodyChunks, closeIterator } from '../body.js';
+import { bodyChunks, bodyConsumedError, closeIterator } from '../body.js';
 import { type Clock, systemClock } from '../clock.js';
 import { ErrorCode, RaftwireError } from '../errors.js';
 import type { Link, LinkHeaders, LinkRequest, LinkResponse, ProtocolHandler } from '../link.js';
@@ -72,6 +72,7 @@ class Pipe implements AsyncIterable<Uint8Array> {
   private lastAt = 0;
   private done = false;
   private source: AsyncIterator<Uint8Array> | null = null;
+  private iterated = false;
 
   constructor(
     private readonly net: MemoryNetwork,
@@ -148,6 +149,8 @@ class Pipe implements AsyncIterable<Uint8Array> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    if (this.iterated) throw bodyConsumedError();
+    this.iterated = true;
     const clock = this.net.clock;
     return {
       next: async (): Promise<IteratorResult<Uint8Array>> => {
