@@ -1,8 +1,7 @@
 import { ErrorCode, RaftwireError, abortError, formatId, onAbort } from '@raftwire/core';
 import type { Id, Logger, ProtocolHandler } from '@raftwire/core';
 import type { PeerConnectionFactory, PeerSignalData } from './peer-connection-port.js';
-import { PeerLinkConnection } from './peer-link-connection.js';
-import type { SendPacerOptions } from './send-pacer.js';
+import { type ConnectionTuning, PeerLinkConnection } from './peer-link-connection.js';
 import type { SignalKind, SignalMessage } from './signaling.js';
 
 export interface PeerSessionOptions {
@@ -12,11 +11,7 @@ export interface PeerSessionOptions {
   handler: () => ProtocolHandler | undefined;
   /** Sends a signal to the remote; rejects when the signalling service refuses or cannot reach it. */
   sendSignal: (kind: SignalKind, session: string, data?: PeerSignalData) => Promise<void>;
-  pacer?: SendPacerOptions;
-  maxMessageBytes?: number;
-  connectTimeoutMs: number;
-  keepaliveMs?: number;
-  deadAfterMs?: number;
+  tuning: ConnectionTuning;
   logger: Logger;
   /** Called whenever a connection opens or closes. */
   onChange?: (event: 'open' | 'closed', connection: PeerLinkConnection) => void;
@@ -156,11 +151,7 @@ export class PeerSession {
       session,
       handler: this.options.handler,
       remoteAddress: `webrtc://${formatId(this.remoteId)}`,
-      ...(this.options.pacer === undefined ? {} : { pacer: this.options.pacer }),
-      ...(this.options.maxMessageBytes === undefined ? {} : { maxMessageBytes: this.options.maxMessageBytes }),
-      connectTimeoutMs: this.options.connectTimeoutMs,
-      ...(this.options.keepaliveMs === undefined ? {} : { keepaliveMs: this.options.keepaliveMs }),
-      ...(this.options.deadAfterMs === undefined ? {} : { deadAfterMs: this.options.deadAfterMs }),
+      tuning: this.options.tuning,
       logger: this.log,
       onSignal: (data) => {
         this.options.sendSignal('signal', session, data).catch((err: unknown) => {

@@ -1,19 +1,7 @@
-import { ErrorCode, type ProtocolHandler, isRaftwireError } from '@raftwire/core';
+import { ErrorCode } from '@raftwire/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readTwice } from '../read-twice.js';
 import { Resources, bytes, clients } from './helpers.js';
-
-/** Reads the request body to its end, then tries a second read; answers with what that threw. */
-const readTwice: ProtocolHandler = async (req) => {
-  let n = 0;
-  for await (const chunk of req.body) n += chunk.length;
-  let second = 'no error';
-  try {
-    req.body[Symbol.asyncIterator]();
-  } catch (err) {
-    second = isRaftwireError(err) ? err.code : `untyped: ${String(err)}`;
-  }
-  return { status: 200, headers: { 'x-bytes': String(n), 'x-second-read': second } };
-};
 
 describe.each(clients)('request body over node:http with %s', (_name, makeLink) => {
   const r = new Resources();

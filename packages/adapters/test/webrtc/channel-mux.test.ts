@@ -6,6 +6,7 @@ import { decodeReset, encodeRequestHead } from '../../src/webrtc/exchange-head.j
 import { FrameType, type MuxFrame, decodeMuxFrame, encodeMuxFrame } from '../../src/webrtc/mux-frame.js';
 import type { DataChannelPort } from '../../src/webrtc/peer-connection-port.js';
 import { SendPacer } from '../../src/webrtc/send-pacer.js';
+import { readTwice } from '../read-twice.js';
 import { pattern, readAll, text, untext, waitFor } from './helpers.js';
 
 /** An in-memory data channel: what is sent is recorded and (if linked) delivered to the peer asynchronously. */
@@ -121,17 +122,7 @@ describe('ChannelMux (in memory)', () => {
   });
 
   it('refuses a second read of a request body with ERR_BODY_CONSUMED', async () => {
-    const { client } = linkedPair(async (req) => {
-      let n = 0;
-      for await (const chunk of req.body) n += chunk.length;
-      let second = 'no error';
-      try {
-        req.body[Symbol.asyncIterator]();
-      } catch (err) {
-        second = err instanceof RaftwireError ? err.code : `untyped: ${String(err)}`;
-      }
-      return { status: 200, headers: { 'x-bytes': String(n), 'x-second-read': second } };
-    });
+    const { client } = linkedPair(readTwice);
     const res = await client.request({ method: 'POST', path: '/raft/snapshot', headers: {}, body: pattern(3000) });
     expect(res.headers['x-bytes']).toBe('3000');
     expect(res.headers['x-second-read']).toBe(ErrorCode.BODY_CONSUMED);
