@@ -1,4 +1,4 @@
-import { ErrorCode, RaftwireError, formatId, onAbort } from '@raftwire/core';
+import { ContentType, ErrorCode, Header, RaftwireError, formatId, onAbort } from '@raftwire/core';
 import { type SignalMessage, type Signaling, type SignalingEndpoint, type SignalingJoinOptions, parseSignalJson } from './signaling.js';
 
 /**
@@ -76,7 +76,7 @@ export class HttpRelaySignaling implements Signaling {
     try {
       const res = await this.fetch(`${this.baseUrl}${RelayRoute.join}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { [Header.contentType]: ContentType.json },
         body: JSON.stringify({ clusterId: formatId(options.clusterId), memberId: formatId(options.memberId) }),
         ...init,
       });
@@ -116,7 +116,7 @@ export class HttpRelaySignaling implements Signaling {
       try {
         r = await this.fetch(`${this.baseUrl}${RelayRoute.send}`, {
           method: 'POST',
-          headers: { ...auth, 'content-type': 'application/json' },
+          headers: { ...auth, [Header.contentType]: ContentType.json },
           body: JSON.stringify(message),
           ...(opts?.signal === undefined ? {} : { signal: opts.signal }),
         });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, RaftwireError, formatId, isRaftwireError, silentLogger, tryParseId } from '@raftwire/core';
+import { ContentType, ErrorCode, Header, RaftwireError, formatId, isRaftwireError, silentLogger, tryParseId } from '@raftwire/core';
 import type { Id, Logger } from '@raftwire/core';
 import { DEFAULT_RELAY_PREFIX, RelayRoute } from '../http-relay-signaling.js';
 import { InPageSignalingHub } from '../in-page-signaling.js';
@@ -66,7 +66,7 @@ export function createSignalingRelay(options: SignalingRelayOptions): SignalingR
   const reply = (res: ServerResponse, status: number, body?: unknown): void => {
     res.statusCode = status;
     if (body !== undefined) {
-      res.setHeader('content-type', 'application/json');
+      res.setHeader(Header.contentType, ContentType.json);
       res.end(JSON.stringify(body));
     } else {
       res.end();
@@ -147,7 +147,7 @@ export function createSignalingRelay(options: SignalingRelayOptions): SignalingR
       reply(res, 401, { code: ErrorCode.SIGNAL_REJECTED, message: 'unknown or used relay token' });
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.writeHead(200, { [Header.contentType]: 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.flushHeaders();
     s.res = res;
     s.endpoint = hub.register(options.clusterId, s.memberId, (msg) => {
