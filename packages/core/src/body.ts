@@ -15,18 +15,12 @@ export async function* bodyChunks(body: LinkBody | undefined): AsyncGenerator<Ui
 }
 
 /**
- * Reads a whole body up to `cap` bytes: ERR_FRAME_TOO_LARGE above it (or what `overCap`
- * returns), ERR_ABORTED once `signal` fires (checked between chunks). The body's iterator is
- * closed either way.
+ * Reads a whole body up to `cap` bytes: ERR_FRAME_TOO_LARGE above it, ERR_ABORTED once
+ * `signal` fires (checked between chunks). The body's iterator is closed either way.
  */
-export async function readAll(
-  body: LinkBody,
-  cap: number,
-  signal?: AbortSignal,
-  overCap: (total: number, cap: number) => RaftwireError = (total) => tooLarge(total, cap, 'body'),
-): Promise<Uint8Array> {
+export async function readAll(body: LinkBody, cap: number, signal?: AbortSignal): Promise<Uint8Array> {
   if (body instanceof Uint8Array) {
-    if (body.length > cap) throw overCap(body.length, cap);
+    if (body.length > cap) throw tooLarge(body.length, cap, 'body');
     return body;
   }
   const parts: Uint8Array[] = [];
@@ -34,7 +28,7 @@ export async function readAll(
   for await (const chunk of body) {
     if (signal?.aborted) throw abortError(signal.reason);
     total += chunk.length;
-    if (total > cap) throw overCap(total, cap);
+    if (total > cap) throw tooLarge(total, cap, 'body');
     parts.push(chunk);
   }
   return parts.length === 1 ? (parts[0] as Uint8Array) : concatBytes(parts);

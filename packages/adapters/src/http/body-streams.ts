@@ -1,4 +1,4 @@
-import { ErrorCode, type LinkBody, RaftwireError, closeIterator, onAbort, readAll } from '@raftwire/core';
+import { ErrorCode, type LinkBody, RaftwireError, closeIterator, isRaftwireError, onAbort, readAll } from '@raftwire/core';
 
 /** An empty body. */
 export const emptyBody: AsyncIterable<Uint8Array> = {
@@ -75,14 +75,14 @@ export function iterableToReadableStream(source: AsyncIterable<Uint8Array>, hook
  */
 export async function collectBody(body: LinkBody, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
   if (body instanceof Uint8Array) return body;
-  return readAll(
-    body,
-    maxBytes,
-    signal,
-    () =>
-      new RaftwireError(
-        ErrorCode.BUFFER_FULL,
-        `request body over ${maxBytes} bytes cannot be buffered (this runtime cannot stream request bodies)`,
-      ),
-  );
+  try {
+    return await readAll(body, maxBytes, signal);
+  } catch (err) {
+    if (!isRaftwireError(err, ErrorCode.FRAME_TOO_LARGE)) throw err;
+    throw new RaftwireError(
+      ErrorCode.BUFFER_FULL,
+      `request body over ${maxBytes} bytes cannot be buffered (this runtime cannot stream request bodies)`,
+      { cause: err },
+    );
+  }
 }
