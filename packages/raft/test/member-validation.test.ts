@@ -5,6 +5,13 @@ import { RaftNode } from '../src/raft-node.js';
 import { MemoryStorage } from '../src/storage.js';
 
 const node = () => new RaftNode({ id: 1n, storage: new MemoryStorage() });
+/** A node whose initial peers are itself and members 2, 3, ... at `urls`. */
+const withPeers = (...urls: string[]) =>
+  new RaftNode({
+    id: 1n,
+    storage: new MemoryStorage(),
+    peers: [{ id: 1n, url: 'http://127.0.0.1:2380' }, ...urls.map((url, i) => ({ id: BigInt(i + 2), url }))],
+  });
 
 /**
  * A member URL is checked the way the transport checks peer URLs when the change is applied
@@ -29,32 +36,11 @@ describe('member URLs', () => {
   });
 
   it.each(refused)('a peer list with %j is refused at construction with ERR_INVALID_URL', (url) => {
-    expect(
-      () =>
-        new RaftNode({
-          id: 1n,
-          storage: new MemoryStorage(),
-          peers: [
-            { id: 1n, url: 'http://127.0.0.1:2380' },
-            { id: 2n, url },
-          ],
-        }),
-    ).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_URL }));
+    expect(() => withPeers(url)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_URL }));
   });
 
   it('accepts the peer URLs the transport accepts', () => {
-    expect(
-      () =>
-        new RaftNode({
-          id: 1n,
-          storage: new MemoryStorage(),
-          peers: [
-            { id: 1n, url: 'http://127.0.0.1:2380' },
-            { id: 2n, url: 'https://[::1]:2381' },
-            { id: 3n, url: 'webrtc://3' },
-          ],
-        }),
-    ).not.toThrow();
+    expect(() => withPeers('https://[::1]:2381', 'webrtc://3', 'http://localhost:2382')).not.toThrow();
   });
 
   it('removeMember checks the ID alone', async () => {

@@ -8,23 +8,16 @@ import { AbortListenerTracker, RecordingRaft, waitFor } from '@raftwire/core/tes
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Resources, bytes, clients, readAll } from './helpers.js';
 
-/** Echoes bodies; a stream path answers with an endless body that ends when the requester goes. */
-const echo: ProtocolHandler = async (req) => {
-  if (req.path.startsWith('/raft/stream/')) {
-    const signal = req.signal;
-    return {
-      status: 200,
-      headers: {},
-      body: (async function* () {
-        while (!signal.aborted) {
-          yield bytes('tick');
-          await new Promise((r) => setTimeout(r, 5));
-        }
-      })(),
-    };
-  }
-  return textResponse(200, `${(await readAll(req.body)).length}`);
-};
+/** An endless stream body that ends when the requester goes. */
+async function* ticks(signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  for (; !signal.aborted; await new Promise((r) => setTimeout(r, 5))) yield bytes('tick');
+}
+
+/** Answers a body's length; a stream path answers with {@link ticks}. */
+const echo: ProtocolHandler = async (req) =>
+  req.path.startsWith('/raft/stream/')
+    ? { status: 200, headers: {}, body: ticks(req.signal) }
+    : textResponse(200, `${(await readAll(req.body)).length}`);
 
 async function* chunks(n: number): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < n; i++) yield new Uint8Array(1000);
