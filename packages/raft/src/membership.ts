@@ -1,4 +1,14 @@
-import { createSnapshot, ErrorCode, formatId, type Id, isId, type Logger, RaftwireError, type Snapshot } from '@raftwire/core';
+import {
+  createSnapshot,
+  ErrorCode,
+  formatId,
+  type Id,
+  isId,
+  type Logger,
+  normalizePeerUrl,
+  RaftwireError,
+  type Snapshot,
+} from '@raftwire/core';
 import { ConfChangeType, decodeConfChange } from './conf-change.js';
 import { decodeConfContext, decodeNodeSnapshot, encodeNodeSnapshot, type ProposalId } from './driver-codec.js';
 import type { RawNode } from './raw-node.js';
@@ -22,11 +32,18 @@ export interface ConfChangeOutcome {
 }
 
 /** Throws ERR_INVALID_ARGUMENT unless `id` is a non-zero 64-bit ID and `url` a non-empty string of at most 2048 characters. */
-export function validateMember(id: Id, url: string): void {
+export function validateMemberId(id: Id): void {
   if (!isId(id) || id === 0n) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `invalid member ID ${String(id)}`);
-  if (typeof url !== 'string' || url.length === 0 || url.length > 2048) {
-    throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `invalid member URL for ${formatId(id)}`);
-  }
+}
+
+/**
+ * A member's URL is checked by the transport's own peer-URL rules (ERR_INVALID_URL: scheme,
+ * host, a port for http/https, no path or credentials, bounded length), so a URL the
+ * transport would refuse when the change is applied is refused before it is proposed.
+ */
+export function validateMember(id: Id, url: string): void {
+  validateMemberId(id);
+  normalizePeerUrl(url);
 }
 
 /**

@@ -20,7 +20,7 @@ import { Applier } from './apply.js';
 import { type ConfChange, ConfChangeType } from './conf-change.js';
 import { encodeConfContext, encodeProposal, type ProposalId } from './driver-codec.js';
 import { type KvResult, KvStateMachine, type StateMachine } from './kv.js';
-import { bootstrapSnapshot, type Member, Membership, validateMember } from './membership.js';
+import { bootstrapSnapshot, type Member, Membership, validateMember, validateMemberId } from './membership.js';
 import { ProposalBatch } from './proposal-batch.js';
 import {
   type CallOptions,
@@ -286,7 +286,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
 
   /** Removes a member; resolves with the member list once applied here. */
   async removeMember(id: Id, options: CallOptions = {}): Promise<Member[]> {
-    validateMember(id, 'x:');
+    validateMemberId(id);
     if (!this.membership.has(id)) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `member ${formatId(id)} not found`);
     return this.changeMembership({ type: ConfChangeType.RemoveNode, nodeId: id }, '', options);
   }

@@ -7,3 +7,4 @@ export * from './compliance-member.js';
 export * from './compliance-bridge.js';
 export { MemoryLogger } from '../logger.js';
 export { MemoryMetrics } from '../metrics.js';
+export { AbortListenerTracker } from './abort-listener-tracker.js';
