@@ -7,6 +7,7 @@ export * from './message-codec.js';
 export * from './framing.js';
 export * from './message-stream-codec.js';
 export * from './msgapp-codec.js';
+export * from './etcd/index.js';
 export * from './link.js';
 export { type Clock, type TimerHandle, systemClock } from './clock.js';
 export { abortError, sleep } from './abort.js';
