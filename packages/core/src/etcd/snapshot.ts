@@ -1,7 +1,6 @@
 import { raceAbort, throwIfAborted } from '../abort.js';
 import { plainBytes } from '../bytes.js';
 import { ErrorCode, RaftwireError, decodeError, isRaftwireError } from '../errors.js';
-import { tooLarge } from '../framing.js';
 import { type Message, MessageType } from '../message.js';
 import { ETCD_MAX_FRAME_BYTES, U64LengthPrefixReader } from './framing.js';
 import { PbReader, PbWriter } from './protobuf.js';
@@ -120,8 +119,9 @@ export class EtcdSnapshotDecoder {
         if (this.msg === null) return chunk.subarray(at);
       }
       const n = chunk.length - at;
-      if (this.received + n > this.limits.maxBodyBytes)
-        throw tooLarge(`over ${this.received + n}`, this.limits.maxBodyBytes, 'snapshot database');
+      if (this.received + n > this.limits.maxBodyBytes) {
+        throw new RaftwireError(ErrorCode.FRAME_TOO_LARGE, `snapshot database is over the cap of ${this.limits.maxBodyBytes} bytes`);
+      }
       this.received += n;
       return at === 0 ? chunk : chunk.subarray(at);
     } catch (err) {

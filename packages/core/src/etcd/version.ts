@@ -1,4 +1,4 @@
-import { decodeError } from '../errors.js';
+import { ErrorCode, RaftwireError, decodeError } from '../errors.js';
 import { type StreamType, type Version, parseVersion, remoteSupportsStream, servedStreams, versionIncompatibility } from '../version.js';
 import { goJsonString, parseJsonExact } from './json.js';
 
@@ -123,10 +123,10 @@ export function encodeEtcdVersions(v: EtcdVersions = { server: ETCD_SERVER_VERSI
   return new TextEncoder().encode(`{"etcdserver":${goJsonString(v.server)},"etcdcluster":${goJsonString(v.cluster)}}`);
 }
 
-/** Reads a `GET /version` body. Throws ERR_DECODE unless both fields are strings. */
+/** Reads a `GET /version` body. Throws ERR_DECODE unless both fields are strings, ERR_FRAME_TOO_LARGE over `maxBytes`. */
 export function decodeEtcdVersions(input: Uint8Array | string, maxBytes = 4096): EtcdVersions {
   const size = typeof input === 'string' ? input.length : input.length;
-  if (size > maxBytes) throw decodeError(`version body of ${size} bytes is over the cap of ${maxBytes}`);
+  if (size > maxBytes) throw new RaftwireError(ErrorCode.FRAME_TOO_LARGE, `version body of ${size} bytes is over the cap of ${maxBytes}`);
   const v = parseJsonExact(typeof input === 'string' ? input : new TextDecoder().decode(input));
   if (!(v instanceof Map)) throw decodeError('version body is not an object');
   const server = v.get('etcdserver');

@@ -422,7 +422,9 @@ describe('etcd raftpb message codec: properties', () => {
           for (const c of chunks) if (c.entry) c.key = entryKeys[e++] as number;
           chunks.sort((a, b) => a.key - b.key);
           const parts = chunks.map((c) => c.bytes);
-          unknowns.forEach((u, i) => parts.splice((keys[i] as number) % (parts.length + 1), 0, u));
+          unknowns.forEach((u, i) => {
+            parts.splice((keys[i] as number) % (parts.length + 1), 0, u);
+          });
           const bytes = concatAll(parts);
           expect(messagesEqual(codec.decode(bytes), normalized(m))).toBe(true);
           expect(messagesEqual(messageOf(toObject(PbMessage, bytes)), normalized(m))).toBe(true);
