@@ -1,6 +1,6 @@
 import { type ByteWriter, Slab, plainBytes } from '../bytes.js';
 import { ErrorCode, RaftwireError, decodeError, isRaftwireError } from '../errors.js';
-import { type Entry, LINK_HEARTBEAT, type Message, MessageType, isLinkHeartbeat, messagesEqual } from '../message.js';
+import { type Entry, LINK_HEARTBEAT, type Message, MessageType, createMessage, isLinkHeartbeat, messagesEqual } from '../message.js';
 import { MsgAppFrame, type MsgAppLimits, type MsgAppPeers } from '../msgapp-codec.js';
 import { BodyReader, ETCD_MAX_FRAME_BYTES, U64LengthPrefixReader, U64Reader, overCap } from './framing.js';
 import { PbReader, PbWriter } from './protobuf.js';
@@ -265,7 +265,7 @@ export class EtcdMsgAppDecoder {
     if (commit < 0) throw decodeError(`commit ${this.u64.text} exceeds 2^53-1`);
     const n = this.entries.length;
     if (this.index + n > MAX_SAFE) throw decodeError('entry index exceeds 2^53-1');
-    const m: Message = {
+    const m = createMessage({
       type: MessageType.MsgApp,
       to: this.peers.to,
       from: this.peers.from,
@@ -274,13 +274,7 @@ export class EtcdMsgAppDecoder {
       index: this.index,
       entries: this.entries,
       commit,
-      vote: 0n,
-      snapshot: null,
-      reject: false,
-      rejectHint: 0,
-      context: EMPTY,
-      responses: [],
-    };
+    });
     this.entries = [];
     this.index += n;
     this.phase = Phase.Type;

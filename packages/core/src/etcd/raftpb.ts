@@ -2,7 +2,16 @@ import { Slab, plainBytes } from '../bytes.js';
 import { ErrorCode, RaftwireError, decodeError, isRaftwireError } from '../errors.js';
 import { type Id, MAX_ID } from '../ids.js';
 import type { MessageCodec } from '../message-codec.js';
-import { type ConfState, type Entry, type EntryType, type Message, type MessageType, type Snapshot, messageTypeName } from '../message.js';
+import {
+  type ConfState,
+  type Entry,
+  type EntryType,
+  type Message,
+  type MessageType,
+  type Snapshot,
+  createMessage,
+  messageTypeName,
+} from '../message.js';
 import { PbReader, PbWriter, idVarintSize, lenFieldSize, uvarintSize } from './protobuf.js';
 
 /**
@@ -428,22 +437,7 @@ function isEmptySnapshot(s: Snapshot): boolean {
 
 /** Reads a message from `r.pos` to `r.end`. */
 export function readMessage(r: PbReader): Message {
-  const m: Message = {
-    type: 0,
-    to: 0n,
-    from: 0n,
-    term: 0,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    vote: 0n,
-    snapshot: null,
-    reject: false,
-    rejectHint: 0,
-    context: EMPTY,
-    responses: [],
-  };
+  const m = createMessage({ type: 0 });
   let type = 0;
   while (r.pos < r.end) {
     const tag = r.tag('message');

@@ -40,8 +40,8 @@ export function toHex(b: Uint8Array): string {
 /** An ID as the hex etcd prints. */
 export const hexId = (s: string): bigint => BigInt(`0x${s}`);
 
-/** The raftpb schema (as in the fixtures) loaded into protobufjs. */
-export const pb = protobuf.parse(fixtureText('raftpb.proto'), { keepCase: true }).root;
+/** The raftpb schema (as in the fixtures) loaded into protobufjs, resolved once (it would look types up on every call). */
+export const pb = protobuf.parse(fixtureText('raftpb.proto'), { keepCase: true }).root.resolveAll();
 
 export interface LiveStreams {
   clusterId: string;

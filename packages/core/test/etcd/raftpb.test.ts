@@ -23,7 +23,7 @@ import {
   messagesEqual,
 } from '../../src/index.js';
 import { arbConfState, arbEntry, arbId, arbNum } from '../arbitraries.js';
-import { errorCode } from '../helpers.js';
+import { concat, errorCode } from '../helpers.js';
 import { arbEtcdMessage, arbEtcdSnapshot, normalized } from './arbitraries.js';
 import { type LiveAddedMember, fixtureJson, fixtureLines, fixtureText, hex, hexId, pb, toHex } from './fixtures.js';
 
@@ -425,7 +425,7 @@ describe('etcd raftpb message codec: properties', () => {
           unknowns.forEach((u, i) => {
             parts.splice((keys[i] as number) % (parts.length + 1), 0, u);
           });
-          const bytes = concatAll(parts);
+          const bytes = concat(parts);
           expect(messagesEqual(codec.decode(bytes), normalized(m))).toBe(true);
           expect(messagesEqual(messageOf(toObject(PbMessage, bytes)), normalized(m))).toBe(true);
         },
@@ -437,16 +437,6 @@ describe('etcd raftpb message codec: properties', () => {
 
 function protobufWriter(): protobuf.Writer {
   return protobuf.Writer.create();
-}
-
-function concatAll(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 describe('etcd raftpb: Entry, Snapshot, ConfState and HardState', () => {
