@@ -29,6 +29,7 @@ export {
   type ConfState,
   type Entry,
   EntryType,
+  MAX_LOG_POSITION,
   type Message,
   MessageType,
   type MessageTypeName,
