@@ -86,4 +86,5 @@ export { abortError, onAbort, raceAbort, sleep } from './abort.js';
 export { type Clock, type TimerHandle, every, systemClock } from './clock.js';
 export { type Rand, SeededRand } from './rand.js';
 export { type LogFields, type LogFn, type LogLevel, type LogRecord, type Logger, silentLogger } from './logger.js';
+export { LogRateLimiter, rateLimitedLogger } from './log-rate-limiter.js';
 export { type MetricLabels, MetricName, type Metrics } from './metrics.js';
