@@ -42,6 +42,11 @@ export interface RaftNodeOptions<R> {
   /** Randomness for election timeouts; seed it for reproducible runs. */
   rand?: Rand;
   logger?: Logger;
+  /**
+   * Refuse a membership change that would leave the started voters short of a quorum
+   * (etcd's `--strict-reconfig-check`). Default true.
+   */
+  strictReconfigCheck?: boolean;
 }
 
 /** `raftState` of a node whose `start()` has not run: it has no Raft role yet. */
@@ -60,6 +65,9 @@ export interface RaftNodeStatus {
   lastIndex: number;
   snapshotIndex: number;
   voters: Id[];
+  /** Non-voting members (they receive the log; promote them once caught up). */
+  learners: Id[];
+  /** Every member, with `learner` set. */
   members: Member[];
   started: boolean;
   stopped: boolean;
@@ -83,6 +91,12 @@ export interface RaftNodeEvents {
 /** Options of calls that can wait. */
 export interface CallOptions {
   signal?: AbortSignal;
+}
+
+/** Options of `RaftNode.addMember`. */
+export interface AddMemberOptions extends CallOptions {
+  /** Add a learner: it receives the log but does not vote until promoted. Default false (a voter). */
+  learner?: boolean;
 }
 
 /** Options of `RaftNode.takeSnapshot`. */
