@@ -1,0 +1,302 @@
+import { type Clock as RealClock, systemClock } from '@raftwire/core';
+import type { Clock, TimerHandle } from '@raftwire/raft';
+
+/** Raft's tick in the demo (RaftNode's default): 100 ms of demo time. */
+export const TICK_MS = 100;
+
+/** Slowest allowed speed (times slower than real time). */
+export const MAX_FACTOR = 100;
+
+interface Timer {
+  due: number;
+  seq: number;
+  fn: () => void;
+  /** 0 for a one-shot timer. */
+  every: number;
+  cancelled: boolean;
+  /** Demo time of the last firing (intervals), for drawing a timer between ticks. */
+  lastFired: number;
+}
+
+/** The time controls as a page shows them and sends them to the server. */
+export interface TimeState {
+  factor: number;
+  paused: boolean;
+}
+
+/** A {@link Clock} on demo time, plus what a view needs to draw its interval timers between firings. */
+export interface DemoClock extends Clock {
+  /** Demo milliseconds since the interval with period `periodMs` last fired (or was set), undefined if none. */
+  sinceLast(periodMs: number): number | undefined;
+}
+
+/**
+ * The demo's time: a virtual clock that every Raft member of one cluster
+ * (in the page, or the Node member in the server) runs its timers on.
+ *
+ * Demo time runs `factor` times slower than real time, and stands still while
+ * paused; {@link advance} then moves it by hand (one tick at a time). Only
+ * Raft's timers and the demo's message deliveries run on it: the transport's
+ * own timers (dial, stream keep-alive, probing) run in real time, so a paused
+ * cluster keeps its links up.
+ *
+ * Timers fire in (due, creation) order. An interval that fell behind (a
+ * throttled background tab) fires once and re-arms from now, as setInterval
+ * does, instead of firing every missed period in a burst.
+ */
+export class DemoTime {
+  private f = 1;
+  private frozen = false;
+  /** Demo time at `anchorReal` (real ms). */
+  private anchorDemo = 0;
+  private anchorReal: number;
+  private readonly heap: Timer[] = [];
+  private seq = 0;
+  private wake: unknown;
+  private readonly listeners = new Set<() => void>();
+  private firing = false;
+
+  constructor(private readonly real: RealClock = systemClock) {
+    this.anchorReal = real.now();
+  }
+
+  /** Demo milliseconds since this clock was created. */
+  now(): number {
+    return this.frozen ? this.anchorDemo : this.anchorDemo + (this.real.now() - this.anchorReal) / this.f;
+  }
+
+  get factor(): number {
+    return this.f;
+  }
+
+  get paused(): boolean {
+    return this.frozen;
+  }
+
+  state(): TimeState {
+    return { factor: this.f, paused: this.frozen };
+  }
+
+  /** Sets how many times slower than real time demo time runs (1 = real time). */
+  setFactor(factor: number): void {
+    if (!Number.isFinite(factor) || factor < 1 || factor > MAX_FACTOR) {
+      throw new RangeError(`speed factor must be within 1..${MAX_FACTOR}, got ${factor}`);
+    }
+    this.reanchor();
+    this.f = factor;
+    this.schedule();
+    this.changed();
+  }
+
+  pause(): void {
+    if (this.frozen) return;
+    this.reanchor();
+    this.frozen = true;
+    this.schedule();
+    this.changed();
+  }
+
+  resume(): void {
+    if (!this.frozen) return;
+    this.frozen = false;
+    this.anchorReal = this.real.now();
+    this.schedule();
+    this.changed();
+  }
+
+  /** Applies a page's time controls (the server's copy follows the page's). */
+  apply(s: TimeState): void {
+    if (s.factor !== this.f) this.setFactor(s.factor);
+    if (s.paused) this.pause();
+    else this.resume();
+  }
+
+  /**
+   * Moves paused time forward by `ms`, firing every timer due within it in
+   * order (one tick of every member for `ms` = {@link TICK_MS}). Returns how
+   * many timers fired.
+   */
+  advance(ms: number): number {
+    if (!this.frozen) throw new Error('advance() needs paused time');
+    if (!(ms >= 0)) throw new RangeError('advance() needs a non-negative duration');
+    const end = this.anchorDemo + ms;
+    let fired = 0;
+    for (;;) {
+      const t = this.peek();
+      if (!t || t.due > end) break;
+      this.anchorDemo = Math.max(this.anchorDemo, t.due);
+      this.fire(t);
+      fired++;
+    }
+    this.anchorDemo = end;
+    this.changed();
+    return fired;
+  }
+
+  /** Calls `fn` at demo time `due` (at once if that is past and time runs). */
+  at(due: number, fn: () => void): TimerHandle {
+    const t: Timer = { due, seq: this.seq++, fn, every: 0, cancelled: false, lastFired: this.now() };
+    this.push(t);
+    return t;
+  }
+
+  cancel(handle: TimerHandle): void {
+    const t = handle as Timer;
+    if (t.cancelled) return;
+    t.cancelled = true;
+    // Drop cancelled timers from the top so the next wake-up is for a live one.
+    while (this.heap.length > 0 && (this.heap[0] as Timer).cancelled) this.pop();
+    this.schedule();
+  }
+
+  /** A Raft clock on this time. */
+  clock(): DemoClock {
+    const mine = new Set<Timer>();
+    const add = (fn: () => void, ms: number, every: number): Timer => {
+      const t: Timer = { due: this.now() + ms, seq: this.seq++, fn, every, cancelled: false, lastFired: this.now() };
+      mine.add(t);
+      this.push(t);
+      return t;
+    };
+    const clear = (h: TimerHandle): void => {
+      mine.delete(h as Timer);
+      this.cancel(h);
+    };
+    return {
+      now: () => this.now(),
+      setInterval: (fn, ms) => add(fn, ms, Math.max(1, ms)),
+      clearInterval: clear,
+      setTimeout: (fn, ms) => {
+        const t = add(
+          () => {
+            mine.delete(t);
+            fn();
+          },
+          Math.max(0, ms),
+          0,
+        );
+        return t;
+      },
+      clearTimeout: clear,
+      sinceLast: (periodMs) => {
+        for (const t of mine) if (t.every === periodMs && !t.cancelled) return this.now() - t.lastFired;
+        return undefined;
+      },
+    };
+  }
+
+  /** Called whenever the factor, the pause state or (by {@link advance}) the time changes. */
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Cancels every timer (the cluster is going away). */
+  close(): void {
+    for (const t of this.heap) t.cancelled = true;
+    this.heap.length = 0;
+    if (this.wake !== undefined) this.real.clearTimeout(this.wake);
+    this.wake = undefined;
+    this.listeners.clear();
+  }
+
+  private changed(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  private reanchor(): void {
+    this.anchorDemo = this.now();
+    this.anchorReal = this.real.now();
+  }
+
+  private fire(t: Timer): void {
+    this.pop();
+    if (t.cancelled) return;
+    t.lastFired = this.now();
+    if (t.every > 0) {
+      // Re-arm on its own schedule, or a period from now when it fell behind: a late interval does not burst.
+      t.due += t.every;
+      if (t.due <= this.now()) t.due = this.now() + t.every;
+      t.seq = this.seq++;
+      this.push(t, false);
+    } else {
+      t.cancelled = true;
+    }
+    try {
+      t.fn();
+    } catch (err) {
+      // A timer callback's failure must not stop the clock for every other member.
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+  }
+
+  private run = (): void => {
+    this.wake = undefined;
+    if (this.frozen || this.firing) return;
+    this.firing = true;
+    try {
+      for (;;) {
+        const t = this.peek();
+        if (!t || t.due > this.now() || this.frozen) break;
+        this.fire(t);
+      }
+    } finally {
+      this.firing = false;
+    }
+    this.schedule();
+  };
+
+  private schedule(): void {
+    if (this.wake !== undefined) this.real.clearTimeout(this.wake);
+    this.wake = undefined;
+    if (this.frozen || this.firing) return;
+    const t = this.peek();
+    if (!t) return;
+    const delay = Math.max(0, (t.due - this.now()) * this.f);
+    this.wake = this.real.setTimeout(this.run, delay);
+  }
+
+  // ---- a binary heap on (due, seq) -------------------------------------------
+
+  private peek(): Timer | undefined {
+    while (this.heap.length > 0 && (this.heap[0] as Timer).cancelled) this.pop();
+    return this.heap[0];
+  }
+
+  private less(a: Timer, b: Timer): boolean {
+    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
+  }
+
+  private push(t: Timer, reschedule = true): void {
+    const h = this.heap;
+    h.push(t);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[i] as Timer, h[p] as Timer)) break;
+      [h[i], h[p]] = [h[p] as Timer, h[i] as Timer];
+      i = p;
+    }
+    if (reschedule) this.schedule();
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop();
+    if (h.length === 0 || last === undefined) return;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && this.less(h[l] as Timer, h[m] as Timer)) m = l;
+      if (r < h.length && this.less(h[r] as Timer, h[m] as Timer)) m = r;
+      if (m === i) break;
+      [h[i], h[m]] = [h[m] as Timer, h[i] as Timer];
+      i = m;
+    }
+  }
+}
