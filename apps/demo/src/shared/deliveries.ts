@@ -2,8 +2,16 @@ import type { TimerHandle } from '@raftwire/raft';
 import type { DemoTime } from './demo-time.js';
 import type { MessageInfo } from './message-info.js';
 
-/** Demo milliseconds a message is held on its way when time is slowed: its visible flight. */
-export const FLIGHT_MS = 60;
+/** Demo milliseconds a message is held on its way when time is slowed enough to follow it: its visible flight. */
+export const FLIGHT_MS = 100;
+
+/**
+ * The flight at a speed: none at real time and 2× slower (timers are slowed,
+ * messages go as fast as the transport carries them), {@link FLIGHT_MS} when slower.
+ */
+export function flightAt(factor: number): number {
+  return factor > 2 ? FLIGHT_MS : 0;
+}
 
 /** A message the demo holds between its sender's Raft and its receiver's Raft. */
 export interface HeldDelivery {
@@ -34,8 +42,8 @@ interface Entry extends HeldDelivery {
  * Every message between two Raft members of the page's cluster passes
  * through here, above the transport: a page member's inbound messages once
  * its Transport received them, and its messages to the Node member before its
- * Transport sends them. Each is held for {@link FLIGHT_MS} of demo time (none
- * at real-time speed) and released in due order, per link first in first out.
+ * Transport sends them. Each is held for its flight ({@link flightAt}) and
+ * released in due order, per link first in first out.
  *
  * Pausing demo time stops every release; {@link step} then releases exactly
  * one message, the one due first. Nothing is lost by pausing: links and the
@@ -54,7 +62,7 @@ export class Deliveries {
 
   constructor(
     private readonly time: DemoTime,
-    private readonly flightMs: () => number = () => (time.factor > 1 ? FLIGHT_MS : 0),
+    private readonly flightMs: () => number = () => flightAt(time.factor),
   ) {}
 
   listen(l: DeliveryListener): () => void {

@@ -19,7 +19,7 @@ import {
 } from '../shared/demo-member.js';
 import { DemoTime, TICK_MS } from '../shared/demo-time.js';
 import { Deliveries, type DeliveryListener, type HeldDelivery } from '../shared/deliveries.js';
-import { type LoopbackFilterStats, loopbackOnlySignaling, routedSignaling } from '../shared/loopback-signaling.js';
+import { type LoopbackFilterStats, absentMemberBackoff, loopbackOnlySignaling, routedSignaling } from '../shared/loopback-signaling.js';
 import { type MessageInfo, messageSentence } from '../shared/message-info.js';
 import { INITIAL_MEMBERS, NODE_MEMBER, type NodeStatus, type SessionInfo } from '../shared/session-api.js';
 import { ApiFailure, SessionApi } from './api.js';
@@ -30,6 +30,12 @@ export const MAX_PAGE_MEMBERS = 4;
 /** Demo milliseconds a proposal or membership change may wait before the page gives up on it. */
 export const OPERATION_TIMEOUT_MS = 5000;
 const POLL_MS = 250;
+
+/** The page's members of a cluster, kept across a reload. */
+export interface SavedMembers {
+  members: string[];
+  removed: string[];
+}
 
 /** One member as the views draw it. */
 export interface MemberView extends MemberReport {
@@ -119,7 +125,7 @@ export class PageCluster {
    * Starts the page's members in `session` (a new cluster, or one this page
    * resumes after a reload: its members then recover their logs from storage).
    */
-  async start(session: SessionInfo, resumed: boolean): Promise<void> {
+  async start(session: SessionInfo, resumed: SavedMembers | undefined): Promise<void> {
     this.session = session;
     this.api = new SessionApi(session.clusterId, session.token);
     const clusterId = parseId(session.clusterId);
@@ -127,18 +133,32 @@ export class PageCluster {
     this.factory = simplePeerFactory({ SimplePeer, config: { iceServers: [] } });
     const hub = new InPageSignalingHub(clusterId);
     const relay = new HttpRelaySignaling({ baseUrl: `${location.origin}${session.relayPath}` });
-    const routed = routedSignaling(hub, relay, (to) => to === NODE_MEMBER);
+    // A stopped member is asked for again at most once per backoff window (not at every redial).
+    const routed = absentMemberBackoff(routedSignaling(hub, relay, (to) => to === NODE_MEMBER));
     this.signaling = this.loopbackOnly ? loopbackOnlySignaling(routed, this.filter) : routed;
     this.time.apply(session.time);
+    // The initial members bootstrap from this list when their storage is empty (RaftNode ignores it otherwise).
     const peers = INITIAL_MEMBERS.map((h) => ({ id: parseId(h), url: webrtcUrl(parseId(h)) }));
-    const pageIds = INITIAL_MEMBERS.filter((h) => h !== NODE_MEMBER);
+    const pageIds = resumed?.members ?? INITIAL_MEMBERS.filter((h) => h !== NODE_MEMBER);
+    for (const h of resumed?.removed ?? []) this.removedIds.add(h);
     for (const h of pageIds) {
       const storage = await this.provider.open(session.clusterId, h);
-      this.slots.set(h, { hex: h, id: parseId(h), storage, member: undefined, removed: false });
+      this.slots.set(h, { hex: h, id: parseId(h), storage, member: undefined, removed: this.removedIds.has(h) });
+    }
+    if (resumed) {
+      // The page that cut member 1's links is gone: member 1 starts with every link whole, as the page does.
+      await Promise.all(pageIds.map((h) => this.requireApi().post('node/cut', { peer: h, cut: false })));
     }
     await this.pollNode();
     this.schedulePoll();
-    await Promise.all(pageIds.map((h) => this.startSlot(h, resumed ? {} : { peers })));
+    await Promise.all(
+      pageIds.filter((h) => !this.removedIds.has(h)).map((h) => this.startSlot(h, INITIAL_MEMBERS.includes(h) ? { peers } : {})),
+    );
+  }
+
+  /** The page's members, for a reload to resume them. */
+  saved(): SavedMembers {
+    return { members: [...this.slots.keys()], removed: [...this.slots.keys()].filter((h) => this.isRemoved(h)) };
   }
 
   private startMember(slot: PageSlot, join: { peers?: { id: Id; url: string }[]; knownPeers?: { id: Id; url: string }[] }): DemoMember {

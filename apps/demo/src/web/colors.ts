@@ -23,14 +23,14 @@ export const MESSAGE_STYLES: Record<string, MessageStyle> = {
   MsgHeartbeat: { color: '#37b24d', shape: 'dot', label: 'heartbeat', group: 'replication' },
   MsgHeartbeatResp: { color: '#2b8a3e', shape: 'ring', label: 'heartbeat answer', group: 'replication' },
   MsgSnap: { color: '#d6336c', shape: 'dot', label: 'snapshot', group: 'replication' },
-  MsgProp: { color: '#495057', shape: 'dot', label: 'proposal forwarded to the leader', group: 'forwarding' },
-  MsgReadIndex: { color: '#0c8599', shape: 'dot', label: 'read-index request', group: 'forwarding' },
-  MsgReadIndexResp: { color: '#0b7285', shape: 'ring', label: 'read-index answer', group: 'forwarding' },
+  MsgProp: { color: '#868e96', shape: 'dot', label: 'proposal forwarded to the leader', group: 'forwarding' },
+  MsgReadIndex: { color: '#212529', shape: 'dot', label: 'read-index request', group: 'forwarding' },
+  MsgReadIndexResp: { color: '#000000', shape: 'ring', label: 'read-index answer', group: 'forwarding' },
   MsgTransferLeader: { color: '#a0522d', shape: 'dot', label: 'leadership transfer', group: 'leadership' },
-  MsgTimeoutNow: { color: '#e6a700', shape: 'dot', label: 'campaign now (transfer)', group: 'leadership' },
+  MsgTimeoutNow: { color: '#fcc419', shape: 'dot', label: 'campaign now (transfer)', group: 'leadership' },
 };
 
-const UNKNOWN: MessageStyle = { color: '#868e96', shape: 'dot', label: 'other', group: 'forwarding' };
+const UNKNOWN: MessageStyle = { color: '#ced4da', shape: 'dot', label: 'other', group: 'forwarding' };
 
 export function messageStyle(type: string): MessageStyle {
   return MESSAGE_STYLES[type] ?? UNKNOWN;

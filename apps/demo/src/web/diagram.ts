@@ -177,6 +177,9 @@ export class Diagram {
       const a = -Math.PI / 2 + (2 * Math.PI * i) / members.length;
       this.pos.set(m.id, { x: cx + rx * Math.cos(a), y: cy + ry * Math.sin(a) });
     });
+    // Where each member is drawn (CSS pixels), for tests that click a link.
+    const layout = JSON.stringify(Object.fromEntries([...this.pos].map(([id, p]) => [id, [Math.round(p.x), Math.round(p.y)]])));
+    if (this.canvas.dataset['layout'] !== layout) this.canvas.dataset['layout'] = layout;
   }
 
   draw(f: FrameInput): void {

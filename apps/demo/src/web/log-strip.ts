@@ -18,7 +18,7 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text = '
 export class LogStrips {
   constructor(
     private readonly root: HTMLElement,
-    private readonly columns = 17,
+    private readonly columns = 14,
   ) {}
 
   update(members: MemberView[]): void {
@@ -27,10 +27,10 @@ export class LogStrips {
     const first = Math.max(1, maxLast - this.columns + 1);
     const rows: HTMLElement[] = [];
     const head = el('div', 'log-row log-head');
-    head.append(el('span', 'who', 'log index'));
+    head.append(el('span', 'who', 'log index →'));
     const headCells = el('span', 'cells');
     for (let i = first; i < first + this.columns; i++) headCells.append(el('span', 'cell index', i <= maxLast ? String(i) : ''));
-    head.append(headCells, el('span', 'marks', ''));
+    head.append(headCells);
     rows.push(head);
     for (const m of shown) rows.push(this.row(m, first));
     this.root.replaceChildren(...rows);
@@ -40,7 +40,11 @@ export class LogStrips {
     const row = el('div', `log-row ${m.state}`);
     row.dataset['logOf'] = m.id;
     row.dataset['commit'] = String(m.commit);
-    row.append(el('span', 'who', `${m.id} · ${ROLE_NAMES[m.role] ?? m.role}`));
+    const who = el('span', 'who');
+    const behind = first > 1 && m.log.lastIndex < first ? ` · ${first - m.log.lastIndex - 1}+ behind` : '';
+    const commit = m.state === 'running' || m.state === 'stopped' ? `commit ${m.commit}${behind}` : '';
+    who.append(el('b', '', `${m.id} · ${ROLE_NAMES[m.role] ?? m.role}`), el('small', '', commit));
+    row.append(who);
     const cells = el('span', 'cells');
     const byIndex = new Map<number, EntryView>(m.log.entries.map((e) => [e.index, e]));
     for (let i = first; i < first + this.columns; i++) {
@@ -62,8 +66,6 @@ export class LogStrips {
       }
     }
     row.append(cells);
-    const behind = first > 1 && m.log.lastIndex < first ? ` · ${first - m.log.lastIndex - 1}+ behind` : '';
-    row.append(el('span', 'marks', m.state === 'running' || m.state === 'stopped' ? `commit ${m.commit}${behind}` : ''));
     return row;
   }
 }

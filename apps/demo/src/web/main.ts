@@ -3,7 +3,7 @@ import type { HeldDelivery } from '../shared/deliveries.js';
 import { messageSentence } from '../shared/message-info.js';
 import { NODE_MEMBER, type SessionInfo } from '../shared/session-api.js';
 import { ApiFailure, SessionApi, createSession } from './api.js';
-import { type MemberView, PageCluster } from './cluster.js';
+import { type MemberView, PageCluster, type SavedMembers } from './cluster.js';
 import { MESSAGE_STYLES } from './colors.js';
 import { LinksTable, MemberCards, button } from './controls.js';
 import { Diagram } from './diagram.js';
@@ -11,7 +11,8 @@ import { EventLog } from './event-log.js';
 import { LinkStats } from './link-stats.js';
 import { LogStrips } from './log-strip.js';
 import { type TrackedProposal, narrate } from './narration.js';
-import { memoryStorageProvider } from './page-storage.js';
+import { IndexedDbStorage } from './indexeddb-storage.js';
+import { type MemberStorageProvider, indexedDbStorageProvider, memoryStorageProvider } from './page-storage.js';
 import { type TabLock, lockCluster } from './tab-lock.js';
 import { canGatherLoopback, isChromium, loopbackAdvice, mediaPermission, requestMediaPermission } from './webrtc-probe.js';
 
@@ -28,7 +29,13 @@ const loopbackOnly = params.get('ice') !== 'any';
 const START_FACTOR = Number(params.get('speed') ?? 5);
 const SESSION_KEY = 'raftwire-demo-session';
 
-const provider = memoryStorageProvider;
+/**
+ * Page members keep their logs in IndexedDB (a reload resumes the cluster) where the browser has
+ * it and Web Locks (one tab per cluster); `?storage=memory` keeps them in memory (a reload starts over).
+ */
+const durable = params.get('storage') !== 'memory' && typeof indexedDB !== 'undefined' && typeof navigator.locks !== 'undefined';
+const idb = durable ? indexedDbStorageProvider() : undefined;
+const provider: MemberStorageProvider = idb ?? memoryStorageProvider;
 const stats = new LinkStats();
 const diagram = new Diagram($<HTMLCanvasElement>('canvas'));
 const logs = new LogStrips($('logs'));
@@ -271,9 +278,8 @@ function summary(views: MemberView[]): void {
   }
 }
 
-let lastPanels = 0;
+/** The canvas, every animation frame. */
 function frame(): void {
-  const now = performance.now();
   const live = cluster.views(false).filter((v) => v.state !== 'removed');
   const next = cluster.deliveries.list()[0];
   diagram.draw({
@@ -281,34 +287,33 @@ function frame(): void {
     links: (a, b) => ({ cut: cluster.isCut(a, b), activeAB: cluster.linkActive(a, b), activeBA: cluster.linkActive(b, a) }),
     now: cluster.time.now(),
     paused: cluster.time.paused,
-    slowed: cluster.time.factor > 1,
+    slowed: cluster.time.factor > 2,
     next: cluster.time.paused ? next : undefined,
     pausedText: next ? `Step delivers ${messageSentence(next.info)}` : 'Nothing on its way: Tick advances the timers',
   });
-  if (now - lastPanels > 250) {
-    lastPanels = now;
-    const views = cluster.views(true);
-    cards.update(views);
-    links.update(views, now);
-    logs.update(views);
-    summary(views);
-    updateTimeControls();
-    const add = $<HTMLButtonElement>('add-member');
-    const blocked = started ? cluster.addBlocked() : 'starting';
-    add.disabled = blocked !== '';
-    add.title = blocked;
-    const text = narrate({
-      started,
-      members: views.filter((v) => v.state !== 'removed'),
-      paused: cluster.time.paused,
-      proposal,
-      electedAt,
-      now,
-    });
-    const n = $('narration');
-    if (n.textContent !== text) n.textContent = text;
-  }
   requestAnimationFrame(frame);
+}
+
+/**
+ * Cards, logs, links, summary and narration, four times a second on a timer
+ * (not per animation frame, so a tab in the background keeps them current).
+ */
+function panels(): void {
+  const now = performance.now();
+  const views = cluster.views(true);
+  cards.update(views);
+  links.update(views, now);
+  logs.update(views);
+  summary(views);
+  updateTimeControls();
+  if (started && cluster.session) save(cluster.session, cluster.saved());
+  const add = $<HTMLButtonElement>('add-member');
+  const blocked = started ? cluster.addBlocked() : 'starting';
+  add.disabled = blocked !== '';
+  add.title = blocked;
+  const text = narrate({ started, members: views.filter((v) => v.state !== 'removed'), paused: cluster.time.paused, proposal, electedAt, now });
+  const n = $('narration');
+  if (n.textContent !== text) n.textContent = text;
 }
 
 // ---- start --------------------------------------------------------------------------------
@@ -348,29 +353,37 @@ async function loopbackReady(): Promise<boolean> {
   }
 }
 
-interface Saved {
+interface Saved extends SavedMembers {
   clusterId: string;
   token: string;
 }
 
+const lockName = (cluster: string): string => `raftwire-demo-${cluster}`;
+
+function save(session: SessionInfo, members: SavedMembers): void {
+  if (!provider.durable) return;
+  const v = JSON.stringify({ clusterId: session.clusterId, token: session.token, ...members } satisfies Saved);
+  if (sessionStorage.getItem(SESSION_KEY) !== v) sessionStorage.setItem(SESSION_KEY, v);
+}
+
 /** The cluster this tab runs: the one it had before a reload (durable logs only), or a new one. */
-async function openSession(): Promise<{ session: SessionInfo; resumed: boolean }> {
+async function openSession(): Promise<{ session: SessionInfo; resumed: SavedMembers | undefined }> {
   const raw = provider.durable ? sessionStorage.getItem(SESSION_KEY) : null;
   const saved = raw ? (JSON.parse(raw) as Saved) : undefined;
   if (saved) {
-    lock = await lockCluster(`raftwire-demo-${saved.clusterId}`);
+    lock = await lockCluster(lockName(saved.clusterId));
     if (!lock) {
       const choice = await ask(
         `Cluster ${saved.clusterId} is running in another tab of this browser (this tab is a copy of it). Its members and their logs can run in one tab only.`,
         ['Take over here', 'Start a new cluster'],
       );
       hideNotice();
-      if (choice === 'Take over here') lock = await lockCluster(`raftwire-demo-${saved.clusterId}`, true);
+      if (choice === 'Take over here') lock = await lockCluster(lockName(saved.clusterId), true);
     }
     if (lock) {
       try {
         const session = await new SessionApi(saved.clusterId, saved.token).post<SessionInfo>('resume');
-        return { session, resumed: true };
+        return { session, resumed: { members: saved.members, removed: saved.removed } };
       } catch (err) {
         if (!(err instanceof ApiFailure) || err.status === 0) throw err;
         // The server no longer has it: its logs are of no use.
@@ -383,16 +396,19 @@ async function openSession(): Promise<{ session: SessionInfo; resumed: boolean }
   }
   const session = await createSession(START_FACTOR);
   if (provider.durable) {
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify({ clusterId: session.clusterId, token: session.token } satisfies Saved));
-    lock = await lockCluster(`raftwire-demo-${session.clusterId}`);
+    lock = await lockCluster(lockName(session.clusterId));
+    // Logs of clusters no tab runs any more are of no use: delete them.
+    const held = new Set(((await navigator.locks.query()).held ?? []).map((l) => (l.name ?? '').replace(/^raftwire-demo-/, '')));
+    await idb?.sweep(held);
   }
-  return { session, resumed: false };
+  return { session, resumed: undefined };
 }
 
 async function start(): Promise<void> {
   legend();
   wireControls();
   requestAnimationFrame(frame);
+  setInterval(panels, 250);
   if (!(await loopbackReady())) {
     $('summary').textContent = 'Not started: see the message above';
     $('narration').textContent = 'The cluster has not started: this browser cannot yet use WebRTC on 127.0.0.1 (see above).';
@@ -414,7 +430,7 @@ async function start(): Promise<void> {
     ]);
   });
   events.op(
-    `demo: cluster ${session.clusterId}${resumed ? ' resumed' : ''}: members 2, 3, 4 in this page (logs ${provider.where}), member 1 in Node.js${loopbackOnly ? '; loopback-only ICE' : ''}`,
+    `demo: cluster ${session.clusterId}${resumed ? ' resumed after a reload' : ''}: members ${(resumed?.members ?? ['2', '3', '4']).join(', ')} in this page (logs ${provider.where}), member 1 in Node.js${loopbackOnly ? '; loopback-only ICE' : ''}`,
     true,
   );
   // A new cluster's Node member waits with its clock paused: every member's timer starts together.
@@ -431,6 +447,9 @@ start().catch((err: unknown) => {
   $('summary').textContent = 'Not started';
   showNotice(`The cluster could not start: ${msg}`, [['Try again', () => location.reload()]]);
 });
+// For a person poking around in the devtools console (and the browser tests of the storage).
+Object.assign(globalThis, { raftwireDemo: { cluster, IndexedDbStorage } });
+
 addEventListener('pagehide', () => {
   cluster.leave();
   void cluster.close();
