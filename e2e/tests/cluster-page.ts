@@ -84,11 +84,13 @@ export async function waitForLeader(page: Page, running: number, not?: string, t
   return leader as NodeInfo;
 }
 
-/** Proposes one value with the Propose button and waits until the page says it committed. */
-export async function proposeOne(page: Page, value: string): Promise<void> {
+/** Proposes one value with the Propose button, waits until the page says it committed, and returns its log index. */
+export async function proposeOne(page: Page, value: string): Promise<number> {
   await page.getByLabel('Value to propose').fill(value);
   await page.getByRole('button', { name: 'Propose', exact: true }).click();
-  await expect(page.locator('#op-status')).toContainText(`committed “${value}” at index`);
+  const status = page.locator('#op-status');
+  await expect(status).toHaveText(new RegExp(`^committed “${value}” at index \\d+$`));
+  return Number((await status.textContent())?.replace(/^.* at index /, ''));
 }
 
 /** Waits until each of `ids` has committed and applied at least `index`. */

@@ -66,6 +66,19 @@ describe('DemoTime', () => {
     expect(() => time.advance(TICK_MS)).toThrow(/paused/);
   });
 
+  it('advance() moves the clocks only: events (deliveries) wait for time to run', async () => {
+    const { real, time, fired } = setup();
+    time.clock().setInterval(() => fired.push('tick'), TICK_MS);
+    time.at(50, () => fired.push('delivery'));
+    time.pause();
+    time.advance(TICK_MS);
+    time.advance(TICK_MS);
+    expect(fired).toEqual(['tick', 'tick']);
+    time.resume();
+    await real.advance(0);
+    expect(fired).toEqual(['tick', 'tick', 'delivery']);
+  });
+
   it('a speed change mid-wait stretches only what is left of it', async () => {
     const { real, time, fired } = setup();
     time.clock().setTimeout(() => fired.push('done'), 100);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The demo server: serves the built page (dist/web), and for every page that opens a cluster its
-// own signalling relay and Node member. 127.0.0.1 only.
+// own signalling relay (on a port of its own) and Node member. 127.0.0.1 only.
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
@@ -18,7 +18,7 @@ function arg(name: string): string | undefined {
 const port = Number(arg('port') ?? process.env['DEMO_PORT'] ?? 5180);
 const host = '127.0.0.1';
 const loopbackOnly = !args.includes('--allow-non-loopback-ice');
-const maxClusters = Number(arg('max-clusters') ?? 8);
+const maxClusters = Number(arg('max-clusters') ?? 6);
 const webRoot = fileURLToPath(new URL('../web/', import.meta.url));
 if (!existsSync(join(webRoot, 'index.html'))) {
   console.error(`demo: ${webRoot}index.html is missing; build the page first (pnpm --filter @raftwire/demo run build:web)`);
@@ -63,7 +63,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 }
 
 function info(s: ClusterSession): SessionInfo {
-  return { clusterId: s.hex, token: s.token, members: [...INITIAL_MEMBERS], loopbackOnly, relayPath: s.relayPath, time: s.time.state() };
+  return { clusterId: s.hex, token: s.token, members: [...INITIAL_MEMBERS], loopbackOnly, relayUrl: s.relayUrl, time: s.time.state() };
 }
 
 /** Routes of one cluster: /api/sessions/<id>/<action>. */
@@ -133,11 +133,6 @@ function serveStatic(res: ServerResponse, path: string): void {
 
 const server = createServer((req, res) => {
   const path = new URL(req.url ?? '/', 'http://x').pathname;
-  if (path.startsWith('/raft-signal/')) {
-    const s = sessions.relayFor(path);
-    if (s?.relay.handle(req, res)) return;
-    return fail(res, 404, 'session-unknown', 'no such cluster relay (the cluster was closed, or the server restarted)');
-  }
   if (path.startsWith('/api/')) {
     api(req, res, path).catch((err: unknown) => {
       if (res.headersSent) return;

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { webrtcUrl } from '@raftwire/adapters/webrtc';
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DEFAULT_RELAY_PREFIX, webrtcUrl } from '@raftwire/adapters/webrtc';
 import { type SignalingRelay, createSignalingRelay, nodePeerConnectionFactory } from '@raftwire/adapters/webrtc/node';
 import { type Id, formatId, parseId } from '@raftwire/core';
 import { type Member, MemoryStorage } from '@raftwire/raft';
@@ -12,11 +14,15 @@ import { INITIAL_MEMBERS, NODE_MEMBER, type NodeStatus } from '../shared/session
 const MAX_BUFFERED_EVENTS = 500;
 
 /**
- * One page's cluster on the server side: its signalling relay (under
- * `/raft-signal/<cluster ID>`), its demo time (which follows the page's
- * speed and pause controls), and its Node member: a RaftNode (MemoryStorage +
- * KvStateMachine) with its own core Transport over a WebRtcLink on
- * node-datachannel bound to 127.0.0.1.
+ * One page's cluster on the server side: its signalling relay, its demo time
+ * (which follows the page's speed and pause controls), and its Node member: a
+ * RaftNode (MemoryStorage + KvStateMachine) with its own core Transport over a
+ * WebRtcLink on node-datachannel bound to 127.0.0.1.
+ *
+ * The relay listens on a port of its own (127.0.0.1, chosen by the system).
+ * Each of the page's members keeps an event stream open to it, and a browser
+ * opens at most six HTTP/1.1 connections to one host and port: on the page's
+ * own port, two tabs' members would take all six and starve each other.
  */
 export class ClusterSession {
   readonly clusterId: Id;
@@ -24,7 +30,9 @@ export class ClusterSession {
   /** Shown only to the page that created the cluster; every request about it must carry it. */
   readonly token = randomUUID();
   readonly relay: SignalingRelay;
-  readonly relayPath: string;
+  private readonly relayServer: Server;
+  /** The relay's base URL (set by {@link listen}). */
+  relayUrl = '';
   readonly time = new DemoTime();
   /** Date.now() of the page's last request. */
   lastSeen = Date.now();
@@ -45,8 +53,20 @@ export class ClusterSession {
   ) {
     this.clusterId = clusterId;
     this.hex = formatId(clusterId);
-    this.relayPath = `/raft-signal/${this.hex}`;
-    this.relay = createSignalingRelay({ clusterId, prefix: this.relayPath });
+    this.relay = createSignalingRelay({ clusterId });
+    this.relayServer = createServer((req, res) => {
+      if (!this.relay.handle(req, res)) res.writeHead(404).end();
+    });
+  }
+
+  /** Starts the relay on 127.0.0.1 (a free port). */
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.relayServer.once('error', reject);
+      this.relayServer.listen(0, '127.0.0.1', () => resolve());
+    });
+    const addr = this.relayServer.address() as AddressInfo;
+    this.relayUrl = `http://127.0.0.1:${addr.port}${DEFAULT_RELAY_PREFIX}`;
   }
 
   get running(): boolean {
@@ -168,6 +188,8 @@ export class ClusterSession {
     this.closed = true;
     await this.stopMember();
     this.relay.close();
+    this.relayServer.closeAllConnections();
+    this.relayServer.close();
     this.time.close();
   }
 }

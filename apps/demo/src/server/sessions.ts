@@ -16,7 +16,7 @@ export class SessionError extends Error {
 
 export interface SessionsOptions {
   loopbackOnly: boolean;
-  /** Clusters served at once (each has its own Node member). Default 8. */
+  /** Clusters served at once (each has its own Node member and relay port). Default 6. */
   max?: number;
   /** A cluster whose page has not been heard from for this long is closed. Default 60 s. */
   idleMs?: number;
@@ -44,7 +44,7 @@ export class Sessions {
   private readonly reaper: ReturnType<typeof setInterval>;
 
   constructor(private readonly opts: SessionsOptions) {
-    this.max = opts.max ?? 8;
+    this.max = opts.max ?? 6;
     this.idleMs = opts.idleMs ?? 60_000;
     this.leftGraceMs = opts.leftGraceMs ?? 15_000;
     this.reaper = setInterval(() => void this.reap(), 1000);
@@ -69,6 +69,7 @@ export class Sessions {
     s.setTime(time);
     this.sessions.set(s.hex, s);
     try {
+      await s.listen();
       await s.startMember();
     } catch (err) {
       this.sessions.delete(s.hex);
@@ -88,12 +89,6 @@ export class Sessions {
     s.lastSeen = Date.now();
     s.leftAt = undefined;
     return s;
-  }
-
-  /** The relay of a cluster, by the path prefix `/raft-signal/<id>` (no token: the relay checks its own). */
-  relayFor(path: string): ClusterSession | undefined {
-    const m = /^\/raft-signal\/([0-9a-f]{1,16})(?:\/|$)/.exec(path);
-    return m ? this.sessions.get(m[1] as string) : undefined;
   }
 
   /** The page said it is leaving (pagehide): close its cluster unless it comes back soon. */

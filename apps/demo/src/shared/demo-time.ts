@@ -30,15 +30,68 @@ export interface DemoClock extends Clock {
   sinceLast(periodMs: number): number | undefined;
 }
 
+/** Timers in (due, creation) order. */
+class TimerHeap {
+  private readonly h: Timer[] = [];
+
+  private static less(a: Timer, b: Timer): boolean {
+    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
+  }
+
+  /** The first live timer (cancelled ones are dropped on the way). */
+  peek(): Timer | undefined {
+    while (this.h.length > 0 && (this.h[0] as Timer).cancelled) this.pop();
+    return this.h[0];
+  }
+
+  push(t: Timer): void {
+    const h = this.h;
+    h.push(t);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!TimerHeap.less(h[i] as Timer, h[p] as Timer)) break;
+      [h[i], h[p]] = [h[p] as Timer, h[i] as Timer];
+      i = p;
+    }
+  }
+
+  pop(): void {
+    const h = this.h;
+    const last = h.pop();
+    if (h.length === 0 || last === undefined) return;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && TimerHeap.less(h[l] as Timer, h[m] as Timer)) m = l;
+      if (r < h.length && TimerHeap.less(h[r] as Timer, h[m] as Timer)) m = r;
+      if (m === i) break;
+      [h[i], h[m]] = [h[m] as Timer, h[i] as Timer];
+      i = m;
+    }
+  }
+
+  clear(): void {
+    for (const t of this.h) t.cancelled = true;
+    this.h.length = 0;
+  }
+}
+
 /**
  * The demo's time: a virtual clock that every Raft member of one cluster
  * (in the page, or the Node member in the server) runs its timers on.
  *
  * Demo time runs `factor` times slower than real time, and stands still while
- * paused; {@link advance} then moves it by hand (one tick at a time). Only
- * Raft's timers and the demo's message deliveries run on it: the transport's
- * own timers (dial, stream keep-alive, probing) run in real time, so a paused
- * cluster keeps its links up.
+ * paused. Two kinds of timers run on it: members' clocks ({@link clock}: Raft's
+ * tick) and events ({@link at}: message deliveries, operation timeouts). While
+ * paused, {@link advance} moves the clocks by hand — one tick of every member —
+ * and nothing else: a message is delivered only by a step or when time runs
+ * again. Only Raft's timers and the demo's deliveries run on demo time: the
+ * transport's own timers (dial, stream keep-alive, probing) run in real time,
+ * so a paused cluster keeps its links up.
  *
  * Timers fire in (due, creation) order. An interval that fell behind (a
  * throttled background tab) fires once and re-arms from now, as setInterval
@@ -50,7 +103,8 @@ export class DemoTime {
   /** Demo time at `anchorReal` (real ms). */
   private anchorDemo = 0;
   private anchorReal: number;
-  private readonly heap: Timer[] = [];
+  private readonly clocks = new TimerHeap();
+  private readonly events = new TimerHeap();
   private seq = 0;
   private wake: unknown;
   private readonly listeners = new Set<() => void>();
@@ -112,9 +166,10 @@ export class DemoTime {
   }
 
   /**
-   * Moves paused time forward by `ms`, firing every timer due within it in
-   * order (one tick of every member for `ms` = {@link TICK_MS}). Returns how
-   * many timers fired.
+   * Moves paused time forward by `ms`, firing every member's clock timer due
+   * within it in order (one tick of every member for `ms` = {@link TICK_MS});
+   * events (deliveries) wait for a step or for time to run. Returns how many
+   * clock timers fired.
    */
   advance(ms: number): number {
     if (!this.frozen) throw new Error('advance() needs paused time');
@@ -122,10 +177,10 @@ export class DemoTime {
     const end = this.anchorDemo + ms;
     let fired = 0;
     for (;;) {
-      const t = this.peek();
+      const t = this.clocks.peek();
       if (!t || t.due > end) break;
       this.anchorDemo = Math.max(this.anchorDemo, t.due);
-      this.fire(t);
+      this.fire(this.clocks, t);
       fired++;
     }
     this.anchorDemo = end;
@@ -136,7 +191,8 @@ export class DemoTime {
   /** Calls `fn` at demo time `due` (at once if that is past and time runs). */
   at(due: number, fn: () => void): TimerHandle {
     const t: Timer = { due, seq: this.seq++, fn, every: 0, cancelled: false, lastFired: this.now() };
-    this.push(t);
+    this.events.push(t);
+    this.schedule();
     return t;
   }
 
@@ -144,8 +200,6 @@ export class DemoTime {
     const t = handle as Timer;
     if (t.cancelled) return;
     t.cancelled = true;
-    // Drop cancelled timers from the top so the next wake-up is for a live one.
-    while (this.heap.length > 0 && (this.heap[0] as Timer).cancelled) this.pop();
     this.schedule();
   }
 
@@ -155,7 +209,8 @@ export class DemoTime {
     const add = (fn: () => void, ms: number, every: number): Timer => {
       const t: Timer = { due: this.now() + ms, seq: this.seq++, fn, every, cancelled: false, lastFired: this.now() };
       mine.add(t);
-      this.push(t);
+      this.clocks.push(t);
+      this.schedule();
       return t;
     };
     const clear = (h: TimerHandle): void => {
@@ -193,8 +248,8 @@ export class DemoTime {
 
   /** Cancels every timer (the cluster is going away). */
   close(): void {
-    for (const t of this.heap) t.cancelled = true;
-    this.heap.length = 0;
+    this.clocks.clear();
+    this.events.clear();
     if (this.wake !== undefined) this.real.clearTimeout(this.wake);
     this.wake = undefined;
     this.listeners.clear();
@@ -209,8 +264,16 @@ export class DemoTime {
     this.anchorReal = this.real.now();
   }
 
-  private fire(t: Timer): void {
-    this.pop();
+  /** The heap whose first timer is due first (clocks win a tie: a tick before a delivery due at once). */
+  private next(): { heap: TimerHeap; t: Timer } | undefined {
+    const c = this.clocks.peek();
+    const e = this.events.peek();
+    if (c && (!e || c.due <= e.due)) return { heap: this.clocks, t: c };
+    return e ? { heap: this.events, t: e } : undefined;
+  }
+
+  private fire(heap: TimerHeap, t: Timer): void {
+    heap.pop();
     if (t.cancelled) return;
     t.lastFired = this.now();
     if (t.every > 0) {
@@ -218,7 +281,7 @@ export class DemoTime {
       t.due += t.every;
       if (t.due <= this.now()) t.due = this.now() + t.every;
       t.seq = this.seq++;
-      this.push(t, false);
+      heap.push(t);
     } else {
       t.cancelled = true;
     }
@@ -238,9 +301,9 @@ export class DemoTime {
     this.firing = true;
     try {
       for (;;) {
-        const t = this.peek();
-        if (!t || t.due > this.now() || this.frozen) break;
-        this.fire(t);
+        const n = this.next();
+        if (!n || n.t.due > this.now() || this.frozen) break;
+        this.fire(n.heap, n.t);
       }
     } finally {
       this.firing = false;
@@ -252,51 +315,9 @@ export class DemoTime {
     if (this.wake !== undefined) this.real.clearTimeout(this.wake);
     this.wake = undefined;
     if (this.frozen || this.firing) return;
-    const t = this.peek();
-    if (!t) return;
-    const delay = Math.max(0, (t.due - this.now()) * this.f);
+    const n = this.next();
+    if (!n) return;
+    const delay = Math.max(0, (n.t.due - this.now()) * this.f);
     this.wake = this.real.setTimeout(this.run, delay);
-  }
-
-  // ---- a binary heap on (due, seq) -------------------------------------------
-
-  private peek(): Timer | undefined {
-    while (this.heap.length > 0 && (this.heap[0] as Timer).cancelled) this.pop();
-    return this.heap[0];
-  }
-
-  private less(a: Timer, b: Timer): boolean {
-    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
-  }
-
-  private push(t: Timer, reschedule = true): void {
-    const h = this.heap;
-    h.push(t);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(h[i] as Timer, h[p] as Timer)) break;
-      [h[i], h[p]] = [h[p] as Timer, h[i] as Timer];
-      i = p;
-    }
-    if (reschedule) this.schedule();
-  }
-
-  private pop(): void {
-    const h = this.heap;
-    const last = h.pop();
-    if (h.length === 0 || last === undefined) return;
-    h[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && this.less(h[l] as Timer, h[m] as Timer)) m = l;
-      if (r < h.length && this.less(h[r] as Timer, h[m] as Timer)) m = r;
-      if (m === i) break;
-      [h[i], h[m]] = [h[m] as Timer, h[i] as Timer];
-      i = m;
-    }
   }
 }

@@ -136,26 +136,37 @@ export function absentMemberBackoff(inner: Signaling, options: AbsentBackoff = {
           opts.onSignal(msg);
         },
       });
+      // Sends to one recipient go one after another, so a burst of redials waits for the first answer.
+      const last = new Map<string, Promise<unknown>>();
+      const sendNow = async (message: SignalMessage, sendOpts?: { signal?: AbortSignal }): Promise<void> => {
+        const a = away.get(message.to);
+        if (a && now() < a.until) {
+          throw new RaftwireError(
+            ErrorCode.MEMBER_NOT_FOUND,
+            `member ${message.to} is not in signalling; asking again in ${Math.ceil(a.until - now())} ms`,
+          );
+        }
+        try {
+          await ep.send(message, sendOpts);
+          away.delete(message.to);
+        } catch (err) {
+          if (isRaftwireError(err, ErrorCode.MEMBER_NOT_FOUND)) {
+            const wait = a ? Math.min(maxMs, a.wait * 2) : minMs;
+            away.set(message.to, { until: now() + wait, wait });
+          }
+          throw err;
+        }
+      };
       return {
         memberId: ep.memberId,
-        send: async (message, sendOpts) => {
-          const a = away.get(message.to);
-          if (a && now() < a.until) {
-            throw new RaftwireError(
-              ErrorCode.MEMBER_NOT_FOUND,
-              `member ${message.to} is not in signalling; asking again in ${Math.ceil(a.until - now())} ms`,
-            );
-          }
-          try {
-            await ep.send(message, sendOpts);
-            away.delete(message.to);
-          } catch (err) {
-            if (isRaftwireError(err, ErrorCode.MEMBER_NOT_FOUND)) {
-              const wait = a ? Math.min(maxMs, a.wait * 2) : minMs;
-              away.set(message.to, { until: now() + wait, wait });
-            }
-            throw err;
-          }
+        send: (message, sendOpts) => {
+          const p = (last.get(message.to) ?? Promise.resolve()).then(() => sendNow(message, sendOpts));
+          const settled = p.catch(() => {});
+          last.set(message.to, settled);
+          void settled.then(() => {
+            if (last.get(message.to) === settled) last.delete(message.to);
+          });
+          return p;
         },
         close: () => ep.close(),
       };

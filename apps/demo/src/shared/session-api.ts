@@ -1,7 +1,6 @@
 // The demo server's HTTP API, as the page and the server both see it. Every route of one cluster
 // is under /api/sessions/<cluster ID>/ and needs the cluster's token (header `x-demo-token`, or
-// `token` in the body of a sendBeacon); the signalling relay of a cluster is under
-// /raft-signal/<cluster ID>/.
+// `token` in the body of a sendBeacon); each cluster's signalling relay listens on its own port.
 import type { MemberReport, RaftEvent, TransportTrace } from './demo-member.js';
 import type { TimeState } from './demo-time.js';
 
@@ -18,8 +17,8 @@ export interface SessionInfo {
   token: string;
   members: string[];
   loopbackOnly: boolean;
-  /** Where the cluster's signalling relay is, relative to the page. */
-  relayPath: string;
+  /** The cluster's signalling relay (`http://127.0.0.1:<its own port>/raft-signal`). */
+  relayUrl: string;
   time: TimeState;
 }
 

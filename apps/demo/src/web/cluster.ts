@@ -132,7 +132,7 @@ export class PageCluster {
     const SimplePeer = await loadSimplePeer();
     this.factory = simplePeerFactory({ SimplePeer, config: { iceServers: [] } });
     const hub = new InPageSignalingHub(clusterId);
-    const relay = new HttpRelaySignaling({ baseUrl: `${location.origin}${session.relayPath}` });
+    const relay = new HttpRelaySignaling({ baseUrl: session.relayUrl });
     // A stopped member is asked for again at most once per backoff window (not at every redial).
     const routed = absentMemberBackoff(routedSignaling(hub, relay, (to) => to === NODE_MEMBER));
     this.signaling = this.loopbackOnly ? loopbackOnlySignaling(routed, this.filter) : routed;
@@ -336,7 +336,7 @@ export class PageCluster {
    * committed and applied there. Gives up after {@link OPERATION_TIMEOUT_MS}
    * of demo time (pausing does not count).
    */
-  async propose(key: string, value: string): Promise<{ via: string }> {
+  async propose(key: string, value: string): Promise<{ via: string; index: number }> {
     const m = this.proposer();
     if (!m) throw new Error('no page member is running to propose through');
     const t = demoTimeout(this.time, OPERATION_TIMEOUT_MS, `proposal through member ${m.hex}`);
@@ -347,7 +347,9 @@ export class PageCluster {
     } finally {
       t.cancel();
     }
-    return { via: m.hex };
+    // Applied on the proposer: its own log has the entry.
+    const e = m.report().log.entries.findLast((x) => x.kind === 'put' && x.detail.startsWith(`put ${key} =`));
+    return { via: m.hex, index: e?.index ?? 0 };
   }
 
   /** Proposes `count` values, `parallel` at a time. */

@@ -166,7 +166,7 @@ function wireControls(): void {
   $('tick').addEventListener('click', () => {
     void op('tick', async () => {
       await cluster.tick();
-      return 'tick: every running member’s clock advanced by one tick (100 ms of Raft time)';
+      return 'tick: every running member’s clock advanced by one tick (100 ms of Raft time); messages still wait for Step or Resume';
     });
   });
   $<HTMLSelectElement>('speed').addEventListener('change', (e) => {
@@ -187,8 +187,9 @@ function wireControls(): void {
       const stop = setInterval(() => {
         tracked.progress = cluster.progress(key);
       }, 100);
+      let index = 0;
       try {
-        await cluster.propose(key, v);
+        index = (await cluster.propose(key, v)).index;
       } catch (err) {
         const p = cluster.progress(key);
         const n = cluster.allIds().length;
@@ -204,7 +205,7 @@ function wireControls(): void {
       }
       tracked.progress = cluster.progress(key);
       tracked.committedAt = performance.now();
-      return `committed “${v}” at index ${tracked.progress.index || '?'}`;
+      return `committed “${v}” at index ${index || tracked.progress.index}`;
     });
   });
   $('propose-100').addEventListener('click', () => {
@@ -311,7 +312,14 @@ function panels(): void {
   const blocked = started ? cluster.addBlocked() : 'starting';
   add.disabled = blocked !== '';
   add.title = blocked;
-  const text = narrate({ started, members: views.filter((v) => v.state !== 'removed'), paused: cluster.time.paused, proposal, electedAt, now });
+  const text = narrate({
+    started,
+    members: views.filter((v) => v.state !== 'removed'),
+    paused: cluster.time.paused,
+    proposal,
+    electedAt,
+    now,
+  });
   const n = $('narration');
   if (n.textContent !== text) n.textContent = text;
 }
