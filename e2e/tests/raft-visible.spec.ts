@@ -96,7 +96,8 @@ test('pause stops every delivery; step delivers exactly one; tick moves every ti
   await shot(page, 'stepped-commit');
   await page.getByRole('button', { name: 'Resume' }).click();
   await expect(page.locator('#time')).toHaveAttribute('data-paused', 'false');
-  await expect(page.locator('#op-status')).toContainText('committed “stepped” at index');
+  // The proposal's own report (the status line now shows the last operation, the events keep every one).
+  await expect(page.locator('#events')).toContainText('demo: committed “stepped” at index');
   await waitForIndex(page, ALL, (await node(page, leader.id)).commit);
 });
 

@@ -103,7 +103,13 @@ describe('loopback-only ICE filter', () => {
     const counted: Signaling = {
       join: async (o) => {
         const ep = await hub.join(o);
-        return { ...ep, send: (m, opts) => (asked.push(m.to), ep.send(m, opts)) };
+        return {
+          ...ep,
+          send: (m, opts) => {
+            asked.push(m.to);
+            return ep.send(m, opts);
+          },
+        };
       },
     };
     let now = 0;

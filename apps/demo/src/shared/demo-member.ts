@@ -27,6 +27,8 @@ export interface MessageTrace {
 
 /** A transport event, flattened for the event log. */
 export interface TransportTrace {
+  /** Date.now() when it happened (page and server share the machine's clock). */
+  at: number;
   member: string;
   event: keyof TransportEvents;
   peer: string;
@@ -47,6 +49,8 @@ export type RaftEventKind =
   | 'removed';
 
 export interface RaftEvent {
+  /** Date.now() when it happened (page and server share the machine's clock). */
+  at: number;
   member: string;
   kind: RaftEventKind;
   term: number;
@@ -210,7 +214,7 @@ export class DemoMember {
   }
 
   private raftEvent(kind: RaftEventKind, term: number, index: number, text: string, peer = ''): void {
-    this.opts.onRaftEvent?.({ member: this.hex, kind, term, index, peer, text });
+    this.opts.onRaftEvent?.({ at: Date.now(), member: this.hex, kind, term, index, peer, text });
   }
 
   private watchRaft(node: RaftNode): void {
@@ -291,6 +295,7 @@ export class DemoMember {
       // A cut peer is paused in the transport, which drops the message without an event: report it here.
       if (this.cut.has(formatId(m.to))) {
         this.opts.onTransportEvent?.({
+          at: Date.now(),
           member: this.hex,
           event: 'message:dropped',
           peer: formatId(m.to),
@@ -326,7 +331,7 @@ export class DemoMember {
 
   private forwardEvents(t: Transport): void {
     const emit = (event: keyof TransportEvents, peer: Id, detail: string): void =>
-      this.opts.onTransportEvent?.({ member: this.hex, event, peer: formatId(peer), detail });
+      this.opts.onTransportEvent?.({ at: Date.now(), member: this.hex, event, peer: formatId(peer), detail });
     t.on('peer:active', (e) => emit('peer:active', e.id, ''));
     t.on('peer:inactive', (e) => emit('peer:inactive', e.id, e.reason));
     t.on('message:dropped', (e) => emit('message:dropped', e.to, `${messageTypeName(e.type)} (${e.reason})`));

@@ -77,6 +77,7 @@ export function messageLabel(i: MessageInfo): string {
 
 /** One sentence for the event log and the step report: `MsgVote 3 → 2 (term 3)`. */
 export function messageSentence(i: MessageInfo): string {
-  const label = messageLabel(i);
-  return `${i.type} ${i.from} → ${i.to} (term ${i.term}${label ? `, ${label}` : ''})`;
+  // A proposal forwarded to the leader carries no term (0): say only what it is.
+  const parts = [i.term > 0 ? `term ${i.term}` : '', messageLabel(i)].filter(Boolean);
+  return `${i.type} ${i.from} → ${i.to}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`;
 }

@@ -18,6 +18,7 @@ import {
   type TransportTrace,
 } from '../shared/demo-member.js';
 import { DemoTime, TICK_MS } from '../shared/demo-time.js';
+import type { EntryView } from '../shared/log-view.js';
 import { Deliveries, type DeliveryListener, type HeldDelivery } from '../shared/deliveries.js';
 import { type LoopbackFilterStats, absentMemberBackoff, loopbackOnlySignaling, routedSignaling } from '../shared/loopback-signaling.js';
 import { type MessageInfo, messageSentence } from '../shared/message-info.js';
@@ -266,9 +267,14 @@ export class PageCluster {
     return { ...base, sinceTick: since, where: 'node', partitioned: this.isPartitioned(NODE_MEMBER) };
   }
 
-  /** Every member, including removed ones (their cards say so). */
+  /** Every member, including removed ones (their cards say so); before the start, the initial ones as starting. */
   views(withLogs = true): MemberView[] {
     const out: MemberView[] = [this.nodeView()];
+    if (this.slots.size === 0) {
+      for (const h of INITIAL_MEMBERS.filter((x) => x !== NODE_MEMBER))
+        out.push({ ...emptyReport(h, 'starting'), where: 'page', partitioned: false });
+      return out;
+    }
     for (const [hex, slot] of this.slots) {
       const r: MemberReport = slot.member?.report(withLogs) ?? emptyReport(hex, 'starting');
       const removed = slot.removed || this.removedIds.has(hex);
@@ -314,21 +320,23 @@ export class PageCluster {
     return running.find(reaches) ?? running[0];
   }
 
-  /** Where the put of `key` is: on the leader's log, on which members, committed or not. */
-  progress(key: string): ProposalProgress {
-    const views = this.views().filter((v) => v.state === 'running');
-    const leader = views.find((v) => v.role === 'leader');
-    const found = leader?.log.entries.findLast((e) => e.kind === 'put' && e.detail.startsWith(`put ${key} =`));
-    if (!leader || !found) return { index: 0, term: 0, storedOn: [], committed: false };
-    const storedOn = this.views()
-      .filter((v) => v.state !== 'removed')
-      .filter(
-        (v) =>
-          v.log.entries.some((e) => e.index === found.index && e.term === found.term) ||
-          (v.log.snapshotIndex >= found.index && v.term >= found.term),
-      )
+  /**
+   * Where the put of `key` is: on the leader's log, on which members, committed or not.
+   * `committedAt` is its index once the proposer saw it committed (the leader's log in this
+   * page's view may lag behind: the Node member's arrives with its status).
+   */
+  progress(key: string, committedAt = 0): ProposalProgress {
+    const views = this.views().filter((v) => v.state !== 'removed');
+    const leader = views.filter((v) => v.state === 'running' && v.role === 'leader').sort((a, b) => b.term - a.term)[0];
+    const isIt = (e: EntryView): boolean => e.kind === 'put' && e.detail.startsWith(`put ${key} =`);
+    let found = leader?.log.entries.findLast(isIt);
+    for (const v of views) found ??= v.log.entries.find((e) => e.index === committedAt && isIt(e));
+    if (!found) return { index: committedAt, term: 0, storedOn: [], committed: committedAt > 0 };
+    const f = found;
+    const storedOn = views
+      .filter((v) => v.log.entries.some((e) => e.index === f.index && e.term === f.term) || v.log.snapshotIndex >= f.index)
       .map((v) => v.id);
-    return { index: found.index, term: found.term, storedOn, committed: leader.commit >= found.index };
+    return { index: f.index, term: f.term, storedOn, committed: committedAt > 0 || (leader?.commit ?? 0) >= f.index };
   }
 
   /**

@@ -58,6 +58,14 @@ export const ROLE_NAMES: Record<string, string> = {
   starting: 'starting…',
 };
 
+/** Shorter words for a role, where room is tight (the log strips). */
+export const ROLE_SHORT: Record<string, string> = {
+  ...ROLE_NAMES,
+  precandidate: 'pre-cand.',
+  candidate: 'candidate',
+  starting: 'starting',
+};
+
 /** Log entries are coloured by term: one colour per term, cycling. */
 const TERM_COLORS = ['#e9ecef', '#ffe8cc', '#d3f9d8', '#d0ebff', '#f3d9fa', '#fff3bf', '#c5f6fa', '#ffdeeb', '#e5dbff'];
 

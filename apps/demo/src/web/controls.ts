@@ -130,7 +130,7 @@ export class MemberCards {
       );
       c.kill.dataset['running'] = String(running);
       const part = m.partitioned;
-      setButton(c.partition, part ? 'Heal' : 'Partition', `${part ? 'Heal' : 'Partition'} member ${m.id}`, removed);
+      setButton(c.partition, part ? 'Heal' : 'Partition', `${part ? 'Heal' : 'Partition'} member ${m.id}`, removed || starting);
       setButton(c.remove, 'Remove', `Remove member ${m.id}`, removed || starting);
       setButton(c.snapshot, 'Snapshot', `Snapshot member ${m.id}`, !running);
     }

@@ -36,15 +36,22 @@ export class EventLog {
     apply();
   }
 
-  private line(text: string, cls: string, kind: string): void {
+  /**
+   * Adds a line where its time puts it, newest first: the Node member's events arrive with the
+   * next status poll, after the page's own events that followed them.
+   */
+  private line(text: string, cls: string, kind: string, at = Date.now()): void {
     const li = document.createElement('li');
-    const t = new Date();
+    const t = new Date(at);
     const time = document.createElement('time');
     time.textContent = `${t.toTimeString().slice(0, 8)}.${String(t.getMilliseconds()).padStart(3, '0')}`;
     li.append(time, ` ${text}`);
     li.className = cls;
     li.dataset['kind'] = kind;
-    this.list.prepend(li);
+    li.dataset['at'] = String(at);
+    let before: Element | null = this.list.firstElementChild;
+    while (before && Number((before as HTMLElement).dataset['at']) > at) before = before.nextElementSibling;
+    this.list.insertBefore(li, before);
     while (this.list.childElementCount > MAX_LINES) this.list.lastElementChild?.remove();
   }
 
@@ -58,7 +65,7 @@ export class EventLog {
       if (e.kind !== 'snapshot-sent' && this.told.has(key)) return;
       this.told.add(key);
     }
-    this.line(e.text, `raft ${e.kind}`, e.kind);
+    this.line(e.text, `raft ${e.kind}`, e.kind, e.at);
   }
 
   transport(e: TransportTrace): void {

@@ -1,6 +1,6 @@
 import type { EntryView } from '../shared/log-view.js';
 import type { MemberView } from './cluster.js';
-import { ROLE_NAMES, termColor } from './colors.js';
+import { ROLE_SHORT, termColor } from './colors.js';
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text = ''): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -43,7 +43,7 @@ export class LogStrips {
     const who = el('span', 'who');
     const behind = first > 1 && m.log.lastIndex < first ? ` · ${first - m.log.lastIndex - 1}+ behind` : '';
     const commit = m.state === 'running' || m.state === 'stopped' ? `commit ${m.commit}${behind}` : '';
-    who.append(el('b', '', `${m.id} · ${ROLE_NAMES[m.role] ?? m.role}`), el('small', '', commit));
+    who.append(el('b', '', `${m.id} · ${ROLE_SHORT[m.role] ?? m.role}`), el('small', '', commit));
     row.append(who);
     const cells = el('span', 'cells');
     const byIndex = new Map<number, EntryView>(m.log.entries.map((e) => [e.index, e]));

@@ -44,6 +44,8 @@ const opStatus = $('op-status');
 const timeEl = $('time');
 
 let started = false;
+/** What the narration says while the cluster is not running (a permission to ask for, another tab, …). */
+let waiting: string | undefined;
 let proposal: TrackedProposal | undefined;
 let electedAt = 0;
 let lastLeader = '';
@@ -62,10 +64,11 @@ const cluster = new PageCluster(
     released: (d) => diagram.released(d, cluster.time.now()),
     dropped(d: HeldDelivery, reason: string) {
       diagram.dropped(d, cluster.time.now());
-      stats.event({ member: d.info.from, event: 'message:dropped', peer: d.info.to, detail: reason });
+      stats.event({ at: Date.now(), member: d.info.from, event: 'message:dropped', peer: d.info.to, detail: reason });
     },
     lost: (reason) => {
       started = false;
+      waiting = 'The cluster is gone (see above).';
       sessionStorage.removeItem(SESSION_KEY);
       void provider.discard(cluster.clusterId);
       showNotice(reason, [['Start a new cluster', () => location.reload()]]);
@@ -182,15 +185,19 @@ function wireControls(): void {
     const key = `key-${Date.now().toString(36)}`;
     void op(`propose “${v}”`, async () => {
       const via = cluster.proposer()?.hex ?? '';
-      proposal = { value: v, via, progress: cluster.progress(key), committedAt: undefined };
-      const tracked = proposal;
-      const stop = setInterval(() => {
-        tracked.progress = cluster.progress(key);
-      }, 100);
+      const tracked: TrackedProposal = { value: v, via, progress: cluster.progress(key), committedAt: undefined };
+      proposal = tracked;
       let index = 0;
+      // The narration follows it until a while after it committed (or the next proposal).
+      const follow = setInterval(() => {
+        tracked.progress = cluster.progress(key, index);
+        if (proposal !== tracked || (tracked.committedAt !== undefined && performance.now() - tracked.committedAt > 8000))
+          clearInterval(follow);
+      }, 100);
       try {
         index = (await cluster.propose(key, v)).index;
       } catch (err) {
+        clearInterval(follow);
         const p = cluster.progress(key);
         const n = cluster.allIds().length;
         const where =
@@ -200,10 +207,8 @@ function wireControls(): void {
         throw new Error(
           `not committed (${err instanceof Error ? err.message : String(err)}): ${where}. It may still commit once a majority is reachable.`,
         );
-      } finally {
-        clearInterval(stop);
       }
-      tracked.progress = cluster.progress(key);
+      tracked.progress = cluster.progress(key, index);
       tracked.committedAt = performance.now();
       return `committed “${v}” at index ${index || tracked.progress.index}`;
     });
@@ -314,6 +319,7 @@ function panels(): void {
   add.title = blocked;
   const text = narrate({
     started,
+    waiting,
     members: views.filter((v) => v.state !== 'removed'),
     paused: cluster.time.paused,
     proposal,
@@ -339,26 +345,26 @@ async function loopbackReady(): Promise<boolean> {
     showNotice(loopbackAdvice('other-browser', url));
     return false;
   }
-  for (;;) {
-    await ask(
-      'Chromium shows this page 127.0.0.1 WebRTC addresses (all the demo uses) only when it has media permission. The microphone is never used: the track is stopped at once.',
-      ['Allow microphone access and start'],
-    );
-    try {
-      await requestMediaPermission();
-    } catch (err) {
-      const name = err instanceof DOMException ? err.name : '';
-      const detail = err instanceof Error ? err.message : String(err);
-      showNotice(loopbackAdvice(name === 'NotFoundError' ? 'no-device' : 'refused', url, detail), [['Try again', () => location.reload()]]);
-      return false;
-    }
-    if (await canGatherLoopback()) {
-      hideNotice();
-      return true;
-    }
-    showNotice(loopbackAdvice('no-flag', url));
+  waiting = 'The cluster has not started: Chromium needs media permission for WebRTC on 127.0.0.1 (see above).';
+  await ask(
+    'Chromium shows this page 127.0.0.1 WebRTC addresses (all the demo uses) only when it has media permission. The microphone is never used: the track is stopped at once.',
+    ['Allow microphone access and start'],
+  );
+  try {
+    await requestMediaPermission();
+  } catch (err) {
+    const name = err instanceof DOMException ? err.name : '';
+    const detail = err instanceof Error ? err.message : String(err);
+    showNotice(loopbackAdvice(name === 'NotFoundError' ? 'no-device' : 'refused', url, detail), [['Try again', () => location.reload()]]);
     return false;
   }
+  if (await canGatherLoopback()) {
+    hideNotice();
+    waiting = undefined;
+    return true;
+  }
+  showNotice(loopbackAdvice('no-flag', url));
+  return false;
 }
 
 interface Saved extends SavedMembers {
@@ -381,11 +387,13 @@ async function openSession(): Promise<{ session: SessionInfo; resumed: SavedMemb
   if (saved) {
     lock = await lockCluster(lockName(saved.clusterId));
     if (!lock) {
+      waiting = `Waiting: cluster ${saved.clusterId} runs in another tab (see above).`;
       const choice = await ask(
         `Cluster ${saved.clusterId} is running in another tab of this browser (this tab is a copy of it). Its members and their logs can run in one tab only.`,
         ['Take over here', 'Start a new cluster'],
       );
       hideNotice();
+      waiting = undefined;
       if (choice === 'Take over here') lock = await lockCluster(lockName(saved.clusterId), true);
     }
     if (lock) {
@@ -419,13 +427,14 @@ async function start(): Promise<void> {
   setInterval(panels, 250);
   if (!(await loopbackReady())) {
     $('summary').textContent = 'Not started: see the message above';
-    $('narration').textContent = 'The cluster has not started: this browser cannot yet use WebRTC on 127.0.0.1 (see above).';
+    waiting = 'The cluster has not started: this browser cannot use WebRTC on 127.0.0.1 yet (see above).';
     return;
   }
   const { session, resumed } = await openSession();
   lock?.lost.then(() => {
     void cluster.close();
     started = false;
+    waiting = 'This tab no longer runs the cluster: another tab took it over (see above).';
     setControls(false);
     showNotice('Another tab of this browser took this cluster over: its members run there now.', [
       [
@@ -453,6 +462,7 @@ async function start(): Promise<void> {
 start().catch((err: unknown) => {
   const msg = err instanceof Error ? err.message : String(err);
   $('summary').textContent = 'Not started';
+  waiting = 'The cluster could not start (see above).';
   showNotice(`The cluster could not start: ${msg}`, [['Try again', () => location.reload()]]);
 });
 // For a person poking around in the devtools console (and the browser tests of the storage).

@@ -12,6 +12,8 @@ export interface TrackedProposal {
 
 export interface NarrationInput {
   started: boolean;
+  /** Why the cluster has not started (yet), when that is not simply "starting". */
+  waiting: string | undefined;
   /** Members of the cluster (removed ones left out). */
   members: MemberView[];
   paused: boolean;
@@ -33,7 +35,7 @@ export function narrate(i: NarrationInput): string {
 }
 
 function describe(i: NarrationInput): string {
-  if (!i.started) return 'Starting the members: three in this page, one in the Node.js server…';
+  if (!i.started) return i.waiting ?? 'Starting the members: three in this page, one in the Node.js server…';
   const n = i.members.length;
   const majority = Math.floor(n / 2) + 1;
   const running = i.members.filter((m) => m.state === 'running');
@@ -42,7 +44,7 @@ function describe(i: NarrationInput): string {
   const p = i.proposal;
   if (p && (p.committedAt === undefined || i.now - p.committedAt < 8000)) {
     const pr = p.progress;
-    if (pr.index === 0) {
+    if (pr.index === 0 && p.committedAt === undefined) {
       return leader && p.via !== leader.id
         ? `Member ${p.via} is not the leader: it forwards “${p.value}” to leader ${leader.id} (grey dot).`
         : `“${p.value}” is on its way to the leader.`;
@@ -50,7 +52,8 @@ function describe(i: NarrationInput): string {
     if (!pr.committed) {
       return `Leader ${leader?.id ?? '?'} wrote “${p.value}” as entry ${pr.index} and sends it to the followers (blue dots): ${pr.storedOn.length} of ${n} members have it, ${majority} are needed to commit it.`;
     }
-    return `“${p.value}” is committed at entry ${pr.index}: a majority stored it (${list(pr.storedOn)}). The followers apply it once they hear the new commit index.`;
+    const who = pr.storedOn.length > 0 ? ` (${list(pr.storedOn)})` : '';
+    return `“${p.value}” is committed at entry ${pr.index}: a majority stored it${who}. The followers apply it once they hear the new commit index.`;
   }
   const campaigning = running.filter((m) => m.role === 'candidate' || m.role === 'precandidate').sort((a, b) => b.term - a.term);
   const c = campaigning[0];
