@@ -17,10 +17,10 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type Id, Transport } from '@raftwire/core';
+import { type Id, type Logger, Transport } from '@raftwire/core';
 import { MemoryNetwork } from '@raftwire/core/testing';
 import { NodeHttpLink, startRaftServer } from '@raftwire/adapters/http/node';
-import { encodeKvCommand, type Logger, MemoryStorage, RaftNode } from '@raftwire/raft';
+import { encodeKvCommand, MemoryStorage, RaftNode } from '@raftwire/raft';
 import { report, result } from './report.js';
 
 const PAYLOAD_BYTES = 128;

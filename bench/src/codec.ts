@@ -2,6 +2,7 @@
 // encoding of the same messages (raftpb with protobufjs, etcd's msgappv2 frame
 // layout) and beside JSON, all measured in this run.
 import { type Entry, type Message, MessageType, MsgAppDecoder, MsgAppEncoder, cborMessageCodec, createMessage } from '@raftwire/core';
+import { EtcdMsgAppDecoder, EtcdMsgAppEncoder, etcdMessageCodec } from '@raftwire/core/etcd';
 import protobuf from 'protobufjs';
 import { type Result, paired, report, result } from './report.js';
 
@@ -53,7 +54,6 @@ const root = protobuf.Root.fromJSON({
   },
 });
 const PbMessage = root.lookupType('raftpb.Message');
-const PbEntry = root.lookupType('raftpb.Entry');
 
 /** The plain object protobufjs encodes: IDs as numbers (they are small here), like gogoproto's non-nullable fields. */
 function toPb(m: Message) {
@@ -69,6 +69,45 @@ function toPb(m: Message) {
   };
 }
 
+// proto2 (explicit presence, as etcd's schema is): a field set to zero is still written.
+const proto2 = protobuf.parse(
+  `syntax = "proto2"; package raftpb;
+  message Entry { optional uint64 Term = 2; optional uint64 Index = 3; optional int32 Type = 1; optional bytes Data = 4; }
+  message ConfState { repeated uint64 voters = 1; repeated uint64 learners = 2; repeated uint64 voters_outgoing = 3;
+    repeated uint64 learners_next = 4; optional bool auto_leave = 5; }
+  message SnapshotMetadata { optional ConfState conf_state = 1; optional uint64 index = 2; optional uint64 term = 3; }
+  message Snapshot { optional bytes data = 1; optional SnapshotMetadata metadata = 2; }
+  message Message { optional int32 type = 1; optional uint64 to = 2; optional uint64 from = 3; optional uint64 term = 4;
+    optional uint64 logTerm = 5; optional uint64 index = 6; repeated Entry entries = 7; optional uint64 commit = 8;
+    optional Snapshot snapshot = 9; optional bool reject = 10; optional uint64 rejectHint = 11; optional bytes context = 12; }`,
+  { keepCase: true },
+).root;
+// Resolved up front: protobufjs otherwise looks nested types up again on every call.
+proto2.resolveAll();
+const Pb2Message = proto2.lookupType('raftpb.Message');
+/** etcd writes an entry's Type even when it is EntryNormal (0), as proto2 does. */
+const Pb2Entry = proto2.lookupType('raftpb.Entry');
+
+/**
+ * The same message as etcd's gogoproto code writes it: every non-nullable
+ * field even when zero and an empty snapshot, so protobufjs produces exactly
+ * the bytes of the etcd profile codec.
+ */
+function toGogoPb(m: Message) {
+  return {
+    ...toPb(m),
+    snapshot: { metadata: { conf_state: { auto_leave: false }, index: 0, term: 0 } },
+    reject: m.reject,
+    rejectHint: m.rejectHint,
+  };
+}
+function gogoEncode(m: Message): Uint8Array {
+  return Pb2Message.encode(toGogoPb(m)).finish();
+}
+function gogoDecode(b: Uint8Array): unknown {
+  return Pb2Message.decode(b);
+}
+
 function pbEncode(m: Message): Uint8Array {
   return PbMessage.encode(toPb(m)).finish();
 }
@@ -78,7 +117,7 @@ function pbDecode(b: Uint8Array): unknown {
 
 // ---- etcd's msgappv2 AppEntries frame: 0x01 · u64 n · n × (u64 len · Entry pb) · u64 commit
 function etcdAppEntries(m: Message): Uint8Array {
-  const ents = m.entries.map((e) => PbEntry.encode({ Type: e.type, Term: e.term, Index: e.index, Data: e.data }).finish());
+  const ents = m.entries.map((e) => Pb2Entry.encode({ Type: e.type, Term: e.term, Index: e.index, Data: e.data }).finish());
   const size = 1 + 8 + ents.reduce((n, e) => n + 8 + e.length, 0) + 8;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
@@ -104,7 +143,7 @@ function etcdAppEntriesDecode(b: Uint8Array): unknown[] {
   for (let i = 0; i < n; i++) {
     const len = Number(view.getBigUint64(at));
     at += 8;
-    out.push(PbEntry.decode(b.subarray(at, at + len)));
+    out.push(Pb2Entry.decode(b.subarray(at, at + len)));
     at += len;
   }
   view.getBigUint64(at);
@@ -182,6 +221,14 @@ for (const [label, m] of cases) {
   results.push(result(`${label}: decode`, 'msgs/s', decOurs, decPb, null));
   results.push(result(`${label}: decode`, 'MB/s', (decOurs * ours.length) / 1e6, (decPb * pb.length) / 1e6, null));
   results.push(result(`${label}: encode+decode`, 'msgs/s', rtOurs, rtPb, '>= 1'));
+  // The etcd profile: raftpb as etcd writes it, the very bytes protobufjs writes for the same fields.
+  const etcdBytes = etcdMessageCodec.encode(m);
+  if (Buffer.compare(etcdBytes, gogoEncode(m)) !== 0) throw new Error(`${label}: etcd profile bytes differ from protobufjs`);
+  const [rtEtcd, rtGogo] = paired(
+    () => (sink += etcdMessageCodec.decode(etcdMessageCodec.encode(m)).term),
+    () => (sink += gogoDecode(gogoEncode(m)) ? 1 : 0),
+  );
+  results.push(result(`${label}: etcd profile encode+decode (same bytes)`, 'msgs/s', rtEtcd, rtGogo, '>= 1'));
 }
 
 // msgapp stream, steady state: consecutive MsgApps become AppEntries frames.
@@ -230,6 +277,35 @@ for (const [label, count, size] of [
     },
   );
   results.push(result(`${label}: msgapp stream encode+decode vs etcd msgappv2/protobufjs`, 'frames/s', ours, etcd, '>= 1'));
+  // The etcd profile's msgappv2: the same frame layout as the protobufjs baseline.
+  const eenc = new EtcdMsgAppEncoder(peers);
+  const edec = new EtcdMsgAppDecoder(peers);
+  edec.push(
+    eenc.encode(
+      createMessage({
+        type: MessageType.MsgApp,
+        from: 1n,
+        to: 2n,
+        term: 7,
+        logTerm: 6,
+        index: index - 1,
+        entries: entries(1, size, index),
+      }),
+    ),
+  );
+  const esample = next();
+  const eframe = eenc.encode(esample);
+  edec.push(eframe);
+  if (Buffer.compare(eframe, etcdAppEntries(esample)) !== 0) throw new Error(`${label}: etcd profile AppEntries differs from the baseline`);
+  const [etcdOurs, etcdPb] = paired(
+    () => {
+      sink += edec.push(eenc.encode(next())).length;
+    },
+    () => {
+      sink += etcdAppEntriesDecode(etcdAppEntries(next())).length;
+    },
+  );
+  results.push(result(`${label}: etcd profile msgappv2 encode+decode (same bytes)`, 'frames/s', etcdOurs, etcdPb, '>= 1'));
 }
 
 report('codec', results, 'protobufjs / etcd msgappv2 / JSON');

@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { formatId, type Id, parseId, RaftwireError, type Transport } from '@raftwire/core';
-import { encodeKvCommand, RaftError, type RaftNode } from '@raftwire/raft';
+import { ErrorCode, formatId, type Id, parseId, RaftwireError, type Transport } from '@raftwire/core';
+import { encodeKvCommand, type RaftNode } from '@raftwire/raft';
 import type { CliLogger } from './log.js';
 
 /**
@@ -87,16 +87,25 @@ function memberId(text: unknown): Id {
 
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
-  if (err instanceof RaftError) {
-    const e = err;
-    const conflict = /exists|was removed|not found/.test(e.message);
-    return new HttpError(conflict ? 409 : 400, e.code, e.message);
-  }
   if (err instanceof RaftwireError) {
-    if (err.code === 'ERR_ABORTED') return new HttpError(503, 'ERR_TIMEOUT', 'timed out waiting for the cluster (no leader or no quorum?)');
-    if (err.code === 'ERR_STOPPED') return new HttpError(503, err.code, 'member is stopping');
-    if (err.code === 'ERR_INVALID_ID' || err.code === 'ERR_INVALID_URL') return new HttpError(400, err.code, err.message);
-    return new HttpError(503, err.code, err.message);
+    switch (err.code) {
+      case ErrorCode.INVALID_ARGUMENT: {
+        const conflict = /exists|was removed|not found/.test(err.message);
+        return new HttpError(conflict ? 409 : 400, err.code, err.message);
+      }
+      case ErrorCode.CORRUPT: // a command the state machine cannot decode
+      case ErrorCode.INVALID_ID:
+      case ErrorCode.INVALID_URL:
+        return new HttpError(400, err.code, err.message);
+      case ErrorCode.ABORTED:
+        return new HttpError(503, 'ERR_TIMEOUT', 'timed out waiting for the cluster (no leader or no quorum?)');
+      case ErrorCode.STOPPED:
+        return new HttpError(503, err.code, 'member is stopping');
+      case ErrorCode.NOT_STARTED:
+        return new HttpError(503, err.code, 'member is starting');
+      default:
+        return new HttpError(503, err.code, err.message);
+    }
   }
   return new HttpError(500, 'ERR_INTERNAL', 'internal error');
 }

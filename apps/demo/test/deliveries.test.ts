@@ -1,4 +1,4 @@
-import { ManualClock } from '@raftwire/raft';
+import { ManualClock } from '@raftwire/core/testing';
 import { describe, expect, it } from 'vitest';
 import { DemoTime } from '../src/shared/demo-time.js';
 import { Deliveries, FLIGHT_MS } from '../src/shared/deliveries.js';

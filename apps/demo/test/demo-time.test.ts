@@ -1,19 +1,20 @@
-import { ManualClock } from '@raftwire/raft';
+import { every } from '@raftwire/core';
+import { ManualClock } from '@raftwire/core/testing';
 import { describe, expect, it } from 'vitest';
 import { DemoTime, TICK_MS } from '../src/shared/demo-time.js';
 
-// DemoTime schedules its timers on a real clock; raft's ManualClock stands in for it so real time
-// moves only when a test says so.
+// DemoTime schedules its timers on a real clock; core's ManualClock stands in for it so real time
+// moves only when a test says so. Repeating timers are core's every(), as RaftNode's tick is.
 function setup(): { real: ManualClock; time: DemoTime; fired: string[] } {
   const real = new ManualClock();
   return { real, time: new DemoTime(real), fired: [] };
 }
 
 describe('DemoTime', () => {
-  it('runs intervals and timeouts in due order at real-time speed', async () => {
+  it('runs repeating timers and timeouts in due order at real-time speed', async () => {
     const { real, time, fired } = setup();
     const clock = time.clock();
-    clock.setInterval(() => fired.push(`tick@${time.now()}`), 100);
+    every(clock, 100, () => fired.push(`tick@${time.now()}`));
     clock.setTimeout(() => fired.push(`once@${time.now()}`), 150);
     await real.advance(300);
     expect(fired).toEqual(['tick@100', 'once@150', 'tick@200', 'tick@300']);
@@ -22,7 +23,7 @@ describe('DemoTime', () => {
   it('runs `factor` times slower than real time', async () => {
     const { real, time, fired } = setup();
     time.setFactor(5);
-    time.clock().setInterval(() => fired.push('tick'), TICK_MS);
+    every(time.clock(), TICK_MS, () => fired.push('tick'));
     await real.advance(499);
     expect(fired).toEqual([]);
     await real.advance(1);
@@ -34,7 +35,7 @@ describe('DemoTime', () => {
 
   it('stands still while paused, and resumes without a burst of missed firings', async () => {
     const { real, time, fired } = setup();
-    time.clock().setInterval(() => fired.push(`tick@${time.now()}`), 100);
+    every(time.clock(), 100, () => fired.push(`tick@${time.now()}`));
     await real.advance(150);
     time.pause();
     const frozen = time.now();
@@ -47,13 +48,13 @@ describe('DemoTime', () => {
     expect(fired).toEqual(['tick@100', 'tick@200', 'tick@300']);
   });
 
-  it('advance() while paused fires each interval of that period exactly once', async () => {
+  it('advance() while paused fires each repeating timer of that period exactly once', async () => {
     const { real, time, fired } = setup();
     const a = time.clock();
     const b = time.clock();
-    a.setInterval(() => fired.push('a'), TICK_MS);
+    every(a, TICK_MS, () => fired.push('a'));
     await real.advance(40);
-    b.setInterval(() => fired.push('b'), TICK_MS);
+    every(b, TICK_MS, () => fired.push('b'));
     time.pause();
     expect(() => time.resume()).not.toThrow();
     time.pause();
@@ -68,7 +69,7 @@ describe('DemoTime', () => {
 
   it('advance() moves the clocks only: events (deliveries) wait for time to run', async () => {
     const { real, time, fired } = setup();
-    time.clock().setInterval(() => fired.push('tick'), TICK_MS);
+    every(time.clock(), TICK_MS, () => fired.push('tick'));
     time.at(50, () => fired.push('delivery'));
     time.pause();
     time.advance(TICK_MS);
@@ -90,7 +91,7 @@ describe('DemoTime', () => {
     expect(fired).toEqual(['done']);
   });
 
-  it('an interval that fell behind (a throttled tab) fires once, then keeps its period', () => {
+  it('a repeating timer that fell behind (a throttled tab) fires once, then keeps its period', () => {
     // A real clock whose timers fire only when the test says, as late as it likes.
     let now = 0;
     let pending: (() => void) | undefined;
@@ -106,7 +107,7 @@ describe('DemoTime', () => {
     };
     const time = new DemoTime(late);
     let n = 0;
-    time.clock().setInterval(() => n++, 100);
+    every(time.clock(), 100, () => n++);
     now = 1050; // ten periods late
     pending?.();
     expect(n).toBe(1);
@@ -118,14 +119,16 @@ describe('DemoTime', () => {
     expect(n).toBe(2);
   });
 
-  it('tells how long ago an interval fired, for drawing a timer between ticks', async () => {
+  it('tells how long ago a tick fired, for drawing a timer between ticks', async () => {
     const { real, time } = setup();
     const clock = time.clock();
-    const h = clock.setInterval(() => {}, TICK_MS);
+    expect(clock.sinceLast(TICK_MS)).toBeUndefined();
+    const tick = every(clock, TICK_MS, () => {});
     await real.advance(130);
     expect(clock.sinceLast(TICK_MS)).toBe(30);
-    clock.clearInterval(h);
-    expect(clock.sinceLast(TICK_MS)).toBeUndefined();
+    await real.advance(100);
+    expect(clock.sinceLast(TICK_MS)).toBe(30);
+    tick.stop();
   });
 
   it('refuses a factor outside 1..100', () => {

@@ -1,3 +1,4 @@
+import { closeIterator } from './body.js';
 import { ErrorCode, RaftwireError, decodeError } from './errors.js';
 import { tooLarge } from './framing.js';
 
@@ -98,11 +99,11 @@ export class ChunkReader {
     if (await this.fill()) throw new RaftwireError(ErrorCode.SNAPSHOT_SIZE, `${what}: more bytes than declared`);
   }
 
-  /** Stops reading the source. */
-  async close(): Promise<void> {
+  /** Stops reading the source (best effort: the source's `return()` is called, not awaited). */
+  close(): void {
     if (!this.ended) {
       this.ended = true;
-      await this.it.return?.();
+      closeIterator(this.it);
     }
   }
 }

@@ -20,19 +20,8 @@ import {
   type TransportOptions,
 } from './options.js';
 import { DEFAULT_URL_SCHEMES, normalizePeerUrls } from './urls.js';
-import { MIN_CLUSTER_VERSION, SERVER_VERSION, SUPPORTED_STREAMS, type StreamType, type Version, parseVersion } from './version.js';
-
-/** Header names (lowercase, as the Link contract carries them). */
-export const Header = {
-  from: 'x-server-from',
-  serverVersion: 'x-server-version',
-  minClusterVersion: 'x-min-cluster-version',
-  clusterId: 'x-etcd-cluster-id',
-  peerUrls: 'x-peerurls',
-  raftTo: 'x-raft-to',
-  contentType: 'content-type',
-  allow: 'allow',
-} as const;
+import { MIN_CLUSTER_VERSION, SERVER_VERSION, SUPPORTED_STREAMS, type Version, parseVersion } from './version.js';
+import { Header, type StreamType } from './wire.js';
 
 /** Everything the transport's parts share. Internal. */
 export class TransportContext {
@@ -71,7 +60,7 @@ export class TransportContext {
     this.urlSchemes = o.urlSchemes ?? DEFAULT_URL_SCHEMES;
     this.urls = normalizePeerUrls(o.urls, this.urlSchemes);
     if (!o.link || typeof o.link.request !== 'function' || typeof o.link.openStream !== 'function') {
-      throw new RaftwireError(ErrorCode.INVALID_MESSAGE, 'options.link must implement request and openStream');
+      throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'options.link must implement request and openStream');
     }
     this.link = o.link;
     this.raft = o.raft;

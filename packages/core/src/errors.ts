@@ -1,6 +1,7 @@
 /**
- * Typed errors with stable codes. Every decoder in raftwire throws only
- * {@link RaftwireError}; callers branch on `code`, never on message text.
+ * Typed errors with stable codes, one hierarchy for the whole project: the
+ * transport, its adapters and the Raft package all throw {@link RaftwireError};
+ * callers branch on `code`, never on message text.
  */
 export const ErrorCode = {
   /** Bytes could not be decoded into a well-formed value. */
@@ -13,6 +14,8 @@ export const ErrorCode = {
   ENTRY_TOO_LARGE: 'ERR_ENTRY_TOO_LARGE',
   /** A value to encode is not valid (wrong type, out of range). */
   INVALID_MESSAGE: 'ERR_INVALID_MESSAGE',
+  /** A caller passed an invalid argument or option (an `options.link` that is not a Link, a member that does not exist). */
+  INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
   /** An ID string or value is not a valid 64-bit member or cluster ID. */
   INVALID_ID: 'ERR_INVALID_ID',
   /** A version string is malformed. */
@@ -43,10 +46,26 @@ export const ErrorCode = {
   BUFFER_FULL: 'ERR_BUFFER_FULL',
   /** A snapshot body was shorter or longer than declared. */
   SNAPSHOT_SIZE: 'ERR_SNAPSHOT_SIZE',
+  /** A single-use body (a request body handed to the handler) was iterated a second time. */
+  BODY_CONSUMED: 'ERR_BODY_CONSUMED',
   /** A signalling message was refused: the sender is not who it claims, or the recipient is unknown. */
   SIGNAL_REJECTED: 'ERR_SIGNAL_REJECTED',
   /** The remote's version does not serve this stream type (a silent fallback, not a failure). */
   UNSUPPORTED_STREAM: 'ERR_UNSUPPORTED_STREAM',
+  /** The raft node was never started: call `start()` first. */
+  NOT_STARTED: 'ERR_NOT_STARTED',
+  /** A proposal was dropped: no leader, leader transfer, or the node is not a member (etcd ErrProposalDropped). */
+  PROPOSAL_DROPPED: 'ERR_PROPOSAL_DROPPED',
+  /** The requested log index is older than the storage's first index (etcd ErrCompacted). */
+  COMPACTED: 'ERR_COMPACTED',
+  /** The requested log index is past the storage's last index (etcd ErrUnavailable). */
+  UNAVAILABLE: 'ERR_UNAVAILABLE',
+  /** A snapshot older than the existing one was offered (etcd ErrSnapOutOfDate). */
+  SNAP_OUT_OF_DATE: 'ERR_SNAP_OUT_OF_DATE',
+  /** Persisted state failed a checksum or is inconsistent. */
+  CORRUPT: 'ERR_CORRUPT',
+  /** An internal invariant was violated (where etcd's raft panics). */
+  INVARIANT: 'ERR_INVARIANT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,7 +1,7 @@
 import type { RaftwireError } from './errors.js';
 import type { Id } from './ids.js';
 import type { MessageType } from './message.js';
-import type { StreamType } from './version.js';
+import type { StreamType } from './wire.js';
 
 /** Why a message was not sent. */
 export type DropReason = 'buffer-full' | 'stream-closed' | 'write-failed' | 'post-failed' | 'stopped';

@@ -1,19 +1,17 @@
 import { ChildAbort, onAbort } from './abort.js';
 import { readAll, textBytes } from './body.js';
 import { ChunkReader } from './chunk-reader.js';
-import { Header, type TransportContext } from './context.js';
+import type { TransportContext } from './context.js';
 import { ErrorCode, isRaftwireError } from './errors.js';
 import { type Id, formatId, tryParseId } from './ids.js';
 import type { HandlerRequest, HandlerResponse, LinkHeaders, ProtocolHandler } from './link.js';
 import { type Message, MessageType, createSnapshot, messageTypeName } from './message.js';
 import { MetricName } from './metrics.js';
 import { OutgoingConn } from './outgoing-conn.js';
-import { PIPELINE_PATH } from './pipeline.js';
-import { PROBING_PATH } from './prober.js';
-import { ErrorText } from './response-errors.js';
-import { SNAPSHOT_PATH } from './snapshot-sender.js';
+import { textResponse } from './serve.js';
 import { parsePeerUrlsHeader } from './urls.js';
-import { ABSENT_VERSION, type StreamType, type Version, parseVersion, servedStreams, versionIncompatibility } from './version.js';
+import { ABSENT_VERSION, type Version, parseVersion, servedStreams, versionIncompatibility } from './version.js';
+import { ContentType, ErrorText, Header, RaftPath, type StreamType, parseStreamPath, pathOf } from './wire.js';
 
 /** What the protocol handler needs from the transport. */
 export interface HandlerHost {
@@ -26,8 +24,6 @@ export interface HandlerHost {
   addRemote(id: Id, urls: readonly string[]): void;
 }
 
-export const STREAM_PREFIX = '/raft/stream';
-
 /**
  * The server side of the protocol (docs/design.md §3), shared by every adapter. The
  * checks run in etcd's order with etcd's statuses and bodies; every response
@@ -38,11 +34,8 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
   const log = ctx.logger;
   const served = new Set(servedStreams(ctx.versionParsed, ctx.streamSupport));
 
-  const reply = (status: number, text: string, extra?: LinkHeaders): HandlerResponse => ({
-    status,
-    headers: ctx.responseHeaders({ [Header.contentType]: 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', ...extra }),
-    body: textBytes(`${text}\n`),
-  });
+  const reply = (status: number, text: string, extra?: LinkHeaders): HandlerResponse =>
+    textResponse(status, text, ctx.responseHeaders(extra));
   const noContent = (): HandlerResponse => ({ status: 204, headers: ctx.responseHeaders() });
   const methodNotAllowed = (allow: string): HandlerResponse => reply(405, ErrorText.methodNotAllowed, { [Header.allow]: allow });
 
@@ -98,8 +91,8 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
 
   /** 403 when the sender is removed or the message is not for us. */
   const forbidden = (m: Message): HandlerResponse | undefined => {
-    if (ctx.raft.isIdRemoved(m.from)) return reply(403, 'cannot process message from removed member');
-    if (m.to !== ctx.id) return reply(403, 'cannot process message to mismatch member');
+    if (ctx.raft.isIdRemoved(m.from)) return reply(403, ErrorText.fromRemovedMember);
+    if (m.to !== ctx.id) return reply(403, ErrorText.toMismatchMember);
     return undefined;
   };
 
@@ -115,7 +108,7 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
         { error: err instanceof Error ? err.message : String(err), 'message-type': messageTypeName(m.type) },
         `failed to process ${what}`,
       );
-      return reply(500, `error processing raft message`);
+      return reply(500, ErrorText.processMessage);
     } finally {
       disposeStop();
       child.dispose();
@@ -134,7 +127,7 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
     } catch (err) {
       ctx.metrics.inc(MetricName.peerReceivedFailures, { From: fromHex });
       log.warn({ error: (err as Error).message, 'remote-peer-id': fromHex }, 'failed to read Raft message');
-      return reply(400, 'error reading raft message');
+      return reply(400, ErrorText.readMessage);
     }
     let m: Message;
     try {
@@ -142,7 +135,7 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
     } catch (err) {
       ctx.metrics.inc(MetricName.peerReceivedFailures, { From: fromHex });
       log.warn({ error: (err as Error).message, 'remote-peer-id': fromHex }, 'failed to unmarshal Raft message');
-      return reply(400, 'error unmarshalling raft message');
+      return reply(400, ErrorText.unmarshalMessage);
     }
     ctx.metrics.inc(MetricName.peerReceivedBytes, { From: formatId(m.from) }, data.length);
     const no = forbidden(m);
@@ -154,12 +147,7 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
     if (req.method !== 'GET') return methodNotAllowed('GET');
     const bad = checkCompat(req);
     if (bad) return bad;
-    const slash = path.lastIndexOf('/');
-    const dir = path.slice(0, slash);
-    const base = path.slice(slash + 1);
-    let type: StreamType | undefined;
-    if (dir === `${STREAM_PREFIX}/msgapp`) type = 'msgappv2';
-    else if (dir === `${STREAM_PREFIX}/message`) type = 'message';
+    const { type, from: base } = parseStreamPath(path);
     if (type === undefined || !served.has(type)) {
       log.debug({ path }, 'ignored unexpected streaming request path');
       return reply(404, ErrorText.invalidPath);
@@ -189,7 +177,7 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
       return reply(412, ErrorText.toMismatch);
     }
     const conn = new OutgoingConn(ctx.clock, req.signal);
-    if (!peer.attachOutgoing(type, conn)) return reply(503, 'transport stopped');
+    if (!peer.attachOutgoing(type, conn)) return reply(503, ErrorText.transportStopped);
     return { status: 200, headers: ctx.responseHeaders(), body: conn };
   };
 
@@ -215,16 +203,16 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
       m = ctx.codec.decode(await reader.frame(ctx.limits.maxSnapshotEnvelopeBytes, 'snapshot envelope'));
       size = await reader.varint('snapshot size');
     } catch (err) {
-      await reader.close().catch(() => {});
+      reader.close();
       return failed(400, `failed to decode raft message (${(err as Error).message})`);
     }
     if (m.type !== MessageType.MsgSnap) {
-      await reader.close().catch(() => {});
-      return failed(400, 'wrong raft message type');
+      reader.close();
+      return failed(400, ErrorText.wrongSnapshotType);
     }
     const no = forbidden(m);
     if (no) {
-      await reader.close().catch(() => {});
+      reader.close();
       return no;
     }
     const labels = { From: formatId(m.from) };
@@ -239,13 +227,13 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
       const stop = onAbort(host.signal, () => child.abort(host.signal.reason));
       try {
         if (ctx.raft.receiveSnapshot) {
-          await ctx.raft.receiveSnapshot(m, rest, child.signal, size);
+          await ctx.raft.receiveSnapshot(m, rest, size, child.signal);
           if (rest.consumed !== size)
             return failed(500, `failed to save KV snapshot (the receiver took ${rest.consumed} of ${size} bytes)`);
         } else if (size > 0) {
           // No streaming receiver: the body goes back into snapshot.data (bounded).
           if (size > ctx.limits.maxBufferedSnapshotBytes) {
-            await reader.close().catch(() => {});
+            reader.close();
             return failed(
               413,
               `snapshot body of ${size} bytes is over the ${ctx.limits.maxBufferedSnapshotBytes} bytes buffered without a receiveSnapshot hook`,
@@ -261,7 +249,7 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
         }
         await reader.expectEnd('snapshot body');
       } catch (err) {
-        await reader.close().catch(() => {});
+        reader.close();
         const e = err as Error;
         if (isRaftwireError(err, ErrorCode.SNAPSHOT_SIZE) || isRaftwireError(err, ErrorCode.TRUNCATED)) {
           return failed(400, `failed to read snapshot body (${e.message})`);
@@ -288,23 +276,22 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
 
   const serveProbing = (): HandlerResponse => ({
     status: 200,
-    headers: ctx.responseHeaders({ [Header.contentType]: 'application/json' }),
+    headers: ctx.responseHeaders({ [Header.contentType]: ContentType.json }),
     body: textBytes(`${JSON.stringify({ OK: true, Now: new Date(ctx.clock.now()).toISOString() })}\n`),
   });
 
   return async (req: HandlerRequest): Promise<HandlerResponse> => {
-    const q = req.path.indexOf('?');
-    const path = q >= 0 ? req.path.slice(0, q) : req.path;
-    if (path === PROBING_PATH) return serveProbing();
-    if (!host.running) return reply(503, 'transport stopped');
+    const path = pathOf(req.path);
+    if (path === RaftPath.probing) return serveProbing();
+    if (!host.running) return reply(503, ErrorText.transportStopped);
     try {
-      if (path === PIPELINE_PATH) return await servePipeline(req);
-      if (path === SNAPSHOT_PATH) return await serveSnapshot(req);
-      if (path.startsWith(`${STREAM_PREFIX}/`)) return await serveStream(req, path);
-      return reply(404, '404 page not found');
+      if (path === RaftPath.pipeline) return await servePipeline(req);
+      if (path === RaftPath.snapshot) return await serveSnapshot(req);
+      if (path.startsWith(`${RaftPath.stream}/`)) return await serveStream(req, path);
+      return reply(404, ErrorText.notFound);
     } catch (err) {
       log.error({ error: err instanceof Error ? err.message : String(err), path }, 'protocol handler failed');
-      return reply(500, 'internal error');
+      return reply(500, ErrorText.internalError);
     }
   };
 }

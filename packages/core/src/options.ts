@@ -5,7 +5,7 @@ import type { Logger } from './logger.js';
 import type { Message } from './message.js';
 import type { MessageCodec } from './message-codec.js';
 import type { Metrics } from './metrics.js';
-import type { StreamType } from './version.js';
+import type { StreamType } from './wire.js';
 
 /** Outcome reported to raft for a snapshot send (etcd's SnapshotFinish / SnapshotFailure). */
 export type SnapshotStatus = 'finish' | 'failure';
@@ -27,12 +27,14 @@ export interface RaftCallbacks {
   /**
    * Receives an incoming snapshot body (bytes after the MsgSnap envelope),
    * streamed: store it as it arrives. `size` is the declared size; the body
-   * throws ERR_SNAPSHOT_SIZE if it ends early. `process(msg)` is called only
-   * after this resolves. Without it, the body (up to
+   * throws ERR_SNAPSHOT_SIZE if it ends early. `signal` aborts when the sender
+   * goes away or the transport stops. `process(msg)` is called only after
+   * this resolves. Without it, the body (up to
    * `limits.maxBufferedSnapshotBytes`) is put into `msg.snapshot.data` before
-   * `process(msg)`; a larger one is refused with 413.
+   * `process(msg)`; a larger one is refused with 413. The arguments are in the
+   * order of `Transport.sendSnapshot(msg, body, size, signal)`.
    */
-  receiveSnapshot?(msg: Message, body: AsyncIterable<Uint8Array>, signal: AbortSignal, size: number): Promise<void>;
+  receiveSnapshot?(msg: Message, body: AsyncIterable<Uint8Array>, size: number, signal: AbortSignal): Promise<void>;
 }
 
 /** Timeouts in milliseconds (docs/design.md §4 defaults). */

@@ -14,7 +14,8 @@ import { SnapshotSender } from './snapshot-sender.js';
 import { StreamReader } from './stream-reader.js';
 import { StreamWriter } from './stream-writer.js';
 import { UrlPicker } from './url-picker.js';
-import { type StreamType, servedStreams } from './version.js';
+import { servedStreams } from './version.js';
+import type { StreamType } from './wire.js';
 
 /** Where `pick` sends a message (etcd's names). */
 export type PickName = 'pipeline' | 'streamMsgAppV2' | 'streamMsg';

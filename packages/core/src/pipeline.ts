@@ -1,6 +1,6 @@
 import { ChildAbort, abortError } from './abort.js';
 import { readText } from './body.js';
-import { Header, type TransportContext } from './context.js';
+import type { TransportContext } from './context.js';
 import { ErrorCode, RaftwireError, isRaftwireError } from './errors.js';
 import { BoundedQueue } from './bounded-queue.js';
 import { type Id, formatId } from './ids.js';
@@ -8,10 +8,9 @@ import type { Logger } from './logger.js';
 import { type Message, MessageType } from './message.js';
 import { MetricName } from './metrics.js';
 import type { PeerStatus } from './peer-status.js';
-import { ErrorText, messageContentType, preconditionError } from './response-errors.js';
+import { preconditionError } from './response-errors.js';
 import type { UrlPicker } from './url-picker.js';
-
-export const PIPELINE_PATH = '/raft';
+import { ErrorText, Header, RaftPath, messageContentType } from './wire.js';
 
 /**
  * One-shot POSTs of single messages: N workers draining a bounded queue
@@ -104,7 +103,7 @@ export class Pipeline {
     try {
       const res = await this.ctx.link.request(url, {
         method: 'POST',
-        path: PIPELINE_PATH,
+        path: RaftPath.pipeline,
         headers: this.ctx.requestHeaders({ [Header.contentType]: messageContentType(this.ctx.codec.name) }),
         body: data,
         signal: child.signal,
@@ -113,7 +112,7 @@ export class Pipeline {
       if (child.signal.aborted) throw abortError(child.signal.reason);
       if (res.status === 204) return;
       if (res.status === 403) {
-        this.ctx.reportRemoved(this.peerId, `POST ${PIPELINE_PATH} answered 403`);
+        this.ctx.reportRemoved(this.peerId, `POST ${RaftPath.pipeline} answered 403`);
         throw new RaftwireError(ErrorCode.MEMBER_REMOVED, 'the member has been permanently removed from the cluster');
       }
       if (res.status === 412) {

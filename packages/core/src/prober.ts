@@ -7,8 +7,7 @@ import { LogRateLimiter } from './log-rate-limiter.js';
 import type { Logger } from './logger.js';
 import { MetricName } from './metrics.js';
 import { joinUrl } from './urls.js';
-
-export const PROBING_PATH = '/raft/probing';
+import { RaftPath } from './wire.js';
 
 /** What a prober knows about one peer. */
 export interface ProbingStatus {
@@ -88,7 +87,7 @@ export class Prober {
     try {
       const res = await this.ctx.link.request(url, {
         method: 'GET',
-        path: PROBING_PATH,
+        path: RaftPath.probing,
         headers: this.ctx.requestHeaders(),
         signal: child.signal,
       });
@@ -118,7 +117,7 @@ export class Prober {
       this.st.lastError = err instanceof Error ? err.message : String(err);
       this.picked = (this.picked + 1) % Math.max(1, this.urls.length);
       if (this.warnLimiter.take('unhealthy') >= 0) {
-        this.log.warn({ error: this.st.lastError, url: joinUrl(url, PROBING_PATH) }, 'prober detected unhealthy status');
+        this.log.warn({ error: this.st.lastError, url: joinUrl(url, RaftPath.probing) }, 'prober detected unhealthy status');
       }
     } finally {
       child.dispose();

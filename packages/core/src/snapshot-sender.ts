@@ -1,8 +1,7 @@
 import { ChildAbort, abortError, onAbort, raceAbort } from './abort.js';
-import { readText } from './body.js';
-import { ByteWriter, varintSize } from './bytes.js';
+import { closeIterator, readText } from './body.js';
 import { every } from './clock.js';
-import { Header, type TransportContext } from './context.js';
+import type { TransportContext } from './context.js';
 import { ErrorCode, RaftwireError, isRaftwireError } from './errors.js';
 import { type Id, formatId } from './ids.js';
 import type { Logger } from './logger.js';
@@ -10,22 +9,9 @@ import { type Message, MessageType } from './message.js';
 import { MetricName } from './metrics.js';
 import type { SnapshotStatus } from './options.js';
 import type { PeerStatus } from './peer-status.js';
+import { encodeSnapshotEnvelope } from './snapshot-envelope.js';
 import type { UrlPicker } from './url-picker.js';
-
-export const SNAPSHOT_PATH = '/raft/snapshot';
-
-/**
- * Snapshot request body: varint length · encoded MsgSnap · varint body size ·
- * body bytes. The receiver knows the exact size before the first byte, so a
- * short or long body is caught on both ends.
- */
-export function encodeSnapshotEnvelope(encodedMessage: Uint8Array, bodySize: number): Uint8Array {
-  const out = new ByteWriter(varintSize(encodedMessage.length) + encodedMessage.length + varintSize(bodySize));
-  out.varint(encodedMessage.length);
-  out.bytes(encodedMessage);
-  out.varint(bodySize);
-  return out.finish();
-}
+import { ContentType, Header, RaftPath } from './wire.js';
 
 /**
  * Streams snapshots to one peer over POST /raft/snapshot, never buffering the
@@ -110,7 +96,7 @@ export class SnapshotSender {
           child.abort(bodyError);
           throw bodyError;
         } finally {
-          void Promise.resolve(it.return?.()).catch(() => {});
+          closeIterator(it);
         }
       }
       let status: number;
@@ -118,8 +104,8 @@ export class SnapshotSender {
       try {
         const res = await this.ctx.link.request(url, {
           method: 'POST',
-          path: SNAPSHOT_PATH,
-          headers: this.ctx.requestHeaders({ [Header.contentType]: 'application/octet-stream' }),
+          path: RaftPath.snapshot,
+          headers: this.ctx.requestHeaders({ [Header.contentType]: ContentType.snapshot }),
           body: requestBody(),
           signal,
         });
@@ -131,7 +117,7 @@ export class SnapshotSender {
       }
       if (bodyError) throw bodyError;
       if (status === 403) {
-        this.ctx.reportRemoved(this.peerId, `POST ${SNAPSHOT_PATH} answered 403`);
+        this.ctx.reportRemoved(this.peerId, `POST ${RaftPath.snapshot} answered 403`);
         throw new RaftwireError(ErrorCode.MEMBER_REMOVED, 'the member has been permanently removed from the cluster');
       }
       if (status !== 204) {

@@ -1,7 +1,7 @@
 import { ChildAbort, sleep } from './abort.js';
 import { readText } from './body.js';
 import type { TimerHandle } from './clock.js';
-import { Header, type TransportContext } from './context.js';
+import type { TransportContext } from './context.js';
 import { ErrorCode, RaftwireError, isRaftwireError } from './errors.js';
 import { type Id, formatId } from './ids.js';
 import type { LinkResponse } from './link.js';
@@ -11,9 +11,9 @@ import { MessageStreamDecoder } from './message-stream-codec.js';
 import { MetricName } from './metrics.js';
 import { MsgAppDecoder } from './msgapp-codec.js';
 import type { PeerStatus } from './peer-status.js';
-import { ErrorText } from './response-errors.js';
 import type { UrlPicker } from './url-picker.js';
-import { ABSENT_VERSION, type StreamType, parseVersion, remoteSupportsStream, streamEndpoint, streamTypeName } from './version.js';
+import { ABSENT_VERSION, parseVersion, remoteSupportsStream } from './version.js';
+import { ErrorText, Header, type StreamType, streamPath, streamTypeName } from './wire.js';
 
 interface Decoder {
   push(chunk: Uint8Array): Message[];
@@ -112,7 +112,7 @@ export class StreamReader {
     try {
       res = await this.ctx.link.openStream(url, {
         method: 'GET',
-        path: `${streamEndpoint(this.type)}/${this.ctx.idHex}`,
+        path: streamPath(this.type, this.ctx.idHex),
         headers: this.ctx.requestHeaders({ [Header.raftTo]: this.peerHex }),
         signal: child.signal,
       });

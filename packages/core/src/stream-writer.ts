@@ -10,7 +10,7 @@ import { MetricName } from './metrics.js';
 import { MsgAppEncoder } from './msgapp-codec.js';
 import type { OutgoingConn } from './outgoing-conn.js';
 import type { PeerStatus } from './peer-status.js';
-import { type StreamType, streamTypeName } from './version.js';
+import { type StreamType, streamTypeName } from './wire.js';
 
 interface FrameEncoder {
   encode(m: Message): Uint8Array;

@@ -213,7 +213,10 @@ export class Transport extends EventEmitter<TransportEvents> {
     return this.peers.get(id)?.prober.status;
   }
 
-  /** The peer object (tests, diagnostics). */
+  /**
+   * The peer object, for tests and diagnostics only: its type is the transport's internal
+   * `Peer` (not exported) and may change in any release.
+   */
   get(id: Id): Peer | undefined {
     return this.peers.get(id);
   }

@@ -1,19 +1,5 @@
 import { ErrorCode, RaftwireError } from './errors.js';
-
-/** Stream types: the msgapp stream (msgappv2 framing) and the message stream. */
-export type StreamType = 'msgappv2' | 'message';
-
-export const STREAM_TYPES: readonly StreamType[] = ['msgappv2', 'message'];
-
-/** Path of each stream type (`/raft/stream/msgapp/{from}`, `/raft/stream/message/{from}`). */
-export function streamEndpoint(t: StreamType): string {
-  return t === 'msgappv2' ? '/raft/stream/msgapp' : '/raft/stream/message';
-}
-
-/** etcd's name for the stream type, used in logs. */
-export function streamTypeName(t: StreamType): string {
-  return t === 'msgappv2' ? 'stream MsgApp v2' : 'stream Message';
-}
+import { STREAM_TYPES, type StreamType } from './wire.js';
 
 /** raftwire's wire-protocol version. */
 export const SERVER_VERSION = '1.0.0';

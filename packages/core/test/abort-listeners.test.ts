@@ -1,56 +1,9 @@
 import { MessageType, createMessage } from '@raftwire/core';
-import { waitFor } from '@raftwire/core/testing';
+import { AbortListenerTracker, waitFor } from '@raftwire/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Cluster, makeCluster, streamsUp } from './fixtures.js';
 
 const hb = (from: bigint, to: bigint, term = 1) => createMessage({ type: MessageType.MsgHeartbeat, from, to, term });
-
-/**
- * Counts 'abort' listeners that raftwire code (not the test runner) adds to
- * each AbortSignal while a test runs. A listener left
- * on a signal that never aborts is a leak: on a long-lived signal (the
- * transport's own, or a caller's) it piles up with every request.
- */
-class AbortListenerTracker {
-  private readonly live = new Map<AbortSignal, Set<unknown>>();
-  private readonly add = EventTarget.prototype.addEventListener;
-  private readonly remove = EventTarget.prototype.removeEventListener;
-
-  install(): void {
-    const live = this.live;
-    const add = this.add;
-    const remove = this.remove;
-    EventTarget.prototype.addEventListener = function (this: EventTarget, type: string, fn: unknown, opts?: unknown) {
-      if (type === 'abort' && this instanceof AbortSignal && fn && /packages\/core\/src\//.test(new Error().stack ?? '')) {
-        let set = live.get(this);
-        if (!set) live.set(this, (set = new Set()));
-        set.add(fn);
-      }
-      return add.call(this, type, fn as EventListener, opts as AddEventListenerOptions);
-    } as typeof EventTarget.prototype.addEventListener;
-    EventTarget.prototype.removeEventListener = function (this: EventTarget, type: string, fn: unknown, opts?: unknown) {
-      if (type === 'abort' && this instanceof AbortSignal) live.get(this)?.delete(fn);
-      return remove.call(this, type, fn as EventListener, opts as EventListenerOptions);
-    } as typeof EventTarget.prototype.removeEventListener;
-  }
-
-  uninstall(): void {
-    EventTarget.prototype.addEventListener = this.add;
-    EventTarget.prototype.removeEventListener = this.remove;
-  }
-
-  /** Listeners on `signal` (0 once it aborted: they fired or can never fire). */
-  on(signal: AbortSignal): number {
-    return signal.aborted ? 0 : (this.live.get(signal)?.size ?? 0);
-  }
-
-  /** The most listeners held by any signal that has not aborted. */
-  maxOnLiveSignal(): number {
-    let max = 0;
-    for (const [signal, set] of this.live) if (!signal.aborted) max = Math.max(max, set.size);
-    return max;
-  }
-}
 
 describe('abort listeners', () => {
   const tracker = new AbortListenerTracker();

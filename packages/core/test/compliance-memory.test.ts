@@ -1,3 +1,3 @@
-import { memoryTestNetwork, runTransportCompliance } from '@raftwire/core/testing';
+import { memoryTestNetwork, runTransportCompliance } from '@raftwire/core/compliance';
 
 runTransportCompliance('memory', memoryTestNetwork({ seed: 42 }));

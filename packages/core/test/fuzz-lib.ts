@@ -66,7 +66,17 @@ function seeds(): Record<DecoderName, Uint8Array[]> {
   };
 }
 
-function mutate(input: Uint8Array, rnd: () => number): Uint8Array {
+/** Byte runs that make a decoder read a huge length or count: CBOR heads, varint continuations. */
+export const INTERESTING_BYTES: readonly (readonly number[])[] = [
+  [0x9b, 0xff, 0xff, 0xff, 0xff],
+  [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f],
+  [0x5b, 0, 0, 0, 1],
+  [0xc2],
+  [0xd8, 0x40],
+];
+
+/** 1 to 4 random edits of `input`: byte changes, bit flips, insertions, deletions, truncation, interesting runs. */
+export function mutate(input: Uint8Array, rnd: () => number, interesting: readonly (readonly number[])[] = INTERESTING_BYTES): Uint8Array {
   const out = Array.from(input);
   const edits = 1 + Math.floor(rnd() * 4);
   for (let e = 0; e < edits; e++) {
@@ -77,20 +87,12 @@ function mutate(input: Uint8Array, rnd: () => number): Uint8Array {
     else if (op === 2) out.splice(at, 0, Math.floor(rnd() * 256));
     else if (op === 3) out.splice(at, 1 + Math.floor(rnd() * 8));
     else if (op === 4) out.length = Math.floor(rnd() * out.length);
-    // "interesting" bytes: CBOR heads for huge lengths, varint continuations
-    else
-      out.splice(
-        at,
-        0,
-        ...([[0x9b, 0xff, 0xff, 0xff, 0xff], [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], [0x5b, 0, 0, 0, 1], [0xc2], [0xd8, 0x40]][
-          Math.floor(rnd() * 5)
-        ] as number[]),
-      );
+    else out.splice(at, 0, ...(interesting[Math.floor(rnd() * interesting.length)] as number[]));
   }
   return Uint8Array.from(out);
 }
 
-function randomBytes(rnd: () => number): Uint8Array {
+export function randomBytes(rnd: () => number): Uint8Array {
   const n = Math.floor(rnd() * 64);
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = Math.floor(rnd() * 256);
@@ -125,18 +127,26 @@ export interface FuzzResult {
   ok: number;
 }
 
+/** A decoder under fuzz: valid inputs to mutate, and how to feed one input (split as it likes). */
+export interface FuzzTarget {
+  seeds: readonly Uint8Array[];
+  feed(input: Uint8Array, rnd: () => number): void;
+  /** Byte runs the mutations insert (default {@link INTERESTING_BYTES}). */
+  interesting?: readonly (readonly number[])[];
+}
+
 /**
  * Runs `cases` random and mutated inputs through one decoder. Returns counts;
  * throws (with the seed and the input in hex) on anything but a RaftwireError.
  */
-export function fuzz(name: DecoderName, cases: number, seed: number): FuzzResult {
+export function fuzzTarget(name: string, target: FuzzTarget, cases: number, seed: number): FuzzResult {
   const rnd = prng(seed);
-  const pool = seeds()[name];
+  const pool = target.seeds;
   const result: FuzzResult = { cases, typedErrors: 0, ok: 0 };
   for (let i = 0; i < cases; i++) {
-    const input = rnd() < 0.2 ? randomBytes(rnd) : mutate(pool[Math.floor(rnd() * pool.length)] as Uint8Array, rnd);
+    const input = rnd() < 0.2 ? randomBytes(rnd) : mutate(pool[Math.floor(rnd() * pool.length)] as Uint8Array, rnd, target.interesting);
     try {
-      feed(name, input, rnd);
+      target.feed(input, rnd);
       result.ok++;
     } catch (err) {
       if (!(err instanceof RaftwireError)) {
@@ -149,4 +159,9 @@ export function fuzz(name: DecoderName, cases: number, seed: number): FuzzResult
     }
   }
   return result;
+}
+
+/** {@link fuzzTarget} for one of the native decoders. */
+export function fuzz(name: DecoderName, cases: number, seed: number): FuzzResult {
+  return fuzzTarget(name, { seeds: seeds()[name], feed: (input, rnd) => feed(name, input, rnd) }, cases, seed);
 }

@@ -3,7 +3,6 @@ import {
   ErrorCode,
   type HandlerResponse,
   MessageType,
-  OutgoingConn,
   RaftwireError,
   cborMessageCodec,
   createMessage,
@@ -14,6 +13,7 @@ import {
   messagesEqual,
 } from '@raftwire/core';
 import { waitFor } from '@raftwire/core/testing';
+import { OutgoingConn } from '../src/outgoing-conn.js';
 import { type Cluster, headersFrom, handlerRequest, makeCluster, text } from './fixtures.js';
 
 let c: Cluster | undefined;

@@ -45,6 +45,18 @@ describe('MemoryLink faults', () => {
     expect(await read(r.body)).toBe(1000);
   });
 
+  it('refuses a second read of a request body with ERR_BODY_CONSUMED', async () => {
+    net = new MemoryNetwork();
+    net.serve(B, async (req): Promise<HandlerResponse> => {
+      const n = await read(req.body);
+      const second = await errorOf((async () => req.body[Symbol.asyncIterator]())());
+      return { status: 200, headers: { 'x-bytes': String(n), 'x-second-read': isRaftwireError(second) ? second.code : String(second) } };
+    });
+    const r = await net.link(A).request(B, { method: 'POST', path: '/raft/snapshot', headers: {}, body: new Uint8Array(100) });
+    expect(r.headers['x-bytes']).toBe('100');
+    expect(r.headers['x-second-read']).toBe(ErrorCode.BODY_CONSUMED);
+  });
+
   it('refuses unknown URLs and cut paths with ERR_LINK', async () => {
     const { net, link } = echoNet();
     expect(isRaftwireError(await errorOf(link.request('memory://nobody', { method: 'GET', path: '/', headers: {} })), ErrorCode.LINK)).toBe(

@@ -1,8 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  CBOR_OPTIONS,
-  CborMessageCodec,
   ErrorCode,
   type Message,
   MessageType,
@@ -12,6 +10,8 @@ import {
   messageTypeName,
   messagesEqual,
 } from '../src/index.js';
+import { CBOR_OPTIONS } from '../src/cbor-options.js';
+import { CborMessageCodec } from '../src/message-codec.js';
 import { arbMessage } from './arbitraries.js';
 import { VECTORS } from './vectors.js';
 

@@ -3,16 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { ByteWriter } from '../src/bytes.js';
 import {
   ErrorCode,
-  LINK_HEARTBEAT,
   MessageStreamEncoder,
   type Message,
   MessageType,
   MsgAppDecoder,
   MsgAppEncoder,
-  MsgAppFrame,
   createMessage,
   messagesEqual,
 } from '../src/index.js';
+import { LINK_HEARTBEAT } from '../src/message.js';
+import { MsgAppFrame } from '../src/msgapp-codec.js';
 import { arbMessage } from './arbitraries.js';
 import { concat, errorCode, expectNoHeapGrowth, splitAt } from './helpers.js';
 

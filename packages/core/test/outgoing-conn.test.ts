@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, OutgoingConn, isRaftwireError, systemClock } from '@raftwire/core';
+import { ErrorCode, isRaftwireError, systemClock } from '@raftwire/core';
 import { TrackingClock } from '@raftwire/core/testing';
+import { OutgoingConn } from '../src/outgoing-conn.js';
 
 describe('OutgoingConn (etcd TestCloseNotifier)', () => {
   it('is open until closed, then ends the consumer and rejects writes', async () => {

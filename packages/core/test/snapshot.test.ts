@@ -57,6 +57,22 @@ describe('snapshots', () => {
     expect(a.metrics.get('etcd_network_snapshot_send_success', { To: '2' })).toBe(1);
   });
 
+  it('hands receiveSnapshot (msg, body, size, signal): the order of sendSnapshot', async () => {
+    c = makeCluster(2);
+    const [a, b] = [c.m(0), c.m(1)];
+    const got: { size: unknown; signal: unknown; bytes: number }[] = [];
+    b.raft.receiveSnapshot = async (_m: Message, body: AsyncIterable<Uint8Array>, size: number, signal?: AbortSignal) => {
+      let bytes = 0;
+      for await (const chunk of body) bytes += chunk.length;
+      got.push({ size, signal, bytes });
+    };
+    expect(await a.transport.sendSnapshot(snapMsg(a.id, b.id), chunks(new Uint8Array(7)), 7)).toBe('finish');
+    expect(got).toHaveLength(1);
+    expect(got[0]?.size).toBe(7);
+    expect(got[0]?.bytes).toBe(7);
+    expect(got[0]?.signal).toBeInstanceOf(AbortSignal);
+  });
+
   it('rejects a non-MsgSnap or a bad size without sending', async () => {
     c = makeCluster(2);
     const [a, b] = [c.m(0), c.m(1)];

@@ -5,17 +5,17 @@ import {
   type Message,
   MessageStreamDecoder,
   MessageType,
-  OutgoingConn,
   type ProtocolHandler,
   Transport,
   type TransportOptions,
   createEntry,
   createMessage,
-  isLinkHeartbeat,
   messagesEqual,
   systemClock,
-} from '@raftwire/core';
+} from '../src/index.js';
 import { MemoryLogger, MemoryNetwork, RecordingRaft, waitFor } from '@raftwire/core/testing';
+import { isLinkHeartbeat } from '../src/message.js';
+import { OutgoingConn } from '../src/outgoing-conn.js';
 import { CLUSTER, type Cluster, makeCluster, streamsUp } from './fixtures.js';
 
 let cleanups: (() => Promise<void> | void)[] = [];

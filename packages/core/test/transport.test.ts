@@ -1,5 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, type Message, MessageType, Transport, createMessage, isRaftwireError, messagesEqual } from '@raftwire/core';
+import {
+  ErrorCode,
+  type Message,
+  MessageType,
+  Transport,
+  type TransportOptions,
+  createMessage,
+  isRaftwireError,
+  messagesEqual,
+} from '@raftwire/core';
 import { MemoryNetwork, RecordingRaft, TrackingClock, waitFor } from '@raftwire/core/testing';
 import { CLUSTER, type Cluster, makeCluster, streamsUp } from './fixtures.js';
 
@@ -139,6 +148,11 @@ describe('Transport', () => {
     expect(() => new Transport({ id: 0n, clusterId: CLUSTER, urls: ['memory://n0'], link: net.link('x'), raft })).toThrow();
     expect(() => new Transport({ id: 1n, clusterId: CLUSTER, urls: [], link: net.link('x'), raft })).toThrow();
     expect(() => new Transport({ id: 1n, clusterId: CLUSTER, urls: ['memory://n0'], link: net.link('x'), raft, version: 'v1' })).toThrow();
+    // A link that is not a Link is a bad argument, not a bad message.
+    const notALink = { request: 'nope' } as unknown as TransportOptions['link'];
+    expect(() => new Transport({ id: 1n, clusterId: CLUSTER, urls: ['memory://n0'], link: notALink, raft })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
+    );
     await t.stop();
     await t.stop(); // idempotent
     expect(() => t.start()).toThrow();

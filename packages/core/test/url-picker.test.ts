@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, UrlPicker, isRaftwireError, normalizePeerUrl, normalizePeerUrls, parsePeerUrlsHeader } from '@raftwire/core';
+import { ErrorCode, isRaftwireError, normalizePeerUrl } from '@raftwire/core';
+import { UrlPicker } from '../src/url-picker.js';
+import { normalizePeerUrls, parsePeerUrlsHeader } from '../src/urls.js';
 
 describe('UrlPicker', () => {
   it('picks the same URL twice (TestURLPickerPickTwice)', () => {

@@ -1,16 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { ErrorCode, SERVER_VERSION, SUPPORTED_STREAMS, isRaftwireError } from '@raftwire/core';
 import {
-  ErrorCode,
-  SERVER_VERSION,
-  SUPPORTED_STREAMS,
   compareMajorMinor,
-  isRaftwireError,
   majorMinorKey,
   parseVersion,
   remoteSupportsStream,
   servedStreams,
   versionIncompatibility,
-} from '@raftwire/core';
+} from '../src/version.js';
 
 const v = parseVersion;
 

@@ -1,5 +1,5 @@
 import type { Id } from '@raftwire/core';
-import { RaftError, RaftErrorCode } from './errors.js';
+import { ErrorCode, RaftwireError } from '@raftwire/core';
 
 /**
  * Byte layouts the driver puts inside Raft entries and snapshots:
@@ -112,7 +112,7 @@ export function encodeNodeSnapshot(s: NodeSnapshot): Uint8Array {
 
 /** Decodes {@link encodeNodeSnapshot}; throws ERR_CORRUPT on malformed bytes. */
 export function decodeNodeSnapshot(b: Uint8Array): NodeSnapshot {
-  const bad = (): RaftError => new RaftError(RaftErrorCode.CORRUPT, 'malformed node snapshot');
+  const bad = (): RaftwireError => new RaftwireError(ErrorCode.CORRUPT, 'malformed node snapshot');
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   if (b.length < 12 || dv.getUint32(0) !== SNAPSHOT_MAGIC) throw bad();
   const n = dv.getUint32(4);

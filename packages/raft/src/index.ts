@@ -1,17 +1,24 @@
-export * from './errors.js';
-export * from './logger.js';
-export * from './rand.js';
-export * from './crc32.js';
-export * from './storage.js';
-export * from './inflights.js';
-export * from './progress.js';
-export * from './raft-log.js';
-export * from './read-only.js';
-export * from './conf-change.js';
-export * from './raft.js';
-export * from './raw-node.js';
-export * from './kv.js';
-export * from './clock.js';
-export * from './transport.js';
-export * from './driver-codec.js';
-export * from './raft-node.js';
+/**
+ * The Raft member users embed: {@link RaftNode} with its storage and state
+ * machine. The pure state machine (`raft.ts`, `raw-node.ts`) and the
+ * driver's parts are internal. Errors are core's `RaftwireError` with the
+ * codes of `ErrorCode`, re-exported here.
+ */
+export {
+  type CallOptions,
+  RaftNode,
+  type RaftNodeEvents,
+  type RaftNodeOptions,
+  type RaftNodeStatus,
+  type SnapshotOptions,
+  StateNotStarted,
+} from './raft-node.js';
+export type { Member } from './membership.js';
+export { StateType } from './raft.js';
+export type { ProgressStatus, RaftStatus } from './raw-node.js';
+export { ProgressState } from './progress.js';
+export type { RaftTransport, SnapshotBody } from './transport.js';
+export { type HardState, MemoryStorage, type Storage, type WritableStorage } from './storage.js';
+export { type EntryContent, readEntry } from './entry-content.js';
+export { decodeKvCommand, encodeKvCommand, type KvCommand, type KvResult, KvStateMachine, type StateMachine } from './kv.js';
+export { ErrorCode, isRaftwireError, RaftwireError } from '@raftwire/core';

@@ -1,4 +1,4 @@
-import { RaftError, RaftErrorCode } from './errors.js';
+import { ErrorCode, RaftwireError } from '@raftwire/core';
 
 /** A replicated state machine: apply committed commands in log order; snapshot and restore as bytes. */
 export interface StateMachine<R = unknown> {
@@ -26,23 +26,23 @@ const MAX_KEY_BYTES = 64 * 1024;
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder('utf-8', { fatal: true });
 
-function corrupt(what: string): RaftError {
-  return new RaftError(RaftErrorCode.CORRUPT, `malformed key-value ${what}`);
+function corrupt(what: string): RaftwireError {
+  return new RaftwireError(ErrorCode.CORRUPT, `malformed key-value ${what}`);
 }
 
 /** Encodes a command: op (1 byte), key length (u32 BE), key (UTF-8), value (rest). */
 export function encodeKvCommand(cmd: KvCommand): Uint8Array {
-  if (typeof cmd.key !== 'string') throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, 'key must be a string');
+  if (typeof cmd.key !== 'string') throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'key must be a string');
   const key = utf8.encode(cmd.key);
-  if (key.length > MAX_KEY_BYTES) throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `key longer than ${MAX_KEY_BYTES} bytes`);
+  if (key.length > MAX_KEY_BYTES) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `key longer than ${MAX_KEY_BYTES} bytes`);
   let value: Uint8Array;
   if (cmd.op === 'put') {
-    if (!(cmd.value instanceof Uint8Array)) throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, 'value must be a Uint8Array');
+    if (!(cmd.value instanceof Uint8Array)) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'value must be a Uint8Array');
     value = cmd.value;
   } else if (cmd.op === 'delete') {
     value = new Uint8Array(0);
   } else {
-    throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `unknown op ${String((cmd as { op: unknown }).op)}`);
+    throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `unknown op ${String((cmd as { op: unknown }).op)}`);
   }
   const out = new Uint8Array(5 + key.length + value.length);
   out[0] = cmd.op === 'put' ? OP_PUT : OP_DELETE;
@@ -62,7 +62,7 @@ export function decodeKvCommand(data: Uint8Array): KvCommand {
   try {
     key = utf8d.decode(data.subarray(5, 5 + klen));
   } catch (err) {
-    throw new RaftError(RaftErrorCode.CORRUPT, 'key is not UTF-8', { cause: err });
+    throw new RaftwireError(ErrorCode.CORRUPT, 'key is not UTF-8', { cause: err });
   }
   if (op === OP_PUT) return { op: 'put', key, value: data.slice(5 + klen) };
   if (op === OP_DELETE && data.length === 5 + klen) return { op: 'delete', key };
@@ -140,7 +140,7 @@ export class KvStateMachine implements StateMachine<KvResult> {
       try {
         key = utf8d.decode(read());
       } catch (err) {
-        throw err instanceof RaftError ? err : new RaftError(RaftErrorCode.CORRUPT, 'snapshot key is not UTF-8', { cause: err });
+        throw err instanceof RaftwireError ? err : new RaftwireError(ErrorCode.CORRUPT, 'snapshot key is not UTF-8', { cause: err });
       }
       map.set(key, read());
     }

@@ -1,5 +1,6 @@
 import type { Entry, Snapshot } from '@raftwire/core';
-import { invariant, isRaftError, RaftError, RaftErrorCode } from './errors.js';
+import { ErrorCode, isRaftwireError, RaftwireError } from '@raftwire/core';
+import { invariant } from './invariant.js';
 import { limitSize, type Storage } from './storage.js';
 
 /**
@@ -190,7 +191,7 @@ export class RaftLog {
     try {
       return this.storage.term(i);
     } catch (err) {
-      if (isRaftError(err, RaftErrorCode.COMPACTED) || isRaftError(err, RaftErrorCode.UNAVAILABLE)) return null;
+      if (isRaftwireError(err, ErrorCode.COMPACTED) || isRaftwireError(err, ErrorCode.UNAVAILABLE)) return null;
       throw err;
     }
   }
@@ -251,7 +252,7 @@ export class RaftLog {
   private mustCheckOutOfBounds(lo: number, hi: number): void {
     invariant(lo <= hi, `invalid slice ${lo} > ${hi}`);
     const fi = this.firstIndex();
-    if (lo < fi) throw new RaftError(RaftErrorCode.COMPACTED, `slice lo ${lo} is compacted (first ${fi})`);
+    if (lo < fi) throw new RaftwireError(ErrorCode.COMPACTED, `slice lo ${lo} is compacted (first ${fi})`);
     invariant(hi <= this.lastIndex() + 1, `slice[${lo},${hi}) out of bound [${fi},${this.lastIndex()}]`);
   }
 }

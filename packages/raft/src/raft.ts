@@ -1,11 +1,19 @@
-import type { ConfState, Entry, Id, Message, Snapshot } from '@raftwire/core';
-import { createEntry, createMessage, EntryType, formatId, MessageType, messageTypeName } from '@raftwire/core';
+import type { ConfState, Entry, Id, Logger, Message, Rand, Snapshot } from '@raftwire/core';
+import {
+  createEntry,
+  createMessage,
+  EntryType,
+  ErrorCode,
+  formatId,
+  MessageType,
+  messageTypeName,
+  RaftwireError,
+  silentLogger,
+} from '@raftwire/core';
 import { type ConfChange, ConfChangeType, decodeConfChange } from './conf-change.js';
-import { invariant, RaftError, RaftErrorCode } from './errors.js';
-import { type Logger, silentLogger } from './logger.js';
+import { invariant } from './invariant.js';
 import { Progress, ProgressState } from './progress.js';
 import { RaftLog } from './raft-log.js';
-import type { Rand } from './rand.js';
 import { ReadOnly, type ReadState } from './read-only.js';
 import type { HardState, Storage } from './storage.js';
 
@@ -171,7 +179,7 @@ export class Raft {
       try {
         ents = this.raftLog.entries(pr.next, this.maxMsgSize);
       } catch (err) {
-        if (!(err instanceof RaftError) || err.code !== RaftErrorCode.COMPACTED) throw err;
+        if (!(err instanceof RaftwireError) || err.code !== ErrorCode.COMPACTED) throw err;
         ents = null;
       }
     }
@@ -408,7 +416,7 @@ export class Raft {
   }
 
   /**
-   * Steps the state machine with a message. Throws {@link RaftError}
+   * Steps the state machine with a message. Throws a `RaftwireError`
    * `ERR_PROPOSAL_DROPPED` when a proposal cannot be accepted.
    */
   step(m: Message): void {
@@ -493,7 +501,7 @@ export class Raft {
       }
       case MessageType.MsgProp: {
         invariant(m.entries.length > 0, 'stepped empty MsgProp');
-        if (!this.prs.has(this.id)) throw new RaftError(RaftErrorCode.PROPOSAL_DROPPED, 'proposal dropped: leader is not a member');
+        if (!this.prs.has(this.id)) throw new RaftwireError(ErrorCode.PROPOSAL_DROPPED, 'proposal dropped: leader is not a member');
         const li = this.raftLog.lastIndex();
         const ents = m.entries.map((e, i) => {
           if (e.type === EntryType.EntryConfChange) {
@@ -622,7 +630,7 @@ export class Raft {
     const myVoteResp = this.state === StateType.PreCandidate ? MessageType.MsgPreVoteResp : MessageType.MsgVoteResp;
     switch (m.type) {
       case MessageType.MsgProp:
-        throw new RaftError(RaftErrorCode.PROPOSAL_DROPPED, 'no leader: dropping proposal');
+        throw new RaftwireError(ErrorCode.PROPOSAL_DROPPED, 'no leader: dropping proposal');
       case MessageType.MsgApp:
         this.becomeFollower(m.term, m.from);
         this.handleAppendEntries(m);
@@ -655,7 +663,7 @@ export class Raft {
   private stepFollower(m: Message): void {
     switch (m.type) {
       case MessageType.MsgProp:
-        if (this.lead === NONE) throw new RaftError(RaftErrorCode.PROPOSAL_DROPPED, 'no leader: dropping proposal');
+        if (this.lead === NONE) throw new RaftwireError(ErrorCode.PROPOSAL_DROPPED, 'no leader: dropping proposal');
         m.to = this.lead;
         this.send(m);
         return;

@@ -1,11 +1,9 @@
-import type { Entry, Id, Message, Snapshot } from '@raftwire/core';
-import { createEntry, createMessage, EntryType, MessageType } from '@raftwire/core';
+import type { ConfState, Entry, Id, Message, SnapshotStatus, Snapshot } from '@raftwire/core';
+import { createEntry, createMessage, EntryType, ErrorCode, isRaftwireError, MessageType } from '@raftwire/core';
 import { type ConfChange, encodeConfChange } from './conf-change.js';
-import { isRaftError, RaftErrorCode } from './errors.js';
 import { NONE, Raft, type RaftConfig, type SoftState, StateType } from './raft.js';
 import type { ReadState } from './read-only.js';
 import { emptyHardState, type HardState, hardStatesEqual, isEmptyHardState } from './storage.js';
-import type { ConfState } from '@raftwire/core';
 import type { ProgressState } from './progress.js';
 
 /**
@@ -32,9 +30,6 @@ export interface Ready {
   /** True when hardState term/vote or entries changed: the write must be fsynced. */
   mustSync: boolean;
 }
-
-/** Outcome of sending a snapshot, reported by the transport. */
-export type SnapshotStatus = 'finish' | 'failure';
 
 /** Per-follower flow-control view, as etcd's Status.Progress. */
 export interface ProgressStatus {
@@ -91,7 +86,7 @@ const RESPONSE_MSGS: ReadonlySet<number> = new Set([
  * messages, drain {@link Ready}s, and {@link advance} after handling each.
  */
 export class RawNode {
-  readonly raft: Raft;
+  private readonly raft: Raft;
   private prevSoftSt: SoftState;
   private prevHardSt: HardState;
 
@@ -99,6 +94,21 @@ export class RawNode {
     this.raft = new Raft(config);
     this.prevSoftSt = this.raft.softState();
     this.prevHardSt = this.raft.hardState();
+  }
+
+  /** The current term. */
+  get term(): number {
+    return this.raft.term;
+  }
+
+  /** The known leader, {@link NONE} (0n) when none is known. */
+  get lead(): Id {
+    return this.raft.lead;
+  }
+
+  /** The current configuration: voters (and the empty joint-consensus fields). */
+  confState(): ConfState {
+    return this.raft.confState();
   }
 
   /** Advances the logical clock by one tick. */
@@ -151,7 +161,7 @@ export class RawNode {
       this.raft.step(m);
     } catch (err) {
       // A proposal forwarded to a node that lost leadership is dropped, as etcd's transport ignores the error.
-      if (isRaftError(err, RaftErrorCode.PROPOSAL_DROPPED)) return false;
+      if (isRaftwireError(err, ErrorCode.PROPOSAL_DROPPED)) return false;
       throw err;
     }
     return true;

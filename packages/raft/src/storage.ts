@@ -1,6 +1,5 @@
 import type { ConfState, Entry, Id, Snapshot } from '@raftwire/core';
-import { createEntry, createSnapshot, emptyConfState } from '@raftwire/core';
-import { RaftError, RaftErrorCode } from './errors.js';
+import { createEntry, createSnapshot, emptyConfState, ErrorCode, RaftwireError } from '@raftwire/core';
 
 /** etcd's raftpb.HardState: what must be durable before messages that depend on it are sent. */
 export interface HardState {
@@ -44,7 +43,7 @@ export function limitSize(ents: Entry[], maxSize: number): Entry[] {
 /**
  * The read side of Raft's log storage (etcd's raft.Storage). Reads are
  * synchronous: the state machine consults storage while stepping. Methods
- * throw {@link RaftError} `ERR_COMPACTED` / `ERR_UNAVAILABLE` as etcd returns
+ * throw a `RaftwireError` `ERR_COMPACTED` / `ERR_UNAVAILABLE` as etcd returns
  * ErrCompacted / ErrUnavailable.
  */
 export interface Storage {
@@ -101,18 +100,18 @@ export class MemoryStorage implements WritableStorage {
 
   entries(lo: number, hi: number, maxSize = Number.POSITIVE_INFINITY): Entry[] {
     const offset = (this.ents[0] as Entry).index;
-    if (lo <= offset) throw new RaftError(RaftErrorCode.COMPACTED, `requested index ${lo} is compacted (first ${offset + 1})`);
+    if (lo <= offset) throw new RaftwireError(ErrorCode.COMPACTED, `requested index ${lo} is compacted (first ${offset + 1})`);
     if (hi > this.lastIndex() + 1) {
-      throw new RaftError(RaftErrorCode.UNAVAILABLE, `entries' hi(${hi}) is out of bound lastindex(${this.lastIndex()})`);
+      throw new RaftwireError(ErrorCode.UNAVAILABLE, `entries' hi(${hi}) is out of bound lastindex(${this.lastIndex()})`);
     }
-    if (this.ents.length === 1) throw new RaftError(RaftErrorCode.UNAVAILABLE, 'no entries');
+    if (this.ents.length === 1) throw new RaftwireError(ErrorCode.UNAVAILABLE, 'no entries');
     return limitSize(this.ents.slice(lo - offset, hi - offset), maxSize);
   }
 
   term(i: number): number {
     const offset = (this.ents[0] as Entry).index;
-    if (i < offset) throw new RaftError(RaftErrorCode.COMPACTED, `term(${i}) is compacted`);
-    if (i - offset >= this.ents.length) throw new RaftError(RaftErrorCode.UNAVAILABLE, `term(${i}) is unavailable`);
+    if (i < offset) throw new RaftwireError(ErrorCode.COMPACTED, `term(${i}) is compacted`);
+    if (i - offset >= this.ents.length) throw new RaftwireError(ErrorCode.UNAVAILABLE, `term(${i}) is unavailable`);
     return (this.ents[i - offset] as Entry).term;
   }
 
@@ -130,16 +129,16 @@ export class MemoryStorage implements WritableStorage {
 
   applySnapshot(snap: Snapshot): void {
     const cur = this.snap.metadata.index;
-    if (cur >= snap.metadata.index) throw new RaftError(RaftErrorCode.SNAP_OUT_OF_DATE, `snapshot ${snap.metadata.index} ≤ ${cur}`);
+    if (cur >= snap.metadata.index) throw new RaftwireError(ErrorCode.SNAP_OUT_OF_DATE, `snapshot ${snap.metadata.index} ≤ ${cur}`);
     this.snap = snap;
     this.ents = [createEntry({ term: snap.metadata.term, index: snap.metadata.index })];
   }
 
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
-    if (index <= this.snap.metadata.index) throw new RaftError(RaftErrorCode.SNAP_OUT_OF_DATE, `snapshot ${index} is out of date`);
+    if (index <= this.snap.metadata.index) throw new RaftwireError(ErrorCode.SNAP_OUT_OF_DATE, `snapshot ${index} is out of date`);
     const offset = (this.ents[0] as Entry).index;
     if (index > this.lastIndex())
-      throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `snapshot ${index} is out of bound lastindex(${this.lastIndex()})`);
+      throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `snapshot ${index} is out of bound lastindex(${this.lastIndex()})`);
     this.snap = createSnapshot({
       data,
       metadata: { index, term: (this.ents[index - offset] as Entry).term, confState: cloneConfState(confState) },
@@ -149,9 +148,9 @@ export class MemoryStorage implements WritableStorage {
 
   compact(index: number): void {
     const offset = (this.ents[0] as Entry).index;
-    if (index <= offset) throw new RaftError(RaftErrorCode.COMPACTED, `compact(${index}) is already compacted`);
+    if (index <= offset) throw new RaftwireError(ErrorCode.COMPACTED, `compact(${index}) is already compacted`);
     if (index > this.lastIndex())
-      throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `compact ${index} is out of bound lastindex(${this.lastIndex()})`);
+      throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `compact ${index} is out of bound lastindex(${this.lastIndex()})`);
     const i = index - offset;
     const head = this.ents[i] as Entry;
     this.ents = [createEntry({ index: head.index, term: head.term }), ...this.ents.slice(i + 1)];
@@ -165,7 +164,7 @@ export class MemoryStorage implements WritableStorage {
     const ents = first > (entries[0] as Entry).index ? entries.slice(first - (entries[0] as Entry).index) : entries;
     const offset = (ents[0] as Entry).index - (this.ents[0] as Entry).index;
     if (offset > this.ents.length) {
-      throw new RaftError(RaftErrorCode.INVARIANT, `missing log entry [last: ${this.lastIndex()}, append at: ${(ents[0] as Entry).index}]`);
+      throw new RaftwireError(ErrorCode.INVARIANT, `missing log entry [last: ${this.lastIndex()}, append at: ${(ents[0] as Entry).index}]`);
     }
     // In place: copying the whole log on every append made appends O(log length).
     if (offset < this.ents.length) this.ents.length = offset;

@@ -1,5 +1,4 @@
 import type { Id, Message } from '@raftwire/core';
-import type { SnapshotStatus } from './raw-node.js';
 
 /** A streamed snapshot body that also tells its total size up front (for a length prefix or Content-Length). */
 export interface SnapshotBody extends AsyncIterable<Uint8Array> {
@@ -11,13 +10,13 @@ export interface SnapshotBody extends AsyncIterable<Uint8Array> {
  * `Transport` (docs/design.md §2). Core's Transport satisfies it structurally.
  */
 export interface RaftTransport {
-  /** Sends messages; never blocks. Undeliverable ones are reported through {@link RaftCallbacks.reportUnreachable}. */
+  /** Sends messages; never blocks. Undeliverable ones are reported through core's `RaftCallbacks.reportUnreachable`. */
   send(msgs: Message[]): void;
   /**
    * Sends a MsgSnap whose snapshot bytes come as `body` (the message's
    * `snapshot.data` is empty). The receiver concatenates the body into
-   * `snapshot.data` before calling {@link RaftCallbacks.process}. The outcome
-   * is reported through {@link RaftCallbacks.reportSnapshot}. The driver
+   * `snapshot.data` before calling `RaftCallbacks.process`. The outcome
+   * is reported through `RaftCallbacks.reportSnapshot`. The driver
    * passes a {@link SnapshotBody}, so `size` is available to transports that
    * need it.
    */
@@ -26,16 +25,4 @@ export interface RaftTransport {
   addPeer?(id: Id, urls: string[]): void;
   /** Optional: called when a member is removed. */
   removePeer?(id: Id): void;
-}
-
-/** What a transport calls on the node (etcd's rafthttp `Raft` interface). */
-export interface RaftCallbacks {
-  /** Steps a received message. Rejects when the node is stopped or the message is not for it. */
-  process(msg: Message, signal?: AbortSignal): Promise<void>;
-  /** True when `id` was removed from the cluster. */
-  isIdRemoved(id: Id): boolean;
-  /** The transport could not deliver to `id`. */
-  reportUnreachable(id: Id): void;
-  /** A snapshot to `id` finished or failed. */
-  reportSnapshot(id: Id, status: SnapshotStatus): void;
 }

@@ -1,15 +1,14 @@
-import { createEntry } from '@raftwire/core';
+import { createEntry, ErrorCode, isRaftwireError } from '@raftwire/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeConfChange, encodeConfChange } from '../src/conf-change.js';
 import { decodeNodeSnapshot, decodeProposal, encodeNodeSnapshot, encodeProposal } from '../src/driver-codec.js';
-import { isRaftError, RaftErrorCode } from '../src/errors.js';
 import { decodeKvCommand, encodeKvCommand, KvStateMachine } from '../src/kv.js';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../src/node/snapshot-store.js';
 import { RaftNode } from '../src/raft-node.js';
 import { MemoryStorage } from '../src/storage.js';
 
-const code = (c: string) => (e: unknown) => isRaftError(e) && e.code === c;
+const code = (c: string) => (e: unknown) => isRaftwireError(e) && e.code === c;
 
 describe('key-value state machine', () => {
   it('round-trips commands and snapshots', () => {
@@ -46,18 +45,18 @@ describe('key-value state machine', () => {
       } catch (e) {
         err = e;
       }
-      expect(code(RaftErrorCode.CORRUPT)(err)).toBe(true);
+      expect(code(ErrorCode.CORRUPT)(err)).toBe(true);
     }
     const kv = new KvStateMachine();
-    expect(() => kv.restore(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]))).toThrow(expect.objectContaining({ code: RaftErrorCode.CORRUPT }));
+    expect(() => kv.restore(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]))).toThrow(expect.objectContaining({ code: ErrorCode.CORRUPT }));
     const good = new KvStateMachine();
     good.apply(encodeKvCommand({ op: 'put', key: 'k', value: new Uint8Array([1, 2]) }));
     const snap = good.snapshot();
-    expect(() => kv.restore(snap.subarray(0, snap.length - 1))).toThrow(expect.objectContaining({ code: RaftErrorCode.CORRUPT }));
+    expect(() => kv.restore(snap.subarray(0, snap.length - 1))).toThrow(expect.objectContaining({ code: ErrorCode.CORRUPT }));
     expect(() => encodeKvCommand({ op: 'put', key: 'k', value: 'v' as unknown as Uint8Array })).toThrow(
-      expect.objectContaining({ code: RaftErrorCode.INVALID_ARGUMENT }),
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
     );
-    expect(() => encodeKvCommand({ op: 'nope' } as never)).toThrow(expect.objectContaining({ code: RaftErrorCode.INVALID_ARGUMENT }));
+    expect(() => encodeKvCommand({ op: 'nope' } as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
   });
 });
 
@@ -82,17 +81,17 @@ describe('driver and storage codecs', () => {
   });
 
   it('reject malformed input with typed errors', () => {
-    expect(() => decodeConfChange(new Uint8Array([7]))).toThrow(expect.objectContaining({ code: RaftErrorCode.CORRUPT }));
+    expect(() => decodeConfChange(new Uint8Array([7]))).toThrow(expect.objectContaining({ code: ErrorCode.CORRUPT }));
     expect(() => encodeConfChange({ type: 0, nodeId: 0n, context: new Uint8Array(0) })).toThrow(
-      expect.objectContaining({ code: RaftErrorCode.INVALID_ARGUMENT }),
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
     );
-    expect(() => decodeNodeSnapshot(new Uint8Array(4))).toThrow(expect.objectContaining({ code: RaftErrorCode.CORRUPT }));
+    expect(() => decodeNodeSnapshot(new Uint8Array(4))).toThrow(expect.objectContaining({ code: ErrorCode.CORRUPT }));
     const file = encodeSnapshotFile({
       data: new Uint8Array([1]),
       metadata: { index: 1, term: 1, confState: { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } },
     });
     file[file.length - 1] = (file[file.length - 1] as number) ^ 1;
-    expect(() => decodeSnapshotFile(file)).toThrow(expect.objectContaining({ code: RaftErrorCode.CORRUPT }));
+    expect(() => decodeSnapshotFile(file)).toThrow(expect.objectContaining({ code: ErrorCode.CORRUPT }));
   });
 
   it('MemoryStorage reports compacted and unavailable ranges', () => {
@@ -100,26 +99,26 @@ describe('driver and storage codecs', () => {
     s.append([1, 2, 3, 4].map((i) => createEntry({ index: i, term: 1 })));
     s.createSnapshot(2, { voters: [1n], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, new Uint8Array(0));
     s.compact(2);
-    expect(() => s.entries(1, 3)).toThrow(expect.objectContaining({ code: RaftErrorCode.COMPACTED }));
-    expect(() => s.entries(3, 9)).toThrow(expect.objectContaining({ code: RaftErrorCode.UNAVAILABLE }));
-    expect(() => s.term(1)).toThrow(expect.objectContaining({ code: RaftErrorCode.COMPACTED }));
+    expect(() => s.entries(1, 3)).toThrow(expect.objectContaining({ code: ErrorCode.COMPACTED }));
+    expect(() => s.entries(3, 9)).toThrow(expect.objectContaining({ code: ErrorCode.UNAVAILABLE }));
+    expect(() => s.term(1)).toThrow(expect.objectContaining({ code: ErrorCode.COMPACTED }));
     expect(s.term(2)).toBe(1);
     expect(s.entries(3, 5).map((e) => e.index)).toEqual([3, 4]);
     expect(() =>
       s.applySnapshot({ data: new Uint8Array(0), metadata: { index: 1, term: 1, confState: s.snapshot().metadata.confState } }),
-    ).toThrow(expect.objectContaining({ code: RaftErrorCode.SNAP_OUT_OF_DATE }));
+    ).toThrow(expect.objectContaining({ code: ErrorCode.SNAP_OUT_OF_DATE }));
   });
 
   it('RaftNode validates its inputs', async () => {
     expect(() => new RaftNode({ id: 0n, storage: new MemoryStorage() })).toThrow(
-      expect.objectContaining({ code: RaftErrorCode.INVALID_ARGUMENT }),
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
     );
     expect(() => new RaftNode({ id: 1n, storage: new MemoryStorage(), peers: [{ id: 2n, url: 'http://127.0.0.1:2' }] })).toThrow(
-      expect.objectContaining({ code: RaftErrorCode.INVALID_ARGUMENT }),
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
     );
     const n = new RaftNode({ id: 1n, storage: new MemoryStorage() });
-    await expect(n.propose(new Uint8Array(1))).rejects.toSatisfy((e: unknown) => (e as { code?: string }).code === 'ERR_STOPPED');
-    await expect(n.addMember(0n, 'http://127.0.0.1:1')).rejects.toSatisfy(code(RaftErrorCode.INVALID_ARGUMENT));
-    await expect(n.removeMember(9n)).rejects.toSatisfy(code(RaftErrorCode.INVALID_ARGUMENT));
+    await expect(n.propose(new Uint8Array(1))).rejects.toSatisfy((e: unknown) => (e as { code?: string }).code === 'ERR_NOT_STARTED');
+    await expect(n.addMember(0n, 'http://127.0.0.1:1')).rejects.toSatisfy(code(ErrorCode.INVALID_ARGUMENT));
+    await expect(n.removeMember(9n)).rejects.toSatisfy(code(ErrorCode.INVALID_ARGUMENT));
   });
 });

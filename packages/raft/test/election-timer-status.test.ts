@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SeededRand } from '../src/rand.js';
+import { SeededRand } from '@raftwire/core';
 import { RawNode } from '../src/raw-node.js';
 import { MemoryStorage } from '../src/storage.js';
 import { createSnapshot } from '@raftwire/core';

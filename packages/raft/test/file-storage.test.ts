@@ -2,9 +2,8 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Entry } from '@raftwire/core';
-import { createEntry } from '@raftwire/core';
+import { createEntry, ErrorCode, isRaftwireError } from '@raftwire/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isRaftError, RaftErrorCode } from '../src/errors.js';
 import { FileStorage } from '../src/node/file-storage.js';
 import { encodeWalRecord, scanWal } from '../src/node/wal-record.js';
 import type { HardState } from '../src/storage.js';
@@ -125,7 +124,7 @@ describe('file-backed WAL', () => {
         c[mid] = (c[mid] as number) ^ 1;
         return c;
       }),
-    ).rejects.toSatisfy((e: unknown) => isRaftError(e, RaftErrorCode.CORRUPT));
+    ).rejects.toSatisfy((e: unknown) => isRaftwireError(e, ErrorCode.CORRUPT));
   });
 
   it('zero-filled tails (size extended, data never written) are torn tails', () => {
@@ -205,7 +204,7 @@ describe('file-backed WAL', () => {
     await s.sync();
     await s.close();
     await rm(join(dir, 'snap'), { recursive: true });
-    await expect(FileStorage.open(dir)).rejects.toSatisfy((e: unknown) => isRaftError(e, RaftErrorCode.CORRUPT));
+    await expect(FileStorage.open(dir)).rejects.toSatisfy((e: unknown) => isRaftwireError(e, ErrorCode.CORRUPT));
   });
 
   it('keeps changes made while a sync (append or rewrite) is under way', async () => {

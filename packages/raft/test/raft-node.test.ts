@@ -1,16 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Id } from '@raftwire/core';
-import { createMessage, isRaftwireError, MessageType } from '@raftwire/core';
+import type { Id, Logger } from '@raftwire/core';
+import { createMessage, ErrorCode, isRaftwireError, MessageType, SeededRand } from '@raftwire/core';
+import { ManualClock } from '@raftwire/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../src/clock.js';
-import { isRaftError, RaftErrorCode } from '../src/errors.js';
 import { encodeKvCommand, type KvResult, type KvStateMachine } from '../src/kv.js';
-import type { Logger } from '../src/logger.js';
 import { FileStorage } from '../src/node/file-storage.js';
-import { SeededRand } from '../src/rand.js';
-import { type Member, RaftNode, type RaftNodeOptions } from '../src/raft-node.js';
+import type { Member } from '../src/membership.js';
+import { RaftNode, type RaftNodeOptions } from '../src/raft-node.js';
 import { MemoryStorage, type WritableStorage } from '../src/storage.js';
 import { MemoryNetwork } from './helpers/memory-transport.js';
 
@@ -201,7 +199,7 @@ describe('RaftNode driver', () => {
     expect(lines.some((l) => l.msg === 'leader changed' && typeof l.obj.leader === 'string')).toBe(true);
     const n1 = c.node(1n);
     await expect(n1.process(createMessage({ type: MessageType.MsgHeartbeat, from: 2n, to: 9n }))).rejects.toSatisfy((e: unknown) =>
-      isRaftError(e, RaftErrorCode.INVALID_ARGUMENT),
+      isRaftwireError(e, ErrorCode.INVALID_ARGUMENT),
     );
     const leader = c.leader() as RaftNode;
     const victim = [2n, 3n].find((id) => id !== leader.id) as Id;
@@ -256,5 +254,99 @@ describe('RaftNode driver', () => {
       expect(dec(await c.run(n.read('k29')))).toBe('v29');
       expect(dec(await c.run(n.read('after1')))).toBe('x');
     }
+  });
+});
+
+describe('RaftNode waiters', () => {
+  const track = (outcomes: string[], p: Promise<unknown>, name: string) =>
+    p.then(
+      () => outcomes.push(`${name} resolved`),
+      (e: unknown) => outcomes.push(`${name} ${isRaftwireError(e) ? e.code : String(e)}`),
+    );
+
+  /**
+   * A follower whose MsgApps are dropped learns a read index from the leader
+   * that it has not applied yet: its reads wait for the apply.
+   */
+  async function readsWaitingForApply(seed: number) {
+    const c = new Cluster(seed);
+    cleanup.push(() => c.stopAll());
+    for (const m of three()) await c.add(m.id, three());
+    await c.until(() => c.leader() !== undefined);
+    const leader = c.leader() as RaftNode;
+    await c.run(leader.propose(put('a', '1')));
+    const follower = [...c.nodes.values()].find((n) => n !== leader) as RaftNode;
+    await c.until(() => follower.status().applied === leader.status().applied);
+    c.net.drop = (m) => m.type === MessageType.MsgApp && m.to === follower.id;
+    await c.run(leader.propose(put('a', '2')));
+    const behind = follower.status().applied;
+    expect(leader.status().commit).toBeGreaterThan(behind);
+    const ac = new AbortController();
+    const outcomes: string[] = [];
+    const reads = [follower.readIndex({ signal: ac.signal }), follower.readIndex(), follower.readIndex()];
+    reads.forEach((p, i) => void track(outcomes, p, `read${i}`));
+    // Every read got its index from the leader; none can resolve before the follower applies it.
+    await c.clock.advance(500);
+    expect(outcomes).toEqual([]);
+    expect(follower.status().applied).toBe(behind);
+    return { c, leader, follower, ac, reads, outcomes };
+  }
+
+  it('aborting one read waiting for an applied index rejects only that read; the others resolve once applied', async () => {
+    const { c, leader, follower, ac, reads, outcomes } = await readsWaitingForApply(11);
+    ac.abort();
+    await expect(reads[0]).rejects.toSatisfy((e: unknown) => isRaftwireError(e, 'ERR_ABORTED'));
+    c.net.drop = null;
+    const [i1, i2] = [await c.run(reads[1] as Promise<number>), await c.run(reads[2] as Promise<number>)];
+    expect(i1).toBe(i2);
+    expect(i1).toBeGreaterThan(0);
+    expect(follower.status().applied).toBeGreaterThanOrEqual(i1);
+    expect(i1).toBeLessThanOrEqual(leader.status().commit);
+    expect(outcomes.sort()).toEqual(['read0 ERR_ABORTED', 'read1 resolved', 'read2 resolved']);
+  });
+
+  it('stop() rejects every pending read and proposal with ERR_STOPPED, also after another read was aborted', async () => {
+    const { c, follower, ac, reads, outcomes } = await readsWaitingForApply(12);
+    ac.abort();
+    await expect(reads[0]).rejects.toSatisfy((e: unknown) => isRaftwireError(e, 'ERR_ABORTED'));
+    c.net.partition([[follower.id], [...c.nodes.keys()].filter((id) => id !== follower.id)]);
+    void track(outcomes, follower.propose(put('b', '1')), 'proposal');
+    void track(outcomes, follower.readIndex(), 'fresh read');
+    await c.clock.advance(50);
+    await follower.stop();
+    await c.clock.advance(10);
+    expect(outcomes.sort()).toEqual([
+      'fresh read ERR_STOPPED',
+      'proposal ERR_STOPPED',
+      'read0 ERR_ABORTED',
+      'read1 ERR_STOPPED',
+      'read2 ERR_STOPPED',
+    ]);
+  });
+});
+
+describe('RaftNode before start()', () => {
+  const fresh = () => new RaftNode({ id: 1n, peers: three(), storage: new MemoryStorage(), clock: new ManualClock() });
+
+  it('status() says the node is not started, not that it is a follower', () => {
+    const st = fresh().status();
+    expect(st.started).toBe(false);
+    expect(st.stopped).toBe(false);
+    expect(st.raftState).toBe('StateNotStarted');
+    expect(st.leader).toBe(0n);
+  });
+
+  it('propose, readIndex and addMember reject with ERR_NOT_STARTED, naming start()', async () => {
+    const n = fresh();
+    for (const call of [() => n.propose(put('a', '1')), () => n.readIndex(), () => n.addMember(4n, url(4n))]) {
+      await expect(call()).rejects.toSatisfy((e: unknown) => isRaftwireError(e, 'ERR_NOT_STARTED') && /not started/.test(String(e)));
+    }
+  });
+
+  it('after stop() without start() calls reject with ERR_STOPPED', async () => {
+    const n = fresh();
+    await n.stop();
+    await expect(n.propose(put('a', '1'))).rejects.toSatisfy((e: unknown) => isRaftwireError(e, 'ERR_STOPPED'));
+    expect(n.status().stopped).toBe(true);
   });
 });

@@ -3,6 +3,7 @@ import { EntryType, MessageType } from '@raftwire/core';
 import { describe, expect, it } from 'vitest';
 import { ProgressState } from '../src/progress.js';
 import { StateType } from '../src/raft.js';
+import { raftOf } from './helpers/raft-of.js';
 import { RawNetwork } from './helpers/raw-network.js';
 
 const hasEntryOfTerm = (t: number) => (m: Message) => m.type === MessageType.MsgApp && m.entries.some((e) => e.term === t);
@@ -132,10 +133,10 @@ describe('snapshots', () => {
     net.isolate(3);
     for (let i = 0; i < 20; i++) net.propose(1, `v${i}`);
     const leader = net.node(1);
-    const applied = leader.rn?.raft.raftLog.applied as number;
+    const applied = leader.rn ? raftOf(leader.rn).raftLog.applied : 0;
     leader.storage.createSnapshot(
       applied,
-      leader.rn?.raft.confState() ?? { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+      leader.rn?.confState() ?? { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
       new Uint8Array([7]),
     );
     leader.storage.compact(applied);

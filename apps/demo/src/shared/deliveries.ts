@@ -1,4 +1,4 @@
-import type { TimerHandle } from '@raftwire/raft';
+import type { TimerHandle } from '@raftwire/core';
 import type { DemoTime } from './demo-time.js';
 import type { MessageInfo } from './message-info.js';
 

@@ -6,12 +6,13 @@ import {
   type Message,
   MessageType,
   RaftwireError,
+  type SnapshotStatus,
   Transport,
   type TransportEvents,
   formatId,
   messageTypeName,
 } from '@raftwire/core';
-import { type Member, RaftNode, type RaftTransport, type SnapshotStatus, type WritableStorage, encodeNodeSnapshot } from '@raftwire/raft';
+import { type Member, RaftNode, type RaftTransport, type WritableStorage } from '@raftwire/raft';
 import { type DemoClock, type DemoTime, TICK_MS } from './demo-time.js';
 import { type LogView, describeEntry, logView } from './log-view.js';
 import { type MessageInfo, messageInfo } from './message-info.js';
@@ -422,19 +423,7 @@ export class DemoMember {
    * so a follower that is behind must be sent a MsgSnap.
    */
   async forceSnapshot(): Promise<number> {
-    await this.node.whenIdle();
-    const st = this.node.raftStatus();
-    const applied = this.node.status().applied;
-    const storage = this.opts.storage;
-    if (applied <= storage.snapshot().metadata.index) return storage.snapshot().metadata.index;
-    const removed = new Set<Id>();
-    for (let m = 1n; m <= 64n; m++) if (this.node.isIdRemoved(m)) removed.add(m);
-    const members = new Map(this.node.memberships().map((m) => [m.id, m.url] as const));
-    const data = encodeNodeSnapshot({ members, removed, state: this.node.stateMachine.snapshot() });
-    storage.createSnapshot(applied, { voters: st.voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, data);
-    if (applied > storage.firstIndex()) storage.compact(applied);
-    await storage.sync();
-    return applied;
+    return this.node.takeSnapshot({ catchUpEntries: 0 });
   }
 
   /** Stops the node, the transport and the link (a crash: storage is kept by the caller). */

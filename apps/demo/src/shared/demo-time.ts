@@ -1,5 +1,4 @@
-import { type Clock as RealClock, systemClock } from '@raftwire/core';
-import type { Clock, TimerHandle } from '@raftwire/raft';
+import { type Clock, type TimerHandle, systemClock } from '@raftwire/core';
 
 /** Raft's tick in the demo (RaftNode's default): 100 ms of demo time. */
 export const TICK_MS = 100;
@@ -11,11 +10,9 @@ interface Timer {
   due: number;
   seq: number;
   fn: () => void;
-  /** 0 for a one-shot timer. */
-  every: number;
+  /** The duration it was set for (members' clocks), 0 for events. */
+  ms: number;
   cancelled: boolean;
-  /** Demo time of the last firing (intervals), for drawing a timer between ticks. */
-  lastFired: number;
 }
 
 /** The time controls as a page shows them and sends them to the server. */
@@ -24,10 +21,10 @@ export interface TimeState {
   paused: boolean;
 }
 
-/** A {@link Clock} on demo time, plus what a view needs to draw its interval timers between firings. */
+/** A {@link Clock} on demo time, plus what a view needs to draw a repeating timer between firings. */
 export interface DemoClock extends Clock {
-  /** Demo milliseconds since the interval with period `periodMs` last fired (or was set), undefined if none. */
-  sinceLast(periodMs: number): number | undefined;
+  /** Demo milliseconds since a timer of `ms` last fired on this clock (Raft's tick: `ms` = {@link TICK_MS}), undefined before the first. */
+  sinceLast(ms: number): number | undefined;
 }
 
 /** Timers in (due, creation) order. */
@@ -93,9 +90,9 @@ class TimerHeap {
  * transport's own timers (dial, stream keep-alive, probing) run in real time,
  * so a paused cluster keeps its links up.
  *
- * Timers fire in (due, creation) order. An interval that fell behind (a
- * throttled background tab) fires once and re-arms from now, as setInterval
- * does, instead of firing every missed period in a burst.
+ * Timers fire in (due, creation) order. A repeating timer re-arms itself from
+ * the time it fired (core's `every`), so one that fell behind (a throttled
+ * background tab) fires once, not once per missed period.
  */
 export class DemoTime {
   private f = 1;
@@ -110,7 +107,7 @@ export class DemoTime {
   private readonly listeners = new Set<() => void>();
   private firing = false;
 
-  constructor(private readonly real: RealClock = systemClock) {
+  constructor(private readonly real: Clock = systemClock) {
     this.anchorReal = real.now();
   }
 
@@ -167,7 +164,8 @@ export class DemoTime {
 
   /**
    * Moves paused time forward by `ms`, firing every member's clock timer due
-   * within it in order (one tick of every member for `ms` = {@link TICK_MS});
+   * within it in order (one tick of every member for `ms` = {@link TICK_MS}:
+   * a tick re-armed while firing is due a whole tick later);
    * events (deliveries) wait for a step or for time to run. Returns how many
    * clock timers fired.
    */
@@ -190,7 +188,7 @@ export class DemoTime {
 
   /** Calls `fn` at demo time `due` (at once if that is past and time runs). */
   at(due: number, fn: () => void): TimerHandle {
-    const t: Timer = { due, seq: this.seq++, fn, every: 0, cancelled: false, lastFired: this.now() };
+    const t: Timer = { due, seq: this.seq++, fn, ms: 0, cancelled: false };
     this.events.push(t);
     this.schedule();
     return t;
@@ -203,39 +201,31 @@ export class DemoTime {
     this.schedule();
   }
 
-  /** A Raft clock on this time. */
+  /** A Raft clock on this time (RaftNode repeats its tick with chained timeouts). */
   clock(): DemoClock {
-    const mine = new Set<Timer>();
-    const add = (fn: () => void, ms: number, every: number): Timer => {
-      const t: Timer = { due: this.now() + ms, seq: this.seq++, fn, every, cancelled: false, lastFired: this.now() };
-      mine.add(t);
-      this.clocks.push(t);
-      this.schedule();
-      return t;
-    };
-    const clear = (h: TimerHandle): void => {
-      mine.delete(h as Timer);
-      this.cancel(h);
-    };
+    const fired = new Map<number, number>();
     return {
       now: () => this.now(),
-      setInterval: (fn, ms) => add(fn, ms, Math.max(1, ms)),
-      clearInterval: clear,
       setTimeout: (fn, ms) => {
-        const t = add(
-          () => {
-            mine.delete(t);
+        const d = Math.max(0, ms);
+        const t: Timer = {
+          due: this.now() + d,
+          seq: this.seq++,
+          fn: () => {
+            fired.set(d, this.now());
             fn();
           },
-          Math.max(0, ms),
-          0,
-        );
+          ms: d,
+          cancelled: false,
+        };
+        this.clocks.push(t);
+        this.schedule();
         return t;
       },
-      clearTimeout: clear,
-      sinceLast: (periodMs) => {
-        for (const t of mine) if (t.every === periodMs && !t.cancelled) return this.now() - t.lastFired;
-        return undefined;
+      clearTimeout: (h) => this.cancel(h),
+      sinceLast: (ms) => {
+        const at = fired.get(ms);
+        return at === undefined ? undefined : this.now() - at;
       },
     };
   }
@@ -275,16 +265,7 @@ export class DemoTime {
   private fire(heap: TimerHeap, t: Timer): void {
     heap.pop();
     if (t.cancelled) return;
-    t.lastFired = this.now();
-    if (t.every > 0) {
-      // Re-arm on its own schedule, or a period from now when it fell behind: a late interval does not burst.
-      t.due += t.every;
-      if (t.due <= this.now()) t.due = this.now() + t.every;
-      t.seq = this.seq++;
-      heap.push(t);
-    } else {
-      t.cancelled = true;
-    }
+    t.cancelled = true;
     try {
       t.fn();
     } catch (err) {

@@ -1,5 +1,5 @@
-import { type Entry, EntryType, formatId } from '@raftwire/core';
-import { ConfChangeType, type Storage, decodeConfChange, decodeKvCommand, decodeProposal } from '@raftwire/raft';
+import { type Entry, formatId } from '@raftwire/core';
+import { type Storage, decodeKvCommand, readEntry } from '@raftwire/raft';
 
 /** One log entry as the demo shows it. */
 export interface EntryView {
@@ -35,16 +35,13 @@ function shorten(s: string, max: number): string {
 export function describeEntry(e: Entry): EntryView {
   const base = { index: e.index, term: e.term };
   try {
-    if (e.type === EntryType.EntryConfChange) {
-      const cc = decodeConfChange(e.data);
-      const id = formatId(cc.nodeId);
-      return cc.type === ConfChangeType.AddNode
-        ? { ...base, kind: 'add', text: `+${id}`, detail: `add member ${id}` }
-        : { ...base, kind: 'remove', text: `−${id}`, detail: `remove member ${id}` };
-    }
-    const env = decodeProposal(e.data);
-    if (!env) return { ...base, kind: 'noop', text: '·', detail: 'empty entry a new leader appends to commit its term' };
-    const cmd = decodeKvCommand(env.payload);
+    const c = readEntry(e);
+    if (c.kind === 'add-member')
+      return { ...base, kind: 'add', text: `+${formatId(c.id)}`, detail: `add member ${formatId(c.id)} (${c.url})` };
+    if (c.kind === 'remove-member')
+      return { ...base, kind: 'remove', text: `−${formatId(c.id)}`, detail: `remove member ${formatId(c.id)}` };
+    if (c.kind === 'empty') return { ...base, kind: 'noop', text: '·', detail: 'empty entry a new leader appends to commit its term' };
+    const cmd = decodeKvCommand(c.data);
     if (cmd.op === 'delete') return { ...base, kind: 'delete', text: `✕${shorten(cmd.key, 6)}`, detail: `delete ${cmd.key}` };
     const value = utf8.decode(cmd.value);
     return { ...base, kind: 'put', text: shorten(value, 8), detail: `put ${cmd.key} = ${shorten(value, 200)}` };

@@ -1,5 +1,5 @@
 import { type ConfState, type Entry, ErrorCode, RaftwireError, type Snapshot, createEntry, createSnapshot } from '@raftwire/core';
-import { type HardState, MemoryStorage, RaftError, RaftErrorCode } from '@raftwire/raft';
+import { type HardState, MemoryStorage } from '@raftwire/raft';
 
 const META = 'meta';
 const ENTRIES = 'entries';
@@ -57,8 +57,8 @@ function openDb(name: string): Promise<IDBDatabase> {
   return request(r);
 }
 
-function corrupt(name: string, what: string): RaftError {
-  return new RaftError(RaftErrorCode.CORRUPT, `IndexedDB ${name}: ${what}`);
+function corrupt(name: string, what: string): RaftwireError {
+  return new RaftwireError(ErrorCode.CORRUPT, `IndexedDB ${name}: ${what}`);
 }
 
 function isHardState(v: unknown): v is HardState {

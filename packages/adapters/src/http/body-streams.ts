@@ -1,26 +1,9 @@
-import { ErrorCode, type LinkBody, RaftwireError } from '@raftwire/core';
+import { ErrorCode, type LinkBody, RaftwireError, closeIterator, isRaftwireError, onAbort, readAll } from '@raftwire/core';
 
 /** An empty body. */
 export const emptyBody: AsyncIterable<Uint8Array> = {
   [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }),
 };
-
-/** A body as an async iterable (whole bytes become one chunk). */
-export function bodyChunks(body: LinkBody): AsyncIterable<Uint8Array> {
-  if (body instanceof Uint8Array) {
-    return {
-      async *[Symbol.asyncIterator]() {
-        if (body.byteLength > 0) yield body;
-      },
-    };
-  }
-  return body;
-}
-
-/** A plain `Uint8Array` view of the same bytes (Node's `Buffer` is a subclass). */
-export function plainBytes(chunk: Uint8Array): Uint8Array {
-  return chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-}
 
 /** Hooks into the lifecycle of a request body stream. */
 export interface UploadHooks {
@@ -43,12 +26,14 @@ export interface UploadHooks {
 export function iterableToReadableStream(source: AsyncIterable<Uint8Array>, hooks: UploadHooks = {}): ReadableStream<Uint8Array> {
   let it: AsyncIterator<Uint8Array> | undefined;
   let closed = false;
+  let disposeAbort = (): void => {};
   const stop = (): void => {
     if (closed) return;
     closed = true;
-    void Promise.resolve(it?.return?.()).catch(() => {});
+    disposeAbort();
+    closeIterator(it);
   };
-  hooks.signal?.addEventListener('abort', stop, { once: true });
+  disposeAbort = onAbort(hooks.signal, stop);
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -67,7 +52,7 @@ export function iterableToReadableStream(source: AsyncIterable<Uint8Array>, hook
         }
         if (r.done) {
           closed = true;
-          hooks.signal?.removeEventListener('abort', stop);
+          disposeAbort();
           hooks.onEnd?.();
           controller.close();
         } else if (r.value.byteLength > 0) {
@@ -75,7 +60,6 @@ export function iterableToReadableStream(source: AsyncIterable<Uint8Array>, hook
         }
       },
       cancel() {
-        hooks.signal?.removeEventListener('abort', stop);
         stop();
       },
     },
@@ -84,31 +68,21 @@ export function iterableToReadableStream(source: AsyncIterable<Uint8Array>, hook
 }
 
 /**
- * Reads a whole body into one buffer, failing with ERR_BUFFER_FULL once it
- * passes `maxBytes`, or with the signal's reason once it fires (checked
- * between chunks; the source's `return()` is called either way).
+ * Reads a streamed body into one buffer, failing with ERR_BUFFER_FULL once it
+ * passes `maxBytes`, or with ERR_ABORTED once `signal` fires (checked between
+ * chunks; the source's `return()` is called either way). Whole bytes are
+ * already buffered and are returned as they are.
  */
 export async function collectBody(body: LinkBody, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
   if (body instanceof Uint8Array) return body;
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    if (signal?.aborted) throw signal.reason;
-    total += chunk.byteLength;
-    if (total > maxBytes) {
-      throw new RaftwireError(
-        ErrorCode.BUFFER_FULL,
-        `request body over ${maxBytes} bytes cannot be buffered (this runtime cannot stream request bodies)`,
-      );
-    }
-    parts.push(chunk);
+  try {
+    return await readAll(body, maxBytes, signal);
+  } catch (err) {
+    if (!isRaftwireError(err, ErrorCode.FRAME_TOO_LARGE)) throw err;
+    throw new RaftwireError(
+      ErrorCode.BUFFER_FULL,
+      `request body over ${maxBytes} bytes cannot be buffered (this runtime cannot stream request bodies)`,
+      { cause: err },
+    );
   }
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }

@@ -2,10 +2,21 @@
  * `Link` on the WHATWG `fetch` API: runs in Node 20 (undici) and in browsers.
  * This file imports no `node:*` module and touches no DOM-only global.
  */
-import { ErrorCode, type Link, type LinkHeaders, type LinkRequest, type LinkResponse, RaftwireError } from '@raftwire/core';
-import { bodyChunks, collectBody, emptyBody, iterableToReadableStream, plainBytes } from './body-streams.js';
+import {
+  ErrorCode,
+  type Link,
+  type LinkHeaders,
+  type LinkRequest,
+  type LinkResponse,
+  type Logger,
+  RaftwireError,
+  bodyChunks,
+  onAbort,
+  plainBytes,
+  silentLogger,
+} from '@raftwire/core';
+import { collectBody, emptyBody, iterableToReadableStream } from './body-streams.js';
 import { abortedError, asLinkError, linkTimeoutError } from './link-errors.js';
-import { type HttpLogger, silentLogger } from './logger.js';
 import { buildRequestUrl } from './request-url.js';
 
 /** The subset of `fetch` the link calls; inject one to add a dispatcher, a proxy or instrumentation. */
@@ -50,7 +61,7 @@ export interface FetchLinkOptions {
    * `dispatcher` (TLS options, connection pools) in Node.
    */
   requestInit?: Omit<RequestInit, 'method' | 'headers' | 'body' | 'signal'> & Record<string, unknown>;
-  logger?: HttpLogger;
+  logger?: Logger;
 }
 
 type StreamingRequestInit = RequestInit & { duplex?: 'half' };
@@ -80,7 +91,7 @@ export class FetchLink implements Link {
   private readonly maxBufferedBodyBytes: number;
   private readonly fetchFn: FetchFunction;
   private readonly requestInit: FetchLinkOptions['requestInit'];
-  private readonly log: HttpLogger;
+  private readonly log: Logger;
   private readonly inFlight = new Set<AbortController>();
   private closed = false;
 
@@ -121,8 +132,7 @@ export class FetchLink implements Link {
 
     const ctl = new AbortController();
     this.inFlight.add(ctl);
-    const onAbort = (): void => ctl.abort(abortedError(target, req.signal?.reason));
-    req.signal?.addEventListener('abort', onAbort, { once: true });
+    const disposeAbort = onAbort(req.signal, () => ctl.abort(abortedError(target, req.signal?.reason)));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const arm = (phase: 'dial' | 'response head', ms: number): void => {
       clearTimeout(timer);
@@ -130,7 +140,7 @@ export class FetchLink implements Link {
     };
     const release = (): void => {
       clearTimeout(timer);
-      req.signal?.removeEventListener('abort', onAbort);
+      disposeAbort();
       this.inFlight.delete(ctl);
     };
 
@@ -220,9 +230,4 @@ async function* responseBody(
       ctl.abort(new RaftwireError(ErrorCode.ABORTED, 'response body released'));
     }
   }
-}
-
-/** Creates a {@link FetchLink}. */
-export function createFetchLink(options: FetchLinkOptions = {}): FetchLink {
-  return new FetchLink(options);
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, RaftwireError } from '@raftwire/core';
+import { ErrorCode, RaftwireError, bodyConsumedError } from '@raftwire/core';
 
 export interface BodyQueueHooks {
   /** The consumer took `bytes` bytes off the queue (flow-control credit). */
@@ -68,7 +68,7 @@ export class BodyQueue implements AsyncIterable<Uint8Array> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    if (this.iterating) throw new RaftwireError(ErrorCode.LINK, 'a body can be read only once');
+    if (this.iterating) throw bodyConsumedError();
     this.iterating = true;
     return {
       next: async (): Promise<IteratorResult<Uint8Array>> => {

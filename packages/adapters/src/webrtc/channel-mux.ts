@@ -1,5 +1,5 @@
-import { ErrorCode, RaftwireError, isRaftwireError } from '@raftwire/core';
-import type { HandlerResponse, LinkBody, LinkRequest, LinkResponse, ProtocolHandler } from '@raftwire/core';
+import { ErrorCode, RaftwireError, closeIterator, isRaftwireError, onAbort, serveRequest } from '@raftwire/core';
+import type { LinkBody, LinkRequest, LinkResponse, Logger, ProtocolHandler } from '@raftwire/core';
 import { BodyQueue } from './body-queue.js';
 import {
   type RequestHead,
@@ -12,7 +12,6 @@ import {
   encodeResponseHead,
   remoteResetError,
 } from './exchange-head.js';
-import type { Logger } from './logger.js';
 import {
   FrameType,
   MAX_REQUEST_ID,
@@ -259,10 +258,13 @@ export class ChannelMux {
     const ex = this.newExchange(this.allocateId(), true);
     this.clientExchanges.set(ex.id, ex);
     return new Promise<LinkResponse>((resolve, reject) => {
-      const onAbort = (): void => this.resetExchange(ex, new RaftwireError(ErrorCode.ABORTED, 'request aborted'), true);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      ex.onDone = () => signal?.removeEventListener('abort', onAbort);
-      ex.abort.signal.addEventListener('abort', () => reject(ex.abort.signal.reason), { once: true });
+      // Both listeners go when the exchange leaves its table, so a long-lived caller signal keeps none.
+      const disposeCaller = onAbort(signal, () => this.resetExchange(ex, new RaftwireError(ErrorCode.ABORTED, 'request aborted'), true));
+      const disposeReset = onAbort(ex.abort.signal, () => reject(ex.abort.signal.reason));
+      ex.onDone = () => {
+        disposeCaller();
+        disposeReset();
+      };
       ex.onHead = (bytes) => {
         const head = decodeResponseHead(bytes);
         resolve({ status: head.status, headers: head.headers, body: ex.inBody });
@@ -282,30 +284,19 @@ export class ChannelMux {
       this.resetExchange(ex, toLinkError(err), true);
       return;
     }
-    let res: HandlerResponse;
-    try {
-      const handler = this.options.handler();
-      if (handler === undefined) {
-        res = { status: 503, headers: {}, body: new TextEncoder().encode('no protocol handler') };
-      } else {
-        res = await handler({
-          method: head.method,
-          path: head.path,
-          headers: head.headers,
-          body: ex.inBody,
-          remoteAddress: this.options.remoteAddress,
-          signal: ex.abort.signal,
-        });
-      }
-    } catch (err) {
-      if (ex.reset) return;
-      this.log.warn({ error: String(err), path: 'handler' }, 'protocol handler failed');
-      res = { status: 500, headers: {}, body: new TextEncoder().encode('internal error') };
-    }
-    if (ex.reset) {
-      await closeBody(res.body);
-      return;
-    }
+    const res = await serveRequest(
+      this.options.handler(),
+      {
+        method: head.method,
+        path: head.path,
+        headers: head.headers,
+        body: ex.inBody,
+        remoteAddress: this.options.remoteAddress,
+        signal: ex.abort.signal,
+      },
+      { gone: () => ex.reset, logger: this.log },
+    );
+    if (res === undefined) return; // reset while the handler ran: its answer was closed unread
     try {
       await this.sendHeadAndBody(ex, encodeResponseHead({ status: res.status, headers: res.headers }), res.body);
       // The response is complete. If the request body is still coming, nobody will read it.
@@ -334,10 +325,8 @@ export class ChannelMux {
 
   private async sendStreamedBody(ex: Exchange, body: AsyncIterable<Uint8Array>): Promise<void> {
     const it = body[Symbol.asyncIterator]();
-    const stop = (): void => {
-      it.return?.().catch(() => {});
-    };
-    ex.abort.signal.addEventListener('abort', stop, { once: true });
+    // A reset stops the source at once, even while it waits for its next chunk.
+    const disposeReset = onAbort(ex.abort.signal, () => closeIterator(it));
     try {
       for (;;) {
         const r = await it.next();
@@ -346,12 +335,12 @@ export class ChannelMux {
       }
     } catch (err) {
       if (!ex.reset) {
-        ex.abort.signal.removeEventListener('abort', stop);
-        stop();
+        disposeReset();
+        closeIterator(it);
       }
       throw err;
     } finally {
-      ex.abort.signal.removeEventListener('abort', stop);
+      disposeReset();
     }
     if (ex.reset) return;
     await this.sendFrame(ex, encodeMuxFrame({ type: FrameType.END, requestId: ex.id, fromClient: ex.client, more: false, payload: EMPTY }));
@@ -461,13 +450,4 @@ const EMPTY = new Uint8Array(0);
 function toLinkError(err: unknown): RaftwireError {
   if (isRaftwireError(err)) return err;
   return new RaftwireError(ErrorCode.LINK, `data channel send failed: ${String(err)}`, { cause: err });
-}
-
-async function closeBody(body: LinkBody | undefined): Promise<void> {
-  if (body === undefined || body instanceof Uint8Array) return;
-  try {
-    await body[Symbol.asyncIterator]().return?.();
-  } catch {
-    // closing is best effort
-  }
 }

@@ -1,3 +1,4 @@
+import { RaftPath, pathOf, streamEndpoint } from '@raftwire/core';
 import { BULK_WINDOW_BYTES, WINDOW_BYTES } from './channel-mux.js';
 
 /**
@@ -20,10 +21,14 @@ export function windowForChannel(label: ChannelLabel): number {
 
 export type ChannelLabel = (typeof CHANNELS)[number]['label'];
 
+const MSGAPP_STREAM = `${streamEndpoint('msgappv2')}/`;
+const STREAMS = `${RaftPath.stream}/`;
+
 /** Which channel carries a request to `path` (same routing as the HTTP form's endpoints). */
 export function channelForPath(path: string): ChannelLabel {
-  if (path.startsWith('/raft/stream/msgapp')) return 'msgapp';
-  if (path.startsWith('/raft/stream/')) return 'message';
-  if (path.startsWith('/raft/snapshot')) return 'snapshot';
+  const p = pathOf(path);
+  if (p.startsWith(MSGAPP_STREAM)) return 'msgapp';
+  if (p.startsWith(STREAMS)) return 'message';
+  if (p === RaftPath.snapshot) return 'snapshot';
   return 'pipeline';
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, RaftwireError, formatId } from '@raftwire/core';
+import { ContentType, ErrorCode, Header, RaftwireError, formatId, onAbort } from '@raftwire/core';
 import { type SignalMessage, type Signaling, type SignalingEndpoint, type SignalingJoinOptions, parseSignalJson } from './signaling.js';
 
 /**
@@ -21,6 +21,9 @@ import { type SignalMessage, type Signaling, type SignalingEndpoint, type Signal
  * WebSocket server, which Node 20 does not ship.
  */
 export const DEFAULT_RELAY_PREFIX = '/raft-signal';
+
+/** The relay's endpoints, under its prefix (client and server take them from here). */
+export const RelayRoute = { join: '/join', events: '/events', send: '/send', leave: '/leave' } as const;
 
 export interface HttpRelaySignalingOptions {
   /** The relay's base URL including its prefix, e.g. `http://127.0.0.1:2380/raft-signal`. */
@@ -71,9 +74,9 @@ export class HttpRelaySignaling implements Signaling {
     const init = options.signal === undefined ? {} : { signal: options.signal };
     let token: string;
     try {
-      const res = await this.fetch(`${this.baseUrl}/join`, {
+      const res = await this.fetch(`${this.baseUrl}${RelayRoute.join}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { [Header.contentType]: ContentType.json },
         body: JSON.stringify({ clusterId: formatId(options.clusterId), memberId: formatId(options.memberId) }),
         ...init,
       });
@@ -86,11 +89,10 @@ export class HttpRelaySignaling implements Signaling {
     }
 
     const events = new AbortController();
-    const onAbort = (): void => events.abort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const disposeAbort = onAbort(options.signal, () => events.abort());
     let res: Response;
     try {
-      res = await this.fetch(`${this.baseUrl}/events?token=${encodeURIComponent(token)}`, {
+      res = await this.fetch(`${this.baseUrl}${RelayRoute.events}?token=${encodeURIComponent(token)}`, {
         headers: { accept: 'text/event-stream' },
         signal: events.signal,
       });
@@ -98,7 +100,7 @@ export class HttpRelaySignaling implements Signaling {
     } catch (err) {
       throw linkError('event stream', err);
     } finally {
-      options.signal?.removeEventListener('abort', onAbort);
+      disposeAbort();
     }
     void readEvents(res.body, options.onSignal).catch(() => {
       // The stream ends when the endpoint closes or the relay goes away; sends then fail with ERR_LINK.
@@ -112,9 +114,9 @@ export class HttpRelaySignaling implements Signaling {
       if (closed) throw new RaftwireError(ErrorCode.LINK, 'signalling endpoint closed');
       let r: Response;
       try {
-        r = await this.fetch(`${this.baseUrl}/send`, {
+        r = await this.fetch(`${this.baseUrl}${RelayRoute.send}`, {
           method: 'POST',
-          headers: { ...auth, 'content-type': 'application/json' },
+          headers: { ...auth, [Header.contentType]: ContentType.json },
           body: JSON.stringify(message),
           ...(opts?.signal === undefined ? {} : { signal: opts.signal }),
         });
@@ -134,7 +136,7 @@ export class HttpRelaySignaling implements Signaling {
         if (closed) return;
         closed = true;
         events.abort();
-        this.fetch(`${this.baseUrl}/leave`, { method: 'POST', headers: auth }).then(
+        this.fetch(`${this.baseUrl}${RelayRoute.leave}`, { method: 'POST', headers: auth }).then(
           (r) => r.body?.cancel(),
           () => {},
         );

@@ -35,9 +35,7 @@ export {
 } from './signaling.js';
 export { InPageSignalingHub } from './in-page-signaling.js';
 export { DEFAULT_RELAY_PREFIX, HttpRelaySignaling, type HttpRelaySignalingOptions } from './http-relay-signaling.js';
-export { CHANNELS, type ChannelLabel, channelForPath, windowForChannel } from './channels.js';
-export { DEFAULT_HIGH_WATER_MARK, DEFAULT_LOW_WATER_MARK, SendPacer, type SendPacerOptions } from './send-pacer.js';
+export { CHANNELS, type ChannelLabel } from './channels.js';
+export { DEFAULT_HIGH_WATER_MARK, DEFAULT_LOW_WATER_MARK, type SendPacerOptions } from './send-pacer.js';
 export { BULK_WINDOW_BYTES, DEFAULT_MAX_MESSAGE_BYTES, MAX_SEND_MESSAGE_BYTES, WINDOW_BYTES } from './channel-mux.js';
 export { MAX_WIRE_FRAME_BYTES } from './mux-frame.js';
-export { Reassembler } from './reassembler.js';
-export { type Logger, silentLogger } from './logger.js';

@@ -1,10 +1,23 @@
-import { ErrorCode, RaftwireError } from '@raftwire/core';
-import type { LinkRequest, LinkResponse, ProtocolHandler } from '@raftwire/core';
+import { ErrorCode, RaftwireError, onAbort } from '@raftwire/core';
+import type { LinkRequest, LinkResponse, Logger, ProtocolHandler } from '@raftwire/core';
 import { CHANNELS, type ChannelLabel, channelForPath, windowForChannel } from './channels.js';
 import { ChannelMux } from './channel-mux.js';
-import type { Logger } from './logger.js';
 import type { PeerConnectionFactory, PeerConnectionPort, PeerSignalData } from './peer-connection-port.js';
 import { SendPacer, type SendPacerOptions } from './send-pacer.js';
+
+/** How every connection is paced and watched: set once on the WebRtcLink and handed down as is. */
+export interface ConnectionTuning {
+  /** Closes an attempt with ERR_LINK if it is not open by then. */
+  connectTimeoutMs: number;
+  /** Send-side watermarks. */
+  pacer?: SendPacerOptions | undefined;
+  /** Cap on one reassembled message received. */
+  maxMessageBytes?: number | undefined;
+  /** Liveness: PING when nothing arrived for this long. Default 1 s. */
+  keepaliveMs?: number | undefined;
+  /** Liveness: close with ERR_LINK when nothing arrived for this long (a peer that vanished without closing). Default 5 s. */
+  deadAfterMs?: number | undefined;
+}
 
 export interface PeerLinkConnectionOptions {
   factory: PeerConnectionFactory;
@@ -13,14 +26,7 @@ export interface PeerLinkConnectionOptions {
   session: string;
   handler: () => ProtocolHandler | undefined;
   remoteAddress: string;
-  pacer?: SendPacerOptions;
-  maxMessageBytes?: number;
-  /** Closes the attempt with ERR_LINK if it is not open by then. */
-  connectTimeoutMs: number;
-  /** Liveness: PING when nothing arrived for this long. Default 1 s. */
-  keepaliveMs?: number;
-  /** Liveness: close with ERR_LINK when nothing arrived for this long (a peer that vanished without closing). Default 5 s. */
-  deadAfterMs?: number;
+  tuning: ConnectionTuning;
   logger: Logger;
   /** A signal to deliver to the remote for this session. */
   onSignal: (data: PeerSignalData) => void;
@@ -54,11 +60,12 @@ export class PeerLinkConnection {
   constructor(private readonly options: PeerLinkConnectionOptions) {
     this.session = options.session;
     this.log = options.logger;
+    const tuning = options.tuning;
     this.connectTimer = setTimeout(() => {
       this.connectTimer = undefined;
-      this.close(new RaftwireError(ErrorCode.LINK, `peer connection not open after ${options.connectTimeoutMs} ms`));
-    }, options.connectTimeoutMs);
-    this.pacer = new SendPacer(options.pacer);
+      this.close(new RaftwireError(ErrorCode.LINK, `peer connection not open after ${tuning.connectTimeoutMs} ms`));
+    }, tuning.connectTimeoutMs);
+    this.pacer = new SendPacer(tuning.pacer);
     this.port = options.factory.create({ initiator: options.initiator, channels: CHANNELS });
     for (const { label } of CHANNELS) {
       const channel = this.port.channels.get(label);
@@ -69,7 +76,7 @@ export class PeerLinkConnection {
         handler: options.handler,
         remoteAddress: options.remoteAddress,
         windowBytes: windowForChannel(label),
-        ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
+        ...(tuning.maxMessageBytes === undefined ? {} : { maxMessageBytes: tuning.maxMessageBytes }),
         logger: this.log,
         onProtocolError: (err) => {
           this.log.warn({ channel: label, error: err.message }, 'protocol error on data channel; closing connection');
@@ -148,28 +155,25 @@ export class PeerLinkConnection {
   ready(signal?: AbortSignal): Promise<void> {
     if (this.state_ === 'open') return Promise.resolve();
     if (this.closeError) return Promise.reject(this.closeError);
+    if (signal?.aborted) return Promise.reject(new RaftwireError(ErrorCode.ABORTED, 'connect aborted'));
     return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        const i = this.readyWaiters.indexOf(waiter);
-        if (i >= 0) this.readyWaiters.splice(i, 1);
-        reject(new RaftwireError(ErrorCode.ABORTED, 'connect aborted'));
-      };
+      let dispose = (): void => {};
       const waiter = {
         resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
+          dispose();
           resolve();
         },
         reject: (e: RaftwireError) => {
-          signal?.removeEventListener('abort', onAbort);
+          dispose();
           reject(e);
         },
       };
-      if (signal?.aborted) {
-        reject(new RaftwireError(ErrorCode.ABORTED, 'connect aborted'));
-        return;
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
       this.readyWaiters.push(waiter);
+      dispose = onAbort(signal, () => {
+        const i = this.readyWaiters.indexOf(waiter);
+        if (i >= 0) this.readyWaiters.splice(i, 1);
+        reject(new RaftwireError(ErrorCode.ABORTED, 'connect aborted'));
+      });
     });
   }
 
@@ -190,8 +194,8 @@ export class PeerLinkConnection {
    * the next request).
    */
   private startKeepalive(): void {
-    const every = this.options.keepaliveMs ?? 1000;
-    const deadAfter = this.options.deadAfterMs ?? 5000;
+    const every = this.options.tuning.keepaliveMs ?? 1000;
+    const deadAfter = this.options.tuning.deadAfterMs ?? 5000;
     this.lastReceived = Date.now();
     const tick = Math.max(10, Math.min(every, deadAfter / 4));
     let lastPing = 0;

@@ -1,9 +1,7 @@
-import { ErrorCode, RaftwireError, formatId } from '@raftwire/core';
-import type { Id, ProtocolHandler } from '@raftwire/core';
-import type { Logger } from './logger.js';
+import { ErrorCode, RaftwireError, abortError, formatId, onAbort } from '@raftwire/core';
+import type { Id, Logger, ProtocolHandler } from '@raftwire/core';
 import type { PeerConnectionFactory, PeerSignalData } from './peer-connection-port.js';
-import { PeerLinkConnection } from './peer-link-connection.js';
-import type { SendPacerOptions } from './send-pacer.js';
+import { type ConnectionTuning, PeerLinkConnection } from './peer-link-connection.js';
 import type { SignalKind, SignalMessage } from './signaling.js';
 
 export interface PeerSessionOptions {
@@ -13,11 +11,7 @@ export interface PeerSessionOptions {
   handler: () => ProtocolHandler | undefined;
   /** Sends a signal to the remote; rejects when the signalling service refuses or cannot reach it. */
   sendSignal: (kind: SignalKind, session: string, data?: PeerSignalData) => Promise<void>;
-  pacer?: SendPacerOptions;
-  maxMessageBytes?: number;
-  connectTimeoutMs: number;
-  keepaliveMs?: number;
-  deadAfterMs?: number;
+  tuning: ConnectionTuning;
   logger: Logger;
   /** Called whenever a connection opens or closes. */
   onChange?: (event: 'open' | 'closed', connection: PeerLinkConnection) => void;
@@ -78,14 +72,14 @@ export class PeerSession {
     let failures = 0;
     for (;;) {
       if (this.closed) throw new RaftwireError(ErrorCode.STOPPED, 'link closed');
-      if (signal.aborted) throw abortError(signal);
+      if (signal.aborted) throw connectAborted(signal);
       const conn = this.conn;
       if (conn !== undefined && conn.state === 'open') return conn;
       if (conn !== undefined && conn.state === 'connecting') {
         try {
           await conn.ready(signal);
         } catch (err) {
-          if (signal.aborted) throw abortError(signal);
+          if (signal.aborted) throw connectAborted(signal);
           // An attempt that died before opening (ICE or a stack hiccup) is retried with a fresh session, a few times.
           if (this.conn === conn && ++failures >= CONNECT_ATTEMPTS) throw err;
           asked = false;
@@ -157,11 +151,7 @@ export class PeerSession {
       session,
       handler: this.options.handler,
       remoteAddress: `webrtc://${formatId(this.remoteId)}`,
-      ...(this.options.pacer === undefined ? {} : { pacer: this.options.pacer }),
-      ...(this.options.maxMessageBytes === undefined ? {} : { maxMessageBytes: this.options.maxMessageBytes }),
-      connectTimeoutMs: this.options.connectTimeoutMs,
-      ...(this.options.keepaliveMs === undefined ? {} : { keepaliveMs: this.options.keepaliveMs }),
-      ...(this.options.deadAfterMs === undefined ? {} : { deadAfterMs: this.options.deadAfterMs }),
+      tuning: this.options.tuning,
       logger: this.log,
       onSignal: (data) => {
         this.options.sendSignal('signal', session, data).catch((err: unknown) => {
@@ -205,12 +195,13 @@ export class PeerSession {
 
   private nextChange(signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve) => {
+      let dispose = (): void => {};
       const done = (): void => {
-        signal.removeEventListener('abort', done);
+        dispose();
         resolve();
       };
       this.changeWaiters.push(done);
-      signal.addEventListener('abort', done, { once: true });
+      dispose = onAbort(signal, done);
     });
   }
 
@@ -232,10 +223,9 @@ export class PeerSession {
   }
 }
 
-function abortError(signal: AbortSignal): RaftwireError {
-  const r: unknown = signal.reason;
-  if (r instanceof RaftwireError) return r;
-  return new RaftwireError(ErrorCode.ABORTED, 'connect aborted');
+/** The signal's reason when it is a RaftwireError (a timeout is ERR_LINK), else ERR_ABORTED. */
+function connectAborted(signal: AbortSignal): RaftwireError {
+  return abortError(signal.reason ?? 'connect aborted');
 }
 
 function errMessage(err: unknown): string {

@@ -1,4 +1,4 @@
-import { ErrorCode, RaftwireError } from '@raftwire/core';
+import { ErrorCode, RaftwireError, onAbort } from '@raftwire/core';
 import type { DataChannelPort } from './peer-connection-port.js';
 
 export interface SendPacerOptions {
@@ -82,15 +82,16 @@ export class SendPacer {
 
   private nextWake(signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve) => {
+      let dispose = (): void => {};
       const done = (): void => {
         this.waiters.delete(done);
-        signal?.removeEventListener('abort', done);
+        dispose();
         if (this.waiters.size === 0) this.stopPoll();
         resolve();
       };
       this.waiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-      if (this.timer === undefined) this.timer = setInterval(() => this.wake(), this.pollMs);
+      dispose = onAbort(signal, done);
+      if (this.waiters.has(done) && this.timer === undefined) this.timer = setInterval(() => this.wake(), this.pollMs);
     });
   }
 

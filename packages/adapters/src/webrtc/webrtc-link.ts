@@ -1,8 +1,7 @@
-import { ErrorCode, RaftwireError, formatId, tryParseId } from '@raftwire/core';
-import type { Id, Link, LinkRequest, LinkResponse, ProtocolHandler } from '@raftwire/core';
-import { type Logger, silentLogger } from './logger.js';
+import { ErrorCode, RaftwireError, formatId, onAbort, silentLogger, tryParseId } from '@raftwire/core';
+import type { Id, Link, LinkRequest, LinkResponse, Logger, ProtocolHandler } from '@raftwire/core';
 import type { PeerConnectionFactory } from './peer-connection-port.js';
-import type { PeerLinkConnection } from './peer-link-connection.js';
+import type { ConnectionTuning, PeerLinkConnection } from './peer-link-connection.js';
 import { PeerSession } from './peer-session.js';
 import type { SendPacerOptions } from './send-pacer.js';
 import type { SignalMessage, Signaling, SignalingEndpoint } from './signaling.js';
@@ -62,7 +61,7 @@ export class WebRtcLink implements Link {
   private readonly sessions = new Map<Id, PeerSession>();
   private endpoint: SignalingEndpoint | undefined;
   private readonly log: Logger;
-  private readonly connectTimeoutMs: number;
+  private readonly tuning: ConnectionTuning;
   private closed = false;
   private closing: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<(event: WebRtcLinkEvent, remoteId: Id, connection: PeerLinkConnection) => void>();
@@ -71,7 +70,13 @@ export class WebRtcLink implements Link {
     this.localId = options.localId;
     this.clusterId = options.clusterId;
     this.handler = options.handler;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.tuning = {
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      pacer: options.pacer,
+      maxMessageBytes: options.maxMessageBytes,
+      keepaliveMs: options.keepaliveMs,
+      deadAfterMs: options.deadAfterMs,
+    };
     this.log = (options.logger ?? silentLogger).child({ 'local-member-id': formatId(options.localId) });
   }
 
@@ -111,19 +116,16 @@ export class WebRtcLink implements Link {
     const timer = setTimeout(
       () =>
         timeout.abort(
-          new RaftwireError(ErrorCode.LINK, `no connection to member ${formatId(remoteId)} within ${this.connectTimeoutMs} ms`),
+          new RaftwireError(ErrorCode.LINK, `no connection to member ${formatId(remoteId)} within ${this.tuning.connectTimeoutMs} ms`),
         ),
-      this.connectTimeoutMs,
+      this.tuning.connectTimeoutMs,
     );
-    const user = options.signal;
-    const onUserAbort = (): void => timeout.abort(new RaftwireError(ErrorCode.ABORTED, 'connect aborted'));
-    if (user?.aborted) onUserAbort();
-    user?.addEventListener('abort', onUserAbort, { once: true });
+    const disposeUser = onAbort(options.signal, () => timeout.abort(new RaftwireError(ErrorCode.ABORTED, 'connect aborted')));
     try {
       return await this.session(remoteId).connect(timeout.signal);
     } finally {
       clearTimeout(timer);
-      user?.removeEventListener('abort', onUserAbort);
+      disposeUser();
     }
   }
 
@@ -158,11 +160,7 @@ export class WebRtcLink implements Link {
           if (data !== undefined) msg.data = data;
           await endpoint.send(msg);
         },
-        ...(this.options.pacer === undefined ? {} : { pacer: this.options.pacer }),
-        ...(this.options.maxMessageBytes === undefined ? {} : { maxMessageBytes: this.options.maxMessageBytes }),
-        connectTimeoutMs: this.connectTimeoutMs,
-        ...(this.options.keepaliveMs === undefined ? {} : { keepaliveMs: this.options.keepaliveMs }),
-        ...(this.options.deadAfterMs === undefined ? {} : { deadAfterMs: this.options.deadAfterMs }),
+        tuning: this.tuning,
         logger: this.log,
         onChange: (event, connection) => {
           for (const l of this.listeners) l(event, remoteId, connection);

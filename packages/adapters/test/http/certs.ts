@@ -18,13 +18,12 @@ export interface TestPki {
   otherClient: KeyPair;
 }
 
-/** True when the machine has an `openssl` binary. */
-export function hasOpenssl(): boolean {
+/** Throws, saying what to install, when the machine has no `openssl` binary: the TLS tests fail, never skip. */
+export function requireOpenssl(): void {
   try {
     execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
   } catch {
-    return false;
+    throw new Error("openssl not found on the PATH: install Debian's openssl (apt-get install openssl)");
   }
 }
 

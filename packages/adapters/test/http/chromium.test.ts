@@ -15,7 +15,7 @@ import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RaftServer } from '../../src/http/node/index.js';
 import { ControlledStream, Resources, bytes, readAll, waitFor } from './helpers.js';
-import { CHROMIUM_PATH, CHROMIUM_ARGS } from '../../../../tools/chromium.mjs';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, requireChromium } from '../../../../tools/chromium.mjs';
 
 const httpSrc = fileURLToPath(new URL('../../src/http/', import.meta.url));
 const coreIndex = fileURLToPath(new URL('../../../core/src/index.ts', import.meta.url));
@@ -63,7 +63,7 @@ function pageServer(): http.Server {
   });
 }
 
-describe.skipIf(!existsSync(CHROMIUM_PATH))('FetchLink in Chromium', () => {
+describe('FetchLink in Chromium', () => {
   let browser: Browser;
   let page: Page;
   let pages: http.Server;
@@ -74,6 +74,7 @@ describe.skipIf(!existsSync(CHROMIUM_PATH))('FetchLink in Chromium', () => {
   let requests: HandlerRequest[];
 
   beforeAll(async () => {
+    requireChromium();
     pages = pageServer();
     await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
     pageOrigin = `http://127.0.0.1:${(pages.address() as AddressInfo).port}`;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { HandlerRequest, HandlerResponse, Link, ProtocolHandler } from '@raftwire/core';
+import { type HandlerRequest, type HandlerResponse, type Link, type ProtocolHandler, concatBytes } from '@raftwire/core';
 import { FetchLink, type FetchLinkOptions } from '../../src/http/index.js';
 import {
   NodeHttpLink,
@@ -48,18 +48,8 @@ export class Resources {
 
 export async function readAll(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const c of body) {
-    parts.push(c);
-    total += c.byteLength;
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  for await (const c of body) parts.push(c);
+  return concatBytes(parts);
 }
 
 export async function readText(body: AsyncIterable<Uint8Array>): Promise<string> {

@@ -2,7 +2,7 @@ import * as net from 'node:net';
 import type { ProtocolHandler } from '@raftwire/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NodeHttpLink } from '../../src/http/node/index.js';
-import { type TestPki, hasOpenssl, makeTestPki } from './certs.js';
+import { type TestPki, makeTestPki, requireOpenssl } from './certs.js';
 import { ControlledStream, Resources, bytes, json, readAll, readText, rejectionOf } from './helpers.js';
 
 const echo: ProtocolHandler = async (req) => {
@@ -14,9 +14,10 @@ const echo: ProtocolHandler = async (req) => {
   return { status: 200, headers: {}, body: await readAll(req.body) };
 };
 
-describe.skipIf(!hasOpenssl())('TLS', () => {
+describe('TLS', () => {
   let pki: TestPki;
   beforeAll(() => {
+    requireOpenssl();
     pki = makeTestPki();
   });
   const r = new Resources();

@@ -5,7 +5,7 @@
  * closes every connection the server holds (httptest's CloseClientConnections).
  */
 import type { HandlerResponse, ProtocolHandler } from '@raftwire/core';
-import { type TransportTestEndpoint, runTransportCompliance } from '@raftwire/core/testing';
+import { type TransportTestEndpoint, runTransportCompliance } from '@raftwire/core/compliance';
 import { FetchLink } from '../../src/http/fetch-link.js';
 import { NodeHttpLink } from '../../src/http/node/node-link.js';
 import { type RaftServer, startRaftServer } from '../../src/http/node/raft-server.js';

@@ -1,19 +1,10 @@
 /**
  * Real Transports over the HTTP adapter on 127.0.0.1: every message type
- * among three members, a cut in the middle of a stream, and a removed member
- * told within a second (410 on a stream dial, 403 on a POST).
+ * among three members and a cut in the middle of a stream. What every link
+ * shares (a removed member told within a second, ...) is in the compliance
+ * suite (transport-compliance.test.ts).
  */
-import {
-  ErrorCode,
-  type Message,
-  MessageType,
-  RaftwireError,
-  createEntry,
-  createMessage,
-  createSnapshot,
-  messageTypeName,
-  messagesEqual,
-} from '@raftwire/core';
+import { type Message, MessageType, createEntry, createMessage, createSnapshot, messageTypeName, messagesEqual } from '@raftwire/core';
 import { waitFor } from '@raftwire/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type HttpMember, httpCluster, streamsWorking } from './http-cluster.js';
@@ -162,38 +153,5 @@ describe('Transport over HTTP (in process, 127.0.0.1)', () => {
     for (const m of b.raft.received) {
       if (m.type === MessageType.MsgApp) expect(m.entries[0]?.data[0]).toBe(m.index & 255);
     }
-  });
-
-  it('a removed member learns it within 1 s from a 410 on its stream dial', { timeout: 30_000 }, async () => {
-    const c = await httpCluster(2, { connect: false });
-    close = c.close;
-    const [a, b] = c.members as [HttpMember, HttpMember];
-    b.raft.removed.add(a.id);
-    b.transport.addPeer(a.id, [a.url]);
-    const removed = new Promise<{ by: bigint; code: string }>((resolve) =>
-      a.transport.once('removed', (e) => resolve({ by: e.by, code: e.error.code })),
-    );
-    const t0 = Date.now();
-    a.transport.addPeer(b.id, [b.url]);
-    const e = await removed;
-    expect(Date.now() - t0).toBeLessThan(1000);
-    expect(e).toEqual({ by: b.id, code: ErrorCode.MEMBER_REMOVED });
-  });
-
-  it('a removed member learns it within 1 s from a 403 on a POST', { timeout: 30_000 }, async () => {
-    const c = await httpCluster(2);
-    close = c.close;
-    const [a, b] = c.members as [HttpMember, HttpMember];
-    await waitFor(() => streamsWorking(a, b), 'streams', 20_000);
-    // b's raft has just removed a: process() says so (403); the streams are still up.
-    b.raft.processError = new RaftwireError(ErrorCode.MEMBER_REMOVED, 'the member has been permanently removed from the cluster');
-    const removed = new Promise<bigint>((resolve) => a.transport.once('removed', (e) => resolve(e.by)));
-    const posts = a.link.count('POST /raft');
-    const t0 = Date.now();
-    // MsgSnap only ever goes by the pipeline.
-    a.transport.send([sample(MessageType.MsgSnap, a.id, b.id, 1)]);
-    expect(await removed).toBe(b.id);
-    expect(Date.now() - t0).toBeLessThan(1000);
-    expect(a.link.count('POST /raft')).toBe(posts + 1);
   });
 });

@@ -1,12 +1,12 @@
-import { ErrorCode, RaftwireError } from '@raftwire/core';
+import { ErrorCode, ErrorText, RaftwireError, silentLogger } from '@raftwire/core';
 import type { ProtocolHandler } from '@raftwire/core';
 import { describe, expect, it } from 'vitest';
 import { BULK_WINDOW_BYTES, ChannelMux, MAX_SERVED_EXCHANGES, WINDOW_BYTES } from '../../src/webrtc/channel-mux.js';
 import { decodeReset, encodeRequestHead } from '../../src/webrtc/exchange-head.js';
-import { silentLogger } from '../../src/webrtc/logger.js';
 import { FrameType, type MuxFrame, decodeMuxFrame, encodeMuxFrame } from '../../src/webrtc/mux-frame.js';
 import type { DataChannelPort } from '../../src/webrtc/peer-connection-port.js';
 import { SendPacer } from '../../src/webrtc/send-pacer.js';
+import { readTwice } from '../read-twice.js';
 import { pattern, readAll, text, untext, waitFor } from './helpers.js';
 
 /** An in-memory data channel: what is sent is recorded and (if linked) delivered to the peer asynchronously. */
@@ -117,8 +117,15 @@ describe('ChannelMux (in memory)', () => {
     expect(s.sent).toHaveLength(1);
     const boom = await client.request({ method: 'GET', path: '/boom', headers: {} });
     expect(boom.status).toBe(500);
-    expect(untext(await readAll(boom.body))).toBe('internal error');
+    expect(untext(await readAll(boom.body))).toBe(`${ErrorText.internalError}\n`);
     expect(client.activeExchanges).toBe(0);
+  });
+
+  it('refuses a second read of a request body with ERR_BODY_CONSUMED', async () => {
+    const { client } = linkedPair(readTwice);
+    const res = await client.request({ method: 'POST', path: '/raft/snapshot', headers: {}, body: pattern(3000) });
+    expect(res.headers['x-bytes']).toBe('3000');
+    expect(res.headers['x-second-read']).toBe(ErrorCode.BODY_CONSUMED);
   });
 
   it('resets a malformed head with ERR_DECODE without calling the handler', async () => {

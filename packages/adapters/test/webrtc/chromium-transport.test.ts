@@ -23,9 +23,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { VECTORS } from '../../../core/test/vectors.js';
 import { WebRtcLink, webrtcUrl } from '../../src/webrtc/index.js';
 import { nodePeerConnectionFactory } from '../../src/webrtc/node/index.js';
-import { type MemberPage, type PageSite, bundlePage, hasChromium, launchChromium, openMemberPage, servePage } from './chromium/harness.js';
+import { type ChromiumSite, type MemberPage, type PageSite, openMemberPage, startChromium } from './chromium/harness.js';
 import { fromHex, messageToJson, toHex } from './chromium/message-json.js';
-import { STACKS, assertLoopbackOnly } from './helpers.js';
+import { STACKS } from './helpers.js';
 
 const CLUSTER = 0x3000n;
 const codec = cborMessageCodec;
@@ -79,17 +79,17 @@ function expectSameMessages(got: Message[], want: Message[]): void {
 
 const SNAPSHOT_BYTES = 8 * 1024 * 1024;
 
-describe.skipIf(!hasChromium)('WebRTC in Chromium', () => {
+describe('WebRTC in Chromium', () => {
   let browser: Browser;
   let site: PageSite;
   const pages: MemberPage[] = [];
   const nodeMembers: { link: WebRtcLink; transport: Transport }[] = [];
 
+  let chromium: ChromiumSite | undefined;
+
   beforeAll(async () => {
-    assertLoopbackOnly();
-    const js = await bundlePage();
-    site = await servePage(js, CLUSTER);
-    browser = await launchChromium();
+    chromium = await startChromium('transport-page.ts', CLUSTER);
+    ({ browser, site } = chromium);
   }, 60_000);
 
   afterEach(async () => {
@@ -105,8 +105,7 @@ describe.skipIf(!hasChromium)('WebRTC in Chromium', () => {
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await site?.close();
+    await chromium?.close();
   });
 
   async function pageMember(id: bigint): Promise<MemberPage> {

@@ -1,12 +1,12 @@
 /**
  * core's transport compliance suite over the WebRTC adapter, Node ↔ Node,
  * once per Node WebRTC implementation. Each endpoint is a `WebRtcLink`
- * (member i + 1, URL `webrtc://<hex id>`) on one in-page signalling hub;
+ * (the suite's member ID, URL `webrtc://<hex id>`) on one in-page signalling hub;
  * `dropConnections(i)` kills endpoint i's peer connections outright (the
  * remotes learn it from their channels closing) and the next dial rebuilds.
  */
 import type { ProtocolHandler } from '@raftwire/core';
-import { type TransportTestEndpoint, runTransportCompliance } from '@raftwire/core/testing';
+import { type TransportTestEndpoint, runTransportCompliance } from '@raftwire/core/compliance';
 import { beforeAll } from 'vitest';
 import { InPageSignalingHub, WebRtcLink, webrtcUrl } from '../../src/webrtc/index.js';
 import { nodePeerConnectionFactory } from '../../src/webrtc/node/index.js';
@@ -14,18 +14,16 @@ import { STACKS, assertLoopbackOnly } from './helpers.js';
 
 beforeAll(assertLoopbackOnly);
 
-const CLUSTER = 0x1000n;
-
 for (const stack of STACKS) {
-  runTransportCompliance(`webrtc-${stack}`, async (count) => {
-    const hub = new InPageSignalingHub(CLUSTER);
+  runTransportCompliance(`webrtc-${stack}`, async (count, { clusterId, ids }) => {
+    const hub = new InPageSignalingHub(clusterId);
     const links: WebRtcLink[] = [];
     const endpoints: TransportTestEndpoint[] = [];
     for (let i = 0; i < count; i++) {
-      const id = BigInt(i + 1);
+      const id = ids[i] as bigint;
       const link = await WebRtcLink.create({
         localId: id,
-        clusterId: CLUSTER,
+        clusterId,
         signaling: hub,
         peerConnectionFactory: nodePeerConnectionFactory({ stack }),
         connectTimeoutMs: 10_000,
@@ -44,9 +42,7 @@ for (const stack of STACKS) {
       dropConnections: (i: number) => {
         const link = links[i];
         if (link === undefined) return;
-        for (let j = 0; j < count; j++) {
-          if (j !== i) link.connection(BigInt(j + 1))?.peerConnection.close();
-        }
+        for (const other of ids) if (other !== ids[i]) link.connection(other)?.peerConnection.close();
       },
       close: async () => {
         await Promise.all(links.map((l) => l.close()));

@@ -2,8 +2,9 @@
  * The real core `Transport` over the WebRTC adapter, Node ↔ Node, with each
  * Node WebRTC implementation: a 64 MiB snapshot does not hold up raft
  * heartbeats to the same peer, a killed peer connection is rebuilt and the
- * streams re-attach, and a removed member learns it (410 on a stream dial,
- * 403 on a pipeline POST) within a second, all over the data channels.
+ * streams re-attach, all over the data channels. What every link shares (a
+ * removed member told within a second, ...) is in the compliance suite
+ * (transport-compliance.test.ts).
  */
 import { type Message, MessageType, Transport, type TransportOptions, createMessage, createSnapshot } from '@raftwire/core';
 import { RecordingRaft, patternBody, patternChecksum, waitFor } from '@raftwire/core/testing';
@@ -183,45 +184,4 @@ describe.each(STACKS)('Transport over WebRTC (%s)', (stack) => {
     await waitFor(() => b.raft.received.length >= 50 && a.raft.received.length >= 1, 'messages both ways on the new connection', 10_000);
     expect(b.raft.received.map((m) => m.index)).toEqual(sent.map((m) => m.index));
   }, 60_000);
-
-  it('tells a removed member within 1 s: its stream redial is answered 410 over the channel', async () => {
-    const [a, b] = await pair();
-    const removed: { by: bigint; code: string; at: number }[] = [];
-    a.transport.on('removed', (e) => removed.push({ by: e.by, code: e.error.code, at: performance.now() }));
-    // b removes a from the cluster, as etcd does: mark it removed and drop it from the transport
-    // (b's stream writers to a close, a's readers redial and get 410).
-    b.raft.removed.add(a.id);
-    const t0 = performance.now();
-    b.transport.removePeer(a.id);
-    await waitFor(() => removed.length > 0, "member 1's removed event", 5000);
-    expect(removed[0]?.by).toBe(b.id);
-    expect(removed[0]?.code).toBe('ERR_MEMBER_REMOVED');
-    expect((removed[0]?.at ?? Number.POSITIVE_INFINITY) - t0).toBeLessThan(1000);
-    // The peer connection itself was not torn down for that: the answer came over the channels.
-    expect(a.link.connection(b.id)?.state).toBe('open');
-  }, 30_000);
-
-  it('tells a removed member within 1 s: a pipeline POST is answered 403 over the channel', async () => {
-    const [a, b] = await pair(false);
-    b.raft.removed.add(a.id);
-    const removed: { by: bigint; at: number }[] = [];
-    a.transport.on('removed', (e) => removed.push({ by: e.by, at: performance.now() }));
-    a.transport.addPeer(b.id, [webrtcUrl(b.id)]);
-    await a.link.connect(b.id);
-    const t0 = performance.now();
-    // MsgSnap always goes over the pipeline (POST /raft).
-    a.transport.send([
-      createMessage({
-        type: MessageType.MsgSnap,
-        from: a.id,
-        to: b.id,
-        term: 1,
-        snapshot: createSnapshot({ metadata: { index: 1, term: 1 } }),
-      }),
-    ]);
-    await waitFor(() => removed.length > 0, "member 1's removed event", 5000);
-    expect(removed[0]?.by).toBe(b.id);
-    expect((removed[0]?.at ?? Number.POSITIVE_INFINITY) - t0).toBeLessThan(1000);
-    expect(b.raft.received).toEqual([]);
-  }, 30_000);
 });

@@ -112,7 +112,7 @@ export class RecordingRaft implements RaftCallbacks {
     this.snapshotReports.push({ id, status });
   }
 
-  async receiveSnapshot(msg: Message, body: AsyncIterable<Uint8Array>, _signal: AbortSignal, size: number): Promise<void> {
+  async receiveSnapshot(msg: Message, body: AsyncIterable<Uint8Array>, size: number): Promise<void> {
     const rec: ReceivedSnapshot = { msg, size, data: new Uint8Array(0), received: 0, checksum: 0x811c9dc5 };
     this.snapshots.push(rec);
     const keep = size <= this.keepSnapshotBytes ? new Uint8Array(size) : null;

@@ -1,8 +1,12 @@
 import { ChildAbort, abortError, onAbort, raceAbort, sleep } from '../abort.js';
-import { bodyChunks } from '../body.js';
+import { bodyChunks, bodyConsumedError, closeIterator } from '../body.js';
 import { type Clock, systemClock } from '../clock.js';
 import { ErrorCode, RaftwireError } from '../errors.js';
-import type { HandlerResponse, Link, LinkHeaders, LinkRequest, LinkResponse, ProtocolHandler } from '../link.js';
+import type { Link, LinkHeaders, LinkRequest, LinkResponse, ProtocolHandler } from '../link.js';
+import { seededRandom } from '../rand.js';
+import { serveRequest } from '../serve.js';
+
+export { seededRandom };
 
 /**
  * Faults on the path from one endpoint to another (one direction).
@@ -33,18 +37,6 @@ export interface MemoryNetworkOptions {
   windowBytes?: number;
 }
 
-/** mulberry32: a small seeded PRNG. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function endpointKey(url: string): string {
   return url.replace(/\/+$/, '');
 }
@@ -71,6 +63,7 @@ class Pipe implements AsyncIterable<Uint8Array> {
   private lastAt = 0;
   private done = false;
   private source: AsyncIterator<Uint8Array> | null = null;
+  private iterated = false;
 
   constructor(
     private readonly net: MemoryNetwork,
@@ -143,10 +136,12 @@ class Pipe implements AsyncIterable<Uint8Array> {
     const n = this.notifyConsumer;
     this.notifyConsumer = null;
     n?.();
-    void Promise.resolve(this.source?.return?.()).catch(() => {});
+    closeIterator(this.source ?? undefined);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    if (this.iterated) throw bodyConsumedError();
+    this.iterated = true;
     const clock = this.net.clock;
     return {
       next: async (): Promise<IteratorResult<Uint8Array>> => {
@@ -395,16 +390,14 @@ export class MemoryNetwork {
       this.pipeConn.set(reqPipe, { conn: connection, close: () => close() });
       const headers: LinkHeaders = {};
       for (const [k, v] of Object.entries(req.headers)) headers[k.toLowerCase()] = v;
-      let res: HandlerResponse;
-      try {
-        res = await raceAbort(
-          handler({ method: req.method, path: req.path, headers, body: reqPipe, signal: conn.signal, remoteAddress: from }),
-          conn.signal,
-        );
-      } catch (err) {
-        if (conn.signal.aborted) throw err;
-        res = { status: 500, headers: {}, body: new TextEncoder().encode('handler failed\n') };
-      }
+      // The requester may give up before the handler answers; the handler's answer is then closed unread.
+      const served = serveRequest(
+        handler,
+        { method: req.method, path: req.path, headers, body: reqPipe, signal: conn.signal, remoteAddress: from },
+        { gone: () => conn.signal.aborted },
+      );
+      const res = await raceAbort(served, conn.signal);
+      if (res === undefined) throw linkError('connection closed');
       const resPipe = new Pipe(this, to, from, bodyChunks(res.body), conn.signal);
       pipes.push(resPipe);
       this.pipeConn.set(resPipe, { conn: connection, close: () => close() });

@@ -1,10 +1,8 @@
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ConfState, Entry, Snapshot } from '@raftwire/core';
-import { ErrorCode, RaftwireError } from '@raftwire/core';
-import { RaftError, RaftErrorCode } from '../errors.js';
-import { type Logger, silentLogger } from '../logger.js';
+import type { ConfState, Entry, Logger, Snapshot } from '@raftwire/core';
+import { ErrorCode, RaftwireError, silentLogger } from '@raftwire/core';
 import { type HardState, isEmptyHardState, MemoryStorage } from '../storage.js';
 import { fsyncDir, SnapshotStore } from './snapshot-store.js';
 import { encodeWalRecord, scanWal, type WalBatch } from './wal-record.js';
@@ -87,7 +85,7 @@ export class FileStorage extends MemoryStorage {
     const first = scan.batches[0];
     const marker = first?.snapshot ?? null;
     if (scan.batches.some((b, i) => i > 0 && b.snapshot !== null)) {
-      throw new RaftError(RaftErrorCode.CORRUPT, 'WAL has a snapshot marker after its first record');
+      throw new RaftwireError(ErrorCode.CORRUPT, 'WAL has a snapshot marker after its first record');
     }
     const store = new SnapshotStore(snapDir);
     const snap = marker ? await store.load(marker.index, marker.term) : null;
@@ -132,7 +130,7 @@ export class FileStorage extends MemoryStorage {
   private replayAppend(ents: Entry[]): void {
     const first = ents[0] as Entry;
     if (first.index > this.lastIndex() + 1) {
-      throw new RaftError(RaftErrorCode.CORRUPT, `WAL has a gap: entry ${first.index} after last index ${this.lastIndex()}`);
+      throw new RaftwireError(ErrorCode.CORRUPT, `WAL has a gap: entry ${first.index} after last index ${this.lastIndex()}`);
     }
     super.append(ents);
   }
@@ -185,7 +183,7 @@ export class FileStorage extends MemoryStorage {
 
   private async doSync(): Promise<void> {
     if (this.closed) throw new RaftwireError(ErrorCode.STOPPED, 'storage is closed');
-    if (this.failed !== null) throw new RaftError(RaftErrorCode.CORRUPT, 'storage failed earlier; reopen it', { cause: this.failed });
+    if (this.failed !== null) throw new RaftwireError(ErrorCode.CORRUPT, 'storage failed earlier; reopen it', { cause: this.failed });
     try {
       const snap = this.snapshot();
       if (snap.metadata.index > this.savedSnapIndex) {

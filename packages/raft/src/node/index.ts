@@ -1,3 +1,2 @@
-export * from './file-storage.js';
-export * from './snapshot-store.js';
-export * from './wal-record.js';
+/** Node-only storage: a durable {@link FileStorage} (WAL + snapshot files). Its file formats are internal. */
+export { FileStorage, type FileStorageOptions, type RecoveryInfo } from './file-storage.js';

@@ -1,9 +1,8 @@
 import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Id, Snapshot } from '@raftwire/core';
-import { createSnapshot } from '@raftwire/core';
+import { createSnapshot, ErrorCode, RaftwireError } from '@raftwire/core';
 import { crc32 } from '../crc32.js';
-import { RaftError, RaftErrorCode } from '../errors.js';
 
 const MAGIC = 0x52575331; // "RWS1"
 const NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
@@ -56,7 +55,7 @@ export function encodeSnapshotFile(s: Snapshot): Uint8Array {
 
 /** Decodes a snapshot file; throws ERR_CORRUPT when the checksum or layout is wrong. */
 export function decodeSnapshotFile(bytes: Uint8Array): Snapshot {
-  const bad = (why: string): RaftError => new RaftError(RaftErrorCode.CORRUPT, `snapshot file: ${why}`);
+  const bad = (why: string): RaftwireError => new RaftwireError(ErrorCode.CORRUPT, `snapshot file: ${why}`);
   if (bytes.length < 28) throw bad('too short');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getUint32(0, true) !== MAGIC) throw bad('bad magic');
@@ -98,11 +97,11 @@ export class SnapshotStore {
     try {
       bytes = await readFile(join(this.dir, SnapshotStore.fileName(index, term)));
     } catch (err) {
-      throw new RaftError(RaftErrorCode.CORRUPT, `snapshot ${index} (term ${term}) referenced by the WAL is missing`, { cause: err });
+      throw new RaftwireError(ErrorCode.CORRUPT, `snapshot ${index} (term ${term}) referenced by the WAL is missing`, { cause: err });
     }
     const s = decodeSnapshotFile(bytes);
     if (s.metadata.index !== index || s.metadata.term !== term)
-      throw new RaftError(RaftErrorCode.CORRUPT, 'snapshot file name/content mismatch');
+      throw new RaftwireError(ErrorCode.CORRUPT, 'snapshot file name/content mismatch');
     return s;
   }
 

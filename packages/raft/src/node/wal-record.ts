@@ -1,7 +1,6 @@
 import type { Entry } from '@raftwire/core';
-import { isEntryType } from '@raftwire/core';
+import { ErrorCode, isEntryType, RaftwireError } from '@raftwire/core';
 import { crc32 } from '../crc32.js';
-import { RaftError, RaftErrorCode } from '../errors.js';
 import type { HardState } from '../storage.js';
 
 /**
@@ -32,7 +31,7 @@ function setU64(dv: DataView, off: number, v: number | bigint): void {
 
 function getSafe(dv: DataView, off: number): number {
   const v = dv.getBigUint64(off, true);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new RaftError(RaftErrorCode.CORRUPT, 'WAL value above 2^53-1');
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new RaftwireError(ErrorCode.CORRUPT, 'WAL value above 2^53-1');
   return Number(v);
 }
 
@@ -42,7 +41,7 @@ export function encodeWalRecord(b: WalBatch): Uint8Array {
   if (b.hardState) size += 24;
   if (b.snapshot) size += 16;
   for (const e of b.entries) size += 21 + e.data.length;
-  if (size > MAX_WAL_RECORD_BYTES) throw new RaftError(RaftErrorCode.INVALID_ARGUMENT, `WAL record of ${size} bytes is too large`);
+  if (size > MAX_WAL_RECORD_BYTES) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `WAL record of ${size} bytes is too large`);
   const out = new Uint8Array(WAL_HEADER_BYTES + size);
   const dv = new DataView(out.buffer);
   let off = WAL_HEADER_BYTES;
@@ -75,7 +74,7 @@ export function encodeWalRecord(b: WalBatch): Uint8Array {
 
 function decodePayload(p: Uint8Array): WalBatch {
   const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  const bad = (): RaftError => new RaftError(RaftErrorCode.CORRUPT, 'malformed WAL record');
+  const bad = (): RaftwireError => new RaftwireError(ErrorCode.CORRUPT, 'malformed WAL record');
   if (p.length < 5) throw bad();
   const flags = p[0] as number;
   if (flags > 3) throw bad();
@@ -150,7 +149,7 @@ export function scanWal(bytes: Uint8Array): WalScan {
         const len = dv.getUint32(off, true);
         const next = off + WAL_HEADER_BYTES + len;
         if (len > 0 && next < bytes.length && tryRecordAt(bytes, next)) {
-          throw new RaftError(RaftErrorCode.CORRUPT, `WAL record at offset ${off} fails its checksum and is followed by valid records`);
+          throw new RaftwireError(ErrorCode.CORRUPT, `WAL record at offset ${off} fails its checksum and is followed by valid records`);
         }
       }
       return { batches, validBytes: off, tornTail: true };

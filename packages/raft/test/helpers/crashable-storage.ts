@@ -1,6 +1,4 @@
-import type { Entry, Snapshot } from '@raftwire/core';
-import type { Clock } from '../../src/clock.js';
-import type { SeededRand } from '../../src/rand.js';
+import type { Clock, Entry, SeededRand, Snapshot } from '@raftwire/core';
 import { type HardState, MemoryStorage } from '../../src/storage.js';
 
 /** A sync that was in flight when its simulated process crashed. */

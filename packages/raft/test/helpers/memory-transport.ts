@@ -4,16 +4,17 @@
  * bodies, reports unreachable peers and snapshot outcomes, and answers a
  * removed sender the way the real transport does (410 → removed).
  */
-import type { Id, Message } from '@raftwire/core';
+import type { Id, Message, SeededRand } from '@raftwire/core';
 import { MessageType } from '@raftwire/core';
-import type { ManualClock } from '../../src/clock.js';
-import type { SeededRand } from '../../src/rand.js';
+import type { ManualClock } from '@raftwire/core/testing';
 import type { RaftNode } from '../../src/raft-node.js';
 import type { RaftTransport } from '../../src/transport.js';
 
 export class MemoryNetwork {
   readonly nodes = new Map<Id, RaftNode>();
   dropRate = 0;
+  /** Drops every message it returns true for (a targeted loss, e.g. MsgApp to one follower). */
+  drop: ((m: Message) => boolean) | null = null;
   maxDelayMs = 5;
   private group = new Map<Id, number>();
   delivered = 0;
@@ -78,6 +79,7 @@ export class MemoryNetwork {
       send: (msgs) => {
         for (const m of msgs) {
           if (m.from !== id) throw new Error('message from wrong member');
+          if (this.drop?.(m)) continue;
           if (this.rand.chance(this.dropRate)) continue;
           this.clock.setTimeout(() => this.deliver(m), this.rand.intn(this.maxDelayMs + 1));
         }

@@ -1,12 +1,12 @@
 /** A deterministic in-test network of RawNodes (like etcd's raft test `network`). */
 import type { Entry, Id, Message } from '@raftwire/core';
-import { createSnapshot, EntryType, MessageType } from '@raftwire/core';
+import { createSnapshot, EntryType, MessageType, SeededRand } from '@raftwire/core';
 import { ConfChangeType, decodeConfChange } from '../../src/conf-change.js';
-import { SeededRand } from '../../src/rand.js';
 import type { RaftConfig } from '../../src/raft.js';
 import type { ReadState } from '../../src/read-only.js';
 import { RawNode } from '../../src/raw-node.js';
 import { MemoryStorage } from '../../src/storage.js';
+import { raftOf } from './raft-of.js';
 
 export interface NetNode {
   id: Id;
@@ -75,7 +75,7 @@ export class RawNetwork {
   raft(id: Id | number) {
     const rn = this.node(id).rn;
     if (!rn) throw new Error(`node ${id} is down`);
-    return rn.raft;
+    return raftOf(rn);
   }
 
   crash(id: Id | number): void {

@@ -6,10 +6,11 @@
  * that linearizable reads see every write acknowledged before they began.
  */
 import type { Id } from '@raftwire/core';
-import { ManualClock } from '../../src/clock.js';
+import { SeededRand } from '@raftwire/core';
+import { ManualClock } from '@raftwire/core/testing';
 import { encodeKvCommand, KvStateMachine } from '../../src/kv.js';
-import { SeededRand } from '../../src/rand.js';
-import { type Member, RaftNode } from '../../src/raft-node.js';
+import type { Member } from '../../src/membership.js';
+import { RaftNode } from '../../src/raft-node.js';
 import { CrashableStorage, CrashedError } from '../helpers/crashable-storage.js';
 import { createSimNet, type SimNetKind } from './sim-net.js';
 

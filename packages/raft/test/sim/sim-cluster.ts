@@ -6,13 +6,12 @@
  * single-member membership changes. Safety invariants are checked after every step.
  */
 import type { Entry, Id, Message, Snapshot } from '@raftwire/core';
-import { createSnapshot, EntryType, MessageType } from '@raftwire/core';
+import { createSnapshot, EntryType, ErrorCode, isRaftwireError, MessageType, SeededRand } from '@raftwire/core';
 import { ConfChangeType, decodeConfChange } from '../../src/conf-change.js';
-import { isRaftError, RaftErrorCode } from '../../src/errors.js';
-import { SeededRand } from '../../src/rand.js';
 import { StateType } from '../../src/raft.js';
 import { RawNode } from '../../src/raw-node.js';
 import { MemoryStorage } from '../../src/storage.js';
+import { raftOf } from '../helpers/raft-of.js';
 
 export interface SimOptions {
   seed: number;
@@ -167,7 +166,7 @@ export class SimCluster {
   leader(): SimNode | null {
     let best: SimNode | null = null;
     for (const n of this.nodes.values()) {
-      if (n.rn?.raft.state === StateType.Leader && (!best || n.rn.raft.term > (best.rn?.raft.term ?? 0))) best = n;
+      if (n.rn && raftOf(n.rn).state === StateType.Leader && (!best || n.rn.term > (best.rn?.term ?? 0))) best = n;
     }
     return best;
   }
@@ -209,7 +208,7 @@ export class SimCluster {
       }
       rn.advance(rd);
       if (this.opts.compactEvery > 0 && n.applied - n.storage.firstIndex() >= this.opts.compactEvery) {
-        n.storage.createSnapshot(n.applied, rn.raft.confState(), encodeState(n.hash, n.applied));
+        n.storage.createSnapshot(n.applied, rn.confState(), encodeState(n.hash, n.applied));
         n.storage.compact(n.applied);
       }
       if (n.rn !== rn) return;
@@ -316,7 +315,7 @@ export class SimCluster {
         try {
           n.rn.propose(new TextEncoder().encode(`p${this.proposalSeq++}@${n.id}`));
         } catch (err) {
-          if (!isRaftError(err, RaftErrorCode.PROPOSAL_DROPPED)) throw err;
+          if (!isRaftwireError(err, ErrorCode.PROPOSAL_DROPPED)) throw err;
         }
         this.handleReady(n);
       }
@@ -325,7 +324,7 @@ export class SimCluster {
     if (r.chance(this.opts.confChangeRate)) {
       const l = this.leader();
       if (l?.rn) {
-        const voters = l.rn.raft.voters();
+        const voters = raftOf(l.rn).voters();
         const spare = this.allIds.find((id) => !voters.includes(id));
         try {
           if (spare !== undefined) {
@@ -338,7 +337,7 @@ export class SimCluster {
             });
           }
         } catch (err) {
-          if (!isRaftError(err, RaftErrorCode.PROPOSAL_DROPPED)) throw err;
+          if (!isRaftwireError(err, ErrorCode.PROPOSAL_DROPPED)) throw err;
         }
         this.handleReady(l);
       }
@@ -366,7 +365,7 @@ export class SimCluster {
     for (const n of this.nodes.values()) {
       const rn = n.rn;
       if (!rn) continue;
-      const raft = rn.raft;
+      const raft = raftOf(rn);
       // Election safety: at most one leader per term.
       if (raft.state === StateType.Leader) {
         const l = this.leaders.get(raft.term);
@@ -403,7 +402,7 @@ export class SimCluster {
     }
     // Leader completeness: a leader of term T holds every entry committed in a term < T.
     for (const n of this.nodes.values()) {
-      const raft = n.rn?.raft;
+      const raft = n.rn ? raftOf(n.rn) : undefined;
       if (!raft || raft.state !== StateType.Leader) continue;
       for (const [i, c] of this.committed) {
         if (c.commitTerm >= raft.term) continue;
@@ -427,9 +426,9 @@ export class SimCluster {
       this.step();
       const l = this.leader();
       if (!l?.rn) continue;
-      const voters = l.rn.raft.voters();
-      const commit = l.rn.raft.raftLog.committed;
-      if (voters.every((id) => this.node(id).applied >= commit) && l.rn.raft.raftLog.term(commit) === l.rn.raft.term) return true;
+      const voters = raftOf(l.rn).voters();
+      const commit = raftOf(l.rn).raftLog.committed;
+      if (voters.every((id) => this.node(id).applied >= commit) && raftOf(l.rn).raftLog.term(commit) === l.rn.term) return true;
     }
     return false;
   }

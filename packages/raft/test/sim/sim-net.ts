@@ -7,10 +7,10 @@
  *   snapshot streaming, the prober and removal answers (410/403) all run for real, on the
  *   simulation's ManualClock.
  */
-import { type Id, type Logger, Transport } from '@raftwire/core';
+import type { Id, Logger, SeededRand } from '@raftwire/core';
+import { Transport } from '@raftwire/core';
+import type { ManualClock } from '@raftwire/core/testing';
 import { MemoryNetwork as CoreMemoryNetwork } from '@raftwire/core/testing';
-import type { ManualClock } from '../../src/clock.js';
-import type { SeededRand } from '../../src/rand.js';
 import type { RaftNode } from '../../src/raft-node.js';
 import { MemoryNetwork as LocalMemoryNetwork } from '../helpers/memory-transport.js';
 

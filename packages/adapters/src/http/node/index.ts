@@ -16,7 +16,7 @@
  * threw), `503 server shutting down` (during `close()`), `204`/`403` for CORS
  * preflights when `cors` is set, `404` outside `/raft` (or the `fallback`).
  */
-export { NodeHttpLink, createNodeHttpLink, type NodeHttpLinkOptions } from './node-link.js';
+export { NodeHttpLink, type NodeHttpLinkOptions } from './node-link.js';
 export { startRaftServer, type RaftServer, type RaftServerOptions, type CloseOptions } from './raft-server.js';
 export {
   createRaftRequestListener,
@@ -24,5 +24,4 @@ export {
   type RaftRequestListenerOptions,
   type RaftCorsOptions,
 } from './request-listener.js';
-export { RequestBody, type RequestBodyState, type RequestBodyLimits } from './request-body.js';
 export type { Pem, RaftClientTlsOptions, RaftServerTlsOptions } from './tls-options.js';

@@ -6,11 +6,23 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { ErrorCode, type Link, type LinkHeaders, type LinkRequest, type LinkResponse, RaftwireError } from '@raftwire/core';
-import { emptyBody, plainBytes } from '../body-streams.js';
+import {
+  ErrorCode,
+  type Link,
+  type LinkRequest,
+  type LinkResponse,
+  type Logger,
+  RaftwireError,
+  closeIterator,
+  onAbort,
+  plainBytes,
+  silentLogger,
+} from '@raftwire/core';
+import { emptyBody } from '../body-streams.js';
 import { abortedError, asLinkError, linkTimeoutError } from '../link-errors.js';
-import { type HttpLogger, silentLogger } from '../logger.js';
 import { buildRequestUrl } from '../request-url.js';
+import { drainOrClose } from './drain.js';
+import { linkHeaders } from './link-headers.js';
 import { type RaftClientTlsOptions, pemInput, pemList } from './tls-options.js';
 
 export interface NodeHttpLinkOptions {
@@ -30,7 +42,7 @@ export interface NodeHttpLinkOptions {
   maxFreeSockets?: number;
   /** An idle pooled connection is closed after this many ms (default 4000: below Node servers' 5 s keep-alive). */
   idleSocketTimeoutMs?: number;
-  logger?: HttpLogger;
+  logger?: Logger;
 }
 
 type Kind = 'pipeline' | 'stream';
@@ -47,7 +59,7 @@ interface Pending {
 export class NodeHttpLink implements Link {
   private readonly dialTimeoutMs: number;
   private readonly responseTimeoutMs: number;
-  private readonly log: HttpLogger;
+  private readonly log: Logger;
   private readonly agents: Record<Kind, { http: http.Agent; https: https.Agent }>;
   private readonly pending = new Set<Pending>();
   private closed = false;
@@ -133,11 +145,10 @@ export class NodeHttpLink implements Link {
 
       const entry: Pending = { fail: (err) => fail(err) };
       this.pending.add(entry);
-      const onAbort = (): void => fail(abortedError(target, req.signal?.reason));
-      req.signal?.addEventListener('abort', onAbort, { once: true });
+      let disposeAbort = (): void => {};
       const done = (): void => {
         clearTimeout(timer);
-        req.signal?.removeEventListener('abort', onAbort);
+        disposeAbort();
         this.pending.delete(entry);
       };
       const fail = (err: RaftwireError): void => {
@@ -152,6 +163,7 @@ export class NodeHttpLink implements Link {
           reject(err);
         }
       };
+      disposeAbort = onAbort(req.signal, () => fail(abortedError(target, req.signal?.reason)));
       const arm = (phase: 'dial' | 'response head', ms: number): void => {
         clearTimeout(timer);
         timer = setTimeout(() => fail(linkTimeoutError(phase, ms, target)), ms);
@@ -192,10 +204,7 @@ export class NodeHttpLink implements Link {
         res = incoming;
         responded = true;
         clearTimeout(timer);
-        const resHeaders: LinkHeaders = {};
-        for (const [name, value] of Object.entries(incoming.headers)) {
-          if (value !== undefined) resHeaders[name] = Array.isArray(value) ? value.join(', ') : value;
-        }
+        const resHeaders = linkHeaders(incoming.headers);
         const status = incoming.statusCode ?? 0;
         const release = (complete: boolean): void => {
           done();
@@ -248,26 +257,14 @@ async function pump(creq: http.ClientRequest, body: AsyncIterable<Uint8Array>, s
         break;
       }
       if (stop()) return false;
-      if (r.value.byteLength > 0 && !creq.write(r.value)) await drained(creq);
+      if (r.value.byteLength > 0 && !creq.write(r.value)) await drainOrClose(creq);
     }
     if (stop()) return false;
     creq.end();
     return true;
   } finally {
-    if (!finished) void Promise.resolve(it.return?.()).catch(() => {});
+    if (!finished) closeIterator(it);
   }
-}
-
-function drained(creq: http.ClientRequest): Promise<void> {
-  return new Promise((resolve) => {
-    const settle = (): void => {
-      creq.off('drain', settle);
-      creq.off('close', settle);
-      resolve();
-    };
-    creq.on('drain', settle);
-    creq.on('close', settle);
-  });
 }
 
 async function* responseBody(
@@ -291,9 +288,4 @@ async function* responseBody(
   } finally {
     release(complete);
   }
-}
-
-/** Creates a {@link NodeHttpLink}. */
-export function createNodeHttpLink(options: NodeHttpLinkOptions = {}): NodeHttpLink {
-  return new NodeHttpLink(options);
 }

@@ -4,10 +4,10 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { ErrorCode, type ProtocolHandler, RaftwireError } from '@raftwire/core';
-import { type HttpLogger, silentLogger } from '../logger.js';
+import { ErrorCode, ErrorText, type Logger, type ProtocolHandler, RaftwireError, onAbort, silentLogger } from '@raftwire/core';
 import { type RaftRequestListener, type RaftRequestListenerOptions, createRaftRequestListener } from './request-listener.js';
 import { type RaftServerTlsOptions, pemInput, pemList } from './tls-options.js';
+import { writeText } from './write-response.js';
 
 export interface RaftServerOptions extends RaftRequestListenerOptions {
   /** The protocol's server side (the transport's `handler`). */
@@ -24,7 +24,7 @@ export interface RaftServerOptions extends RaftRequestListenerOptions {
   headersTimeoutMs?: number;
   /** Requests outside `/raft` (default: 404). */
   fallback?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
-  logger?: HttpLogger;
+  logger?: Logger;
 }
 
 export interface CloseOptions {
@@ -53,8 +53,7 @@ export interface RaftServer {
 }
 
 function notFound(_req: http.IncomingMessage, res: http.ServerResponse): void {
-  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-  res.end('404 page not found\n');
+  writeText(res, 404, ErrorText.notFound);
 }
 
 /** Starts a raft server and resolves once it is listening. */
@@ -141,10 +140,7 @@ export async function startRaftServer(options: RaftServerOptions): Promise<RaftS
   const close = (closeOptions: CloseOptions = {}): Promise<void> => {
     closing ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const force = (): void => server.closeAllConnections();
-      const signal = closeOptions.signal;
-      if (signal?.aborted) force();
-      else signal?.addEventListener('abort', force, { once: true });
+      const disposeForce = onAbort(closeOptions.signal, () => server.closeAllConnections());
       listener.shutdown();
       const destroyIdle = (): void => {
         for (const [socket, busy] of sockets) if (busy === 0) socket.destroySoon();
@@ -153,7 +149,7 @@ export async function startRaftServer(options: RaftServerOptions): Promise<RaftS
       await Promise.race([listener.idle(), closed]);
       destroyIdle();
       await closed;
-      signal?.removeEventListener('abort', force);
+      disposeForce();
       log.info({ url }, 'raft server closed');
     })();
     return closing;

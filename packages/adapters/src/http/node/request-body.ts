@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { ErrorCode, RaftwireError } from '@raftwire/core';
-import { plainBytes } from '../body-streams.js';
+import { ErrorCode, RaftwireError, bodyConsumedError, plainBytes } from '@raftwire/core';
 import { linkError } from '../link-errors.js';
 
 /** What became of a request body, for the status the adapter answers with. */
@@ -31,9 +30,7 @@ export class RequestBody implements AsyncIterable<Uint8Array> {
   ) {}
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    if (this.state !== 'unread') {
-      throw new RaftwireError(ErrorCode.INVALID_MESSAGE, 'a request body can be iterated only once');
-    }
+    if (this.state !== 'unread') throw bodyConsumedError('request body');
     this.state = 'reading';
     const it = this.req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     return {

@@ -4,16 +4,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   ErrorCode,
+  ErrorText,
   type HandlerRequest,
   type HandlerResponse,
   type LinkHeaders,
+  type Logger,
   type ProtocolHandler,
+  RaftPath,
   RaftwireError,
+  closeBody,
+  isRaftPath,
+  pathOf,
+  serveRequest,
+  silentLogger,
+  textResponse,
 } from '@raftwire/core';
-import { type HttpLogger, silentLogger } from '../logger.js';
-import { RAFT_SNAPSHOT_PATH, isRaftPath, pathOf } from '../paths.js';
+import { linkHeaders } from './link-headers.js';
 import { RequestBody } from './request-body.js';
-import { writeHandlerResponse } from './write-response.js';
+import { writeHandlerResponse, writeText } from './write-response.js';
 
 export interface RaftRequestListenerOptions {
   /**
@@ -45,7 +53,7 @@ export interface RaftRequestListenerOptions {
    * (their preflight gets 403), so their browsers refuse the response.
    */
   cors?: RaftCorsOptions;
-  logger?: HttpLogger;
+  logger?: Logger;
 }
 
 export interface RaftCorsOptions {
@@ -74,22 +82,6 @@ export interface RaftRequestListener {
 }
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
-
-function textResponse(status: number, text: string, base: LinkHeaders = {}): HandlerResponse {
-  return {
-    status,
-    headers: { ...base, 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
-    body: new TextEncoder().encode(`${text}\n`),
-  };
-}
-
-function headersOf(req: IncomingMessage): LinkHeaders {
-  const out: LinkHeaders = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return out;
-}
 
 function remoteAddressOf(req: IncomingMessage): string | undefined {
   const { remoteAddress, remotePort } = req.socket;
@@ -139,37 +131,34 @@ export function createRaftRequestListener(handler: ProtocolHandler, options: Raf
     ctl: AbortController,
     corsExtra: LinkHeaders,
   ): Promise<void> => {
-    const limit = path === RAFT_SNAPSHOT_PATH ? Number.POSITIVE_INFINITY : maxBodyBytes;
+    const limit = path === RaftPath.snapshot ? Number.POSITIVE_INFINITY : maxBodyBytes;
     const declared = Number(req.headers['content-length'] ?? '0');
     const body = new RequestBody(req, { maxBytes: limit, readTimeoutMs: bodyReadTimeoutMs });
-    let response: HandlerResponse;
+    const gone = (): boolean => res.destroyed || (ctl.signal.aborted && ctl.signal.reason !== shutdownReason);
+    let response: HandlerResponse | undefined;
     if (declared > limit) {
       body.state = 'too-large';
-      response = plain(413, 'request body too large');
+      response = plain(413, ErrorText.bodyTooLarge);
     } else {
       const request: HandlerRequest = {
         method: req.method ?? 'GET',
         path,
-        headers: headersOf(req),
+        headers: linkHeaders(req.headers),
         body,
         signal: ctl.signal,
       };
       const remoteAddress = remoteAddressOf(req);
       if (remoteAddress !== undefined) request.remoteAddress = remoteAddress;
-      try {
-        response = await handler(request);
-      } catch (err) {
-        log.error({ err, path, remote: remoteAddress }, 'raft handler failed');
-        response = plain(500, 'internal error');
-      }
+      response = await serveRequest(handler, request, { gone, logger: log, headers: base });
     }
-    if (body.state === 'too-large') response = plain(413, 'request body too large');
-    else if (body.state === 'timed-out') response = plain(408, 'request body read timeout');
-    if (res.destroyed || (ctl.signal.aborted && ctl.signal.reason !== shutdownReason)) {
-      // The requester is gone: drop a stream body unread.
-      if (response.body !== undefined && !(response.body instanceof Uint8Array)) {
-        void Promise.resolve(response.body[Symbol.asyncIterator]().return?.()).catch(() => {});
-      }
+    if (response === undefined) return; // the requester is gone; the answer was closed unread
+    if (body.state === 'too-large' || body.state === 'timed-out') {
+      // What the body did decides the answer, whatever the handler returned.
+      closeBody(response.body);
+      response = body.state === 'too-large' ? plain(413, ErrorText.bodyTooLarge) : plain(408, ErrorText.bodyReadTimeout);
+    }
+    if (gone()) {
+      closeBody(response.body);
       return;
     }
     // A body left unread (or refused) must not be drained at the cost of the connection: close it instead.
@@ -193,16 +182,14 @@ export function createRaftRequestListener(handler: ProtocolHandler, options: Raf
     req.socket.setNoDelay(true);
     if (closing) {
       ctl.abort(shutdownReason);
-      res.writeHead(503, { ...base, connection: 'close', 'content-type': 'text/plain; charset=utf-8' });
-      res.end('server shutting down\n');
+      writeText(res, 503, ErrorText.shuttingDown, { ...base, connection: 'close' });
       return true;
     }
     const corsExtra = corsHeaders(req);
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined && cors !== undefined) {
       // A CORS preflight: answered here, never seen by the protocol handler.
       if (corsExtra === undefined) {
-        res.writeHead(403, { ...base, 'content-type': 'text/plain; charset=utf-8' });
-        res.end('origin not allowed\n');
+        writeText(res, 403, ErrorText.originNotAllowed, base);
       } else {
         res.writeHead(204, {
           ...base,

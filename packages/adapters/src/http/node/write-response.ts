@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import type { HandlerResponse, LinkHeaders } from '@raftwire/core';
+import { type HandlerResponse, type LinkHeaders, closeIterator, onAbort, textResponse } from '@raftwire/core';
+import { drainOrClose } from './drain.js';
 
 const STOPPED = Symbol('stopped');
 
@@ -38,9 +39,9 @@ export async function writeHandlerResponse(
   res.writeHead(response.status, headers);
   res.flushHeaders();
   const it = body[Symbol.asyncIterator]();
+  let disposeStop = (): void => {};
   const stopped = new Promise<typeof STOPPED>((resolve) => {
-    if (stop.aborted) resolve(STOPPED);
-    else stop.addEventListener('abort', () => resolve(STOPPED), { once: true });
+    disposeStop = onAbort(stop, () => resolve(STOPPED));
   });
   let exhausted = false;
   try {
@@ -72,18 +73,15 @@ export async function writeHandlerResponse(
     exhausted = true;
     return 'failed';
   } finally {
-    if (!exhausted) void Promise.resolve(it.return?.()).catch(() => {});
+    disposeStop();
+    if (!exhausted) closeIterator(it);
   }
 }
 
-function drainOrClose(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const settle = (): void => {
-      res.off('drain', settle);
-      res.off('close', settle);
-      resolve();
-    };
-    res.on('drain', settle);
-    res.on('close', settle);
-  });
+/** Writes a plain-text answer (core's {@link textResponse}) at once, for answers the adapter gives itself. */
+export function writeText(res: ServerResponse, status: number, text: string, headers: LinkHeaders = {}): void {
+  const r = textResponse(status, text, headers);
+  const bytes = r.body as Uint8Array;
+  res.writeHead(r.status, { ...r.headers, 'content-length': String(bytes.byteLength) });
+  res.end(bytes);
 }

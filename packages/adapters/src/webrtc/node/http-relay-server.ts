@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, RaftwireError, formatId, isRaftwireError, tryParseId } from '@raftwire/core';
-import type { Id } from '@raftwire/core';
-import { DEFAULT_RELAY_PREFIX } from '../http-relay-signaling.js';
+import { ContentType, ErrorCode, Header, RaftwireError, formatId, isRaftwireError, silentLogger, tryParseId } from '@raftwire/core';
+import type { Id, Logger } from '@raftwire/core';
+import { DEFAULT_RELAY_PREFIX, RelayRoute } from '../http-relay-signaling.js';
 import { InPageSignalingHub } from '../in-page-signaling.js';
-import { type Logger, silentLogger } from '../logger.js';
 import { MAX_SIGNAL_BYTES, type SignalingEndpoint } from '../signaling.js';
 
 export interface SignalingRelayOptions {
@@ -67,7 +66,7 @@ export function createSignalingRelay(options: SignalingRelayOptions): SignalingR
   const reply = (res: ServerResponse, status: number, body?: unknown): void => {
     res.statusCode = status;
     if (body !== undefined) {
-      res.setHeader('content-type', 'application/json');
+      res.setHeader(Header.contentType, ContentType.json);
       res.end(JSON.stringify(body));
     } else {
       res.end();
@@ -148,7 +147,7 @@ export function createSignalingRelay(options: SignalingRelayOptions): SignalingR
       reply(res, 401, { code: ErrorCode.SIGNAL_REJECTED, message: 'unknown or used relay token' });
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.writeHead(200, { [Header.contentType]: 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.flushHeaders();
     s.res = res;
     s.endpoint = hub.register(options.clusterId, s.memberId, (msg) => {
@@ -196,10 +195,10 @@ export function createSignalingRelay(options: SignalingRelayOptions): SignalingR
         reply(res, 204);
         return true;
       }
-      if (route === '/join' && req.method === 'POST') void onJoin(req, res);
-      else if (route === '/events' && req.method === 'GET') onEvents(req, res, url);
-      else if (route === '/send' && req.method === 'POST') void onSend(req, res);
-      else if (route === '/leave' && req.method === 'POST') {
+      if (route === RelayRoute.join && req.method === 'POST') void onJoin(req, res);
+      else if (route === RelayRoute.events && req.method === 'GET') onEvents(req, res, url);
+      else if (route === RelayRoute.send && req.method === 'POST') void onSend(req, res);
+      else if (route === RelayRoute.leave && req.method === 'POST') {
         const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
         if (m) endSession(m[1] as string);
         reply(res, 204);

@@ -1,4 +1,10 @@
-/** A source of uniformly distributed integers; injected so runs are reproducible. */
+/**
+ * Seeded randomness: every random choice in raftwire (Raft election
+ * timeouts, the memory network's faults, simulations) draws from an
+ * injected source, so a run is reproduced from its seed.
+ */
+
+/** A source of uniformly distributed integers. */
 export interface Rand {
   /** An integer in [0, n). */
   intn(n: number): number;
@@ -29,4 +35,10 @@ export class SeededRand implements Rand {
   chance(p: number): boolean {
     return this.next() < p;
   }
+}
+
+/** The same generator as a bare function returning floats in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  const r = new SeededRand(seed);
+  return () => r.next();
 }

@@ -1,0 +1,98 @@
+import { type Entry, EntryType, ErrorCode, formatId, type Id, type Logger, RaftwireError } from '@raftwire/core';
+import { decodeProposal, type ProposalId } from './driver-codec.js';
+import type { StateMachine } from './kv.js';
+import type { Member, Membership } from './membership.js';
+import type { RawNode } from './raw-node.js';
+import type { WritableStorage } from './storage.js';
+import type { Wait } from './wait.js';
+
+export interface ApplierOptions<R> {
+  id: Id;
+  /** Random per start: tells this life's proposals from a previous one's. */
+  incarnation: number;
+  stateMachine: StateMachine<R>;
+  membership: Membership;
+  storage: WritableStorage;
+  logger: Logger;
+  /** Local proposals by sequence, settled with the state machine's result. */
+  proposals: Wait<number, R>;
+  /** Local conf changes by sequence, settled with the member list. */
+  confChanges: Wait<number, Member[]>;
+  /** This member applied its own removal. */
+  onRemovedSelf(): void;
+}
+
+/**
+ * Applies what Raft committed (etcd's etcdserver apply path): conf changes
+ * to the membership, commands to the state machine, snapshots to both; and
+ * settles the waiter of each entry this member proposed in this life. Also
+ * saves snapshots and compacts the log.
+ */
+export class Applier<R> {
+  /** Index of the last entry applied. */
+  applied = 0;
+  /** Index of the last snapshot saved or restored. */
+  snapshotIndex = 0;
+
+  constructor(private readonly o: ApplierOptions<R>) {}
+
+  /** Replaces the state machine and the members with a snapshot's. */
+  restoreSnapshot(data: Uint8Array, index: number): void {
+    const o = this.o;
+    o.membership.restoreSnapshot(data, (state) => o.stateMachine.restore(state));
+    this.applied = index;
+    this.snapshotIndex = index;
+    o.logger.info({ 'snapshot-index': index, members: o.membership.size }, 'applied snapshot');
+  }
+
+  /** Applies one committed entry (entries at or below the applied index are skipped). */
+  applyEntry(rn: RawNode, e: Entry): void {
+    if (e.index <= this.applied) return;
+    if (e.type === EntryType.EntryConfChange) this.applyConfChange(rn, e);
+    else this.applyCommand(e);
+    this.applied = e.index;
+  }
+
+  /** Saves a snapshot at the applied index and compacts the log, keeping `catchUp` entries behind it. */
+  async saveSnapshot(rn: RawNode, catchUp: number, signal: AbortSignal | undefined): Promise<void> {
+    const { storage, membership, stateMachine, logger } = this.o;
+    storage.createSnapshot(this.applied, rn.confState(), membership.snapshotData(stateMachine.snapshot()));
+    this.snapshotIndex = this.applied;
+    const compactTo = this.applied - catchUp;
+    if (compactTo >= storage.firstIndex()) storage.compact(compactTo);
+    await storage.sync(signal);
+    logger.info({ 'snapshot-index': this.applied, 'compact-index': compactTo }, 'saved snapshot and compacted log');
+  }
+
+  private isMine(p: ProposalId): boolean {
+    return p.proposer === this.o.id && p.incarnation === this.o.incarnation;
+  }
+
+  private applyConfChange(rn: RawNode, e: Entry): void {
+    const o = this.o;
+    const out = o.membership.applyConfChange(rn, e.data);
+    if (out.removedSelf) o.onRemovedSelf();
+    if (!this.isMine(out.proposal)) return;
+    if (out.ok) o.confChanges.trigger(out.proposal.seq, o.membership.list());
+    else {
+      const err = new RaftwireError(ErrorCode.INVALID_ARGUMENT, `member ${formatId(out.nodeId)} was removed and cannot be re-added`);
+      o.confChanges.fail(out.proposal.seq, err);
+    }
+  }
+
+  private applyCommand(e: Entry): void {
+    const env = decodeProposal(e.data);
+    if (!env) return; // not written by a driver (a new leader's empty entry)
+    let result: R | undefined;
+    let error: unknown = null;
+    try {
+      result = this.o.stateMachine.apply(env.payload, e.index);
+    } catch (err) {
+      // A bad command fails deterministically on every member; it must not stop the node.
+      error = err;
+    }
+    if (!this.isMine(env)) return;
+    if (error !== null) this.o.proposals.fail(env.seq, error);
+    else this.o.proposals.trigger(env.seq, result as R);
+  }
+}

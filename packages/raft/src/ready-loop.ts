@@ -1,0 +1,185 @@
+import { type Clock, ErrorCode, every, formatId, type Id, type Logger, type Message, MessageType, RaftwireError } from '@raftwire/core';
+import type { RawNode, Ready } from './raw-node.js';
+import type { WritableStorage } from './storage.js';
+import type { RaftTransport, SnapshotBody } from './transport.js';
+
+/** What the loop hands each Ready to, in order (the application side of etcd's raftNode). */
+export interface ReadyHandler {
+  /** Runs before each Ready is taken: steps the proposals queued meanwhile, so they go out together. */
+  beforeReady(): void;
+  /** True while work is queued that the next turn must take (queued proposals). */
+  hasQueuedWork(): boolean;
+  /** The known leader changed (0n: none known); `term` is the term it was learned in. */
+  leaderChanged(lead: Id, term: number): void;
+  /** Applies the Ready's snapshot, committed entries and read states (it was persisted and its messages sent). */
+  apply(rd: Ready): void;
+  /** After `advance`: tells waiters what was applied, snapshots and compacts when due. */
+  applied(rd: Ready): Promise<void>;
+  /** True once this member applied its own removal: the loop takes no further Ready. */
+  removedSelf(): boolean;
+  /** The loop ended after this member applied its own removal. */
+  onRemoved(): void;
+  /** A Ready failed (storage error, ...): the node must stop. */
+  onError(err: unknown): void;
+}
+
+export interface ReadyLoopOptions {
+  rn: RawNode;
+  storage: WritableStorage;
+  clock: Clock;
+  tickMs: number;
+  /** Chunk size of a streamed snapshot body. */
+  snapshotChunkBytes: number;
+  logger: Logger;
+  /** The transport attached now (it may be attached later). */
+  transport: () => RaftTransport | null;
+  handler: ReadyHandler;
+}
+
+/**
+ * Drives a {@link RawNode} the way etcd's raftNode does: ticks it, and for
+ * each Ready persists (and fsyncs) first, then sends, then applies, then
+ * advances. One Ready is handled at a time; `kick()` starts a turn when work
+ * arrives (a tick, a received message, a proposal) and the loop is idle.
+ */
+export class ReadyLoop {
+  private readonly rn: RawNode;
+  private readonly opts: ReadyLoopOptions;
+  private readonly handler: ReadyHandler;
+  private readonly ticker: { stop(): void };
+  /** Aborts a storage sync under way when the node stops. */
+  private readonly abort = new AbortController();
+  private running: Promise<void> | null = null;
+  private stopping = false;
+  private lastLeader: Id = 0n;
+
+  constructor(opts: ReadyLoopOptions) {
+    this.opts = opts;
+    this.rn = opts.rn;
+    this.handler = opts.handler;
+    this.ticker = every(opts.clock, opts.tickMs, () => this.tick());
+  }
+
+  /** True while a turn is under way. */
+  get busy(): boolean {
+    return this.running !== null;
+  }
+
+  /** Aborted when the loop stops; pass it to storage syncs made on the loop's behalf. */
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** Starts a turn unless one is under way (it takes whatever is ready when it gets there). */
+  kick(): void {
+    if (this.running || this.stopping) return;
+    this.running = this.run()
+      .catch((err: unknown) => this.handler.onError(err))
+      .finally(() => {
+        this.running = null;
+        if (this.handler.removedSelf() && !this.stopping) this.handler.onRemoved();
+        else if ((this.rn.hasReady() || this.handler.hasQueuedWork()) && !this.stopping) this.kick();
+      });
+  }
+
+  /**
+   * Resolves once no Ready is being handled (persisted, sent, applied). For
+   * tests and simulations that drive a ManualClock over real disk I/O.
+   */
+  async whenIdle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Stops ticking, aborts a sync under way and waits for the turn in progress to end. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.ticker.stop();
+    this.abort.abort(new RaftwireError(ErrorCode.STOPPED, 'raft node stopped'));
+    try {
+      await this.running;
+    } catch {
+      // already reported
+    }
+  }
+
+  private tick(): void {
+    if (this.stopping) return;
+    this.rn.tick();
+    this.kick();
+  }
+
+  private async run(): Promise<void> {
+    const rn = this.rn;
+    for (;;) {
+      // Proposals that arrived while the previous Ready was being persisted go out together.
+      this.handler.beforeReady();
+      if (this.stopping || this.handler.removedSelf() || !rn.hasReady()) return;
+      await this.handleReady(rn.ready());
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    const { rn, opts } = this;
+    const s = opts.storage;
+    const term = rn.term;
+    // 1. Persist, durably when the Ready requires it, before any message that depends on it leaves.
+    if (rd.snapshot) s.applySnapshot(rd.snapshot);
+    if (rd.entries.length > 0) s.append(rd.entries);
+    if (rd.hardState) s.setHardState(rd.hardState);
+    if (rd.mustSync || rd.snapshot) await s.sync(this.abort.signal);
+    if (this.stopping) return;
+    // 2. Send.
+    this.send(rd.messages);
+    // 3. Leader changes.
+    if (rd.softState && rd.softState.lead !== this.lastLeader) {
+      this.lastLeader = rd.softState.lead;
+      this.handler.leaderChanged(rd.softState.lead, term);
+    }
+    // 4. Apply, advance, then snapshot and compact when due.
+    this.handler.apply(rd);
+    rn.advance(rd);
+    await this.handler.applied(rd);
+  }
+
+  private send(msgs: Message[]): void {
+    if (msgs.length === 0) return;
+    const { rn, opts } = this;
+    const t = opts.transport();
+    if (!t) {
+      opts.logger.warn({ count: msgs.length }, 'no transport attached: dropping messages');
+      return;
+    }
+    const normal: Message[] = [];
+    for (const m of msgs) {
+      if (m.type === MessageType.MsgSnap && m.snapshot) {
+        // The snapshot bytes travel as a streamed body; the message itself carries none.
+        const head: Message = { ...m, snapshot: { ...m.snapshot, data: new Uint8Array(0) } };
+        try {
+          t.sendSnapshot(head, snapshotBody(m.snapshot.data, opts.snapshotChunkBytes));
+        } catch (err) {
+          opts.logger.warn({ err, 'remote-peer-id': formatId(m.to) }, 'transport refused snapshot');
+          rn.reportSnapshot(m.to, 'failure');
+        }
+      } else {
+        normal.push(m);
+      }
+    }
+    if (normal.length === 0) return;
+    try {
+      t.send(normal);
+    } catch (err) {
+      // etcd's transport never fails a send; if ours does, treat the peers as unreachable.
+      opts.logger.warn({ err, count: normal.length }, 'transport refused messages');
+      for (const to of new Set(normal.map((m) => m.to))) rn.reportUnreachable(to);
+    }
+  }
+}
+
+function snapshotBody(data: Uint8Array, chunk: number): SnapshotBody {
+  return {
+    size: data.length,
+    async *[Symbol.asyncIterator]() {
+      for (let off = 0; off < data.length; off += chunk) yield data.subarray(off, Math.min(off + chunk, data.length));
+    },
+  };
+}
