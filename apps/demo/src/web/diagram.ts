@@ -347,9 +347,13 @@ export class Diagram {
         c.lineTo(d.x - r - 2, d.y + r + 2);
         c.stroke();
       }
-      const text = [d.count > 1 ? `×${d.count}` : '', labels ? messageLabel(d.info) : ''].filter(Boolean).join(' ');
-      if (text) this.label(text, d.x, d.y, r, placed);
       c.restore();
+    }
+    // Labels after every dot, so no dot covers one, and beside the dots, not on them.
+    for (const d of dots) placed.push({ x: d.x - 9, y: d.y - 9, w: 18, h: 18 });
+    for (const d of dots) {
+      const text = [d.count > 1 ? `×${d.count}` : '', labels ? messageLabel(d.info) : ''].filter(Boolean).join(' ');
+      if (text) this.label(text, d.x, d.y, d.count > 1 ? 8 : 7, placed);
     }
   }
 
