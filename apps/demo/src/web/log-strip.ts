@@ -18,7 +18,7 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text = '
 export class LogStrips {
   constructor(
     private readonly root: HTMLElement,
-    private readonly columns = 14,
+    private readonly columns = 13,
   ) {}
 
   update(members: MemberView[]): void {

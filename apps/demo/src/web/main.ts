@@ -413,9 +413,15 @@ async function openSession(): Promise<{ session: SessionInfo; resumed: SavedMemb
   const session = await createSession(START_FACTOR);
   if (provider.durable) {
     lock = await lockCluster(lockName(session.clusterId));
-    // Logs of clusters no tab runs any more are of no use: delete them.
-    const held = new Set(((await navigator.locks.query()).held ?? []).map((l) => (l.name ?? '').replace(/^raftwire-demo-/, '')));
-    await idb?.sweep(held);
+    // Logs of clusters no tab runs any more are of no use: delete them, but only after a while,
+    // so a tab that is reloading right now has taken its cluster's lock back.
+    setTimeout(() => {
+      void navigator.locks.query().then((locks) => {
+        const held = new Set((locks.held ?? []).map((l) => (l.name ?? '').replace(/^raftwire-demo-/, '')));
+        held.add(session.clusterId);
+        return idb?.sweep(held);
+      });
+    }, 10_000);
   }
   return { session, resumed: undefined };
 }
