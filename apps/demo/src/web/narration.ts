@@ -79,5 +79,10 @@ function describe(i: NarrationInput): string {
     return `Only ${running.length} of ${n} members are running: nobody can win a majority (${majority}) of votes, so there is no leader until a member comes back.`;
   }
   const term = Math.max(0, ...running.map((m) => m.term));
+  // Who stood in this term: the members that voted for themselves in it.
+  const stood = i.members.filter((m) => m.term === term && m.vote === m.id).map((m) => m.id);
+  if (term > 1 && stood.length > 1) {
+    return `No leader in term ${term}: the vote was split (${list(stood)} each stood, nobody got ${majority} of ${n} votes). Their timers run down again; the first to reach zero stands again in term ${term + 1}.`;
+  }
   return `No leader${term > 1 ? ` in term ${term}` : ' yet'}: every member's election timer (the ring) runs down; the first to reach zero asks the others for votes.`;
 }
