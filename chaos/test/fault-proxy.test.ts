@@ -134,7 +134,49 @@ describe('fault proxy', () => {
     const { proxy, dial } = await setup(['a', 'b']);
     const s = await dial('a', 'b');
     expect((await roundTrip(s, 'hello')).reply).toBe('pong:hello');
+    for (let i = 0; i < 100 && proxy.openConnections()[0]?.dialer === ''; i++) await new Promise((r) => setTimeout(r, 10));
     expect(proxy.openConnections()).toEqual([{ dialer: 'a', listener: 'b' }]);
+  });
+
+  it('names slow-to-identify dialers without delaying healthy links, and never lets an unnamed one cross a fault', async () => {
+    const slow = new PortNames();
+    const proxy = new FaultProxy({
+      resolveDialer: (sock) => new Promise((r) => setTimeout(() => void slow.resolve(sock).then(r), 1500)),
+      random: Math.random,
+    });
+    cleanups.push(() => proxy.close());
+    const up = await upstream(true);
+    cleanups.push(() => new Promise<void>((r) => up.server.close(() => r())));
+    const port = await proxy.addMember('b', up.port);
+    const dial = async (name: string) => {
+      const s = connect({ host: '127.0.0.1', port });
+      s.on('error', () => {});
+      await new Promise<void>((r) => s.once('connect', () => r()));
+      slow.add(s.localPort as number, name);
+      cleanups.push(() => {
+        s.destroy();
+      });
+      return s;
+    };
+    // Healthy: the answer does not wait for the 1.5 s identification.
+    const fast = await dial('a');
+    const r = await roundTrip(fast, 'quick');
+    expect(r.reply).toBe('pong:quick');
+    expect(r.ms).toBeLessThan(1500);
+    while (proxy.openConnections()[0]?.dialer !== 'a') await new Promise((res) => setTimeout(res, 10));
+    // A fault on the listener while a dialer is still unnamed resets that connection.
+    const unnamed = await dial('c');
+    const reset = closed(unnamed);
+    proxy.setLink('c', 'b', { delayMs: 1 });
+    expect(await reset).toBe('ECONNRESET');
+    // With a fault around the listener, nothing flows before the dialer is known, then its faults apply.
+    proxy.setLink('a', 'b', { blocked: true });
+    const held = await dial('a');
+    held.write('blocked?');
+    expect(await nextData(held, 2500)).toBeNull();
+    expect(proxy.openConnections().filter((c) => c.dialer === 'a')).toHaveLength(2);
+    proxy.heal();
+    expect((await nextData(held, 3000))?.toString()).toBe('pong:blocked?');
   });
 
   it('delays each direction by its own amount, with jitter, keeping the byte order', async () => {
@@ -269,7 +311,7 @@ describe('fault proxy', () => {
         .openConnections()
         .map((c) => c.dialer)
         .sort();
-    while (dialers().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((dialers().length < 2 || dialers().includes('')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(dialers()).toEqual(['child', 'self']);
     expect(procTcpAddress('127.0.0.1', 8080)).toBe('0100007F:1F90');
   });

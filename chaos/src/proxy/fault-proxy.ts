@@ -65,6 +65,9 @@ interface Endpoint {
   upstreamPort: number;
 }
 
+/** The dialer of a connection still being identified. */
+const PENDING = '';
+
 function pairKey(from: string, to: string): string {
   return `${from}\u0000${to}`;
 }
@@ -84,6 +87,8 @@ export class FaultProxy {
   private readonly links = new Map<string, LinkFaults>();
   private readonly stats = new Map<string, LinkStats>();
   private readonly live = new Set<Proxied>();
+  /** Accepted sockets still waiting for their dialer to be named. */
+  private readonly waiting = new Set<Socket>();
   private readonly host: string;
   private closing = false;
 
@@ -118,6 +123,7 @@ export class FaultProxy {
     if (!ep) return;
     this.endpoints.delete(name);
     for (const c of [...this.live]) if (c.listener === name || c.dialer === name) this.drop(c, true);
+    for (const s of this.waiting) if (s.localPort === ep.port) reset(s);
     await new Promise<void>((resolve) => ep.server.close(() => resolve()));
   }
 
@@ -138,6 +144,7 @@ export class FaultProxy {
     const merged = { ...this.link(from, to), ...faults };
     if (isHealthy(merged)) this.links.delete(pairKey(from, to));
     else this.links.set(pairKey(from, to), merged);
+    for (const c of [...this.live]) if (c.dialer === PENDING && (c.listener === from || c.listener === to)) this.drop(c, true);
     if (merged.cut) {
       for (const c of [...this.live]) {
         if ((c.dialer === from && c.listener === to) || (c.dialer === to && c.listener === from)) {
@@ -168,7 +175,7 @@ export class FaultProxy {
     return [...this.stats.values()].map((s) => ({ ...s }));
   }
 
-  /** Connections open now. */
+  /** Connections open now (dialer '' while still being identified, '?' when it could not be). */
   openConnections(): { dialer: string; listener: string }[] {
     return [...this.live].map((c) => ({ dialer: c.dialer, listener: c.listener }));
   }
@@ -176,6 +183,7 @@ export class FaultProxy {
   async close(): Promise<void> {
     this.closing = true;
     for (const c of [...this.live]) this.drop(c, true);
+    for (const s of this.waiting) reset(s);
     await Promise.all([...this.endpoints.keys()].map((n) => this.removeMember(n)));
   }
 
@@ -198,39 +206,77 @@ export class FaultProxy {
     }
   }
 
+  /** True when some link to or from `name` has a fault. */
+  private faultyAround(name: string): boolean {
+    for (const k of this.links.keys()) {
+      const [from, to] = k.split('\u0000');
+      if (from === name || to === name) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Finding out who dialled takes a moment (and longer on a loaded machine).
+   * While no link of the listener has a fault, bytes flow at once and the
+   * dialer is named in the background; otherwise nothing flows until it is
+   * known, so no byte crosses a partition. A fault set on a listener resets
+   * its connections whose dialer is still unknown.
+   */
   private accept(listener: string, client: Socket): void {
     client.on('error', () => {});
     if (this.closing) {
       reset(client);
       return;
     }
-    this.options.resolveDialer(client).then(
-      (found) => this.connectUpstream(listener, found, client),
-      () => this.connectUpstream(listener, null, client),
-    );
+    const named = this.options.resolveDialer(client).catch(() => null);
+    this.waiting.add(client);
+    void named.finally(() => this.waiting.delete(client));
+    if (!this.faultyAround(listener)) {
+      const c = this.connectUpstream(listener, null, client);
+      void named.then((found) => {
+        if (!c || c.closed) return;
+        this.identified(c, found);
+        // Faults set meanwhile apply from now on.
+        c.up.kick();
+        c.down.kick();
+      });
+      return;
+    }
+    void named.then((found) => {
+      const c = this.connectUpstream(listener, found ?? '?', client);
+      if (c && found === null) this.identified(c, null);
+    });
   }
 
-  private connectUpstream(listener: string, found: string | null, client: Socket): void {
+  private identified(c: Proxied, found: string | null): void {
+    if (found === null) this.options.log?.(`proxy: could not tell who dialled ${c.listener} from port ${c.client.remotePort ?? '?'}`);
+    c.dialer = found ?? '?';
+    this.counter(c.dialer, c.listener).connections++;
+    if (this.link(c.dialer, c.listener).cut || this.link(c.listener, c.dialer).cut) {
+      this.counter(c.dialer, c.listener).refused++;
+      this.drop(c, true);
+    }
+  }
+
+  /** Connects to the member; `dialer` null while it is still being found out (no faults apply meanwhile). */
+  private connectUpstream(listener: string, dialer: string | null, client: Socket): Proxied | null {
     const ep = this.endpoints.get(listener);
     if (!ep || client.destroyed || this.closing) {
       reset(client);
-      return;
+      return null;
     }
-    if (found === null) this.options.log?.(`proxy: could not tell who dialled ${listener} from port ${client.remotePort}`);
-    const dialer = found ?? '?';
-    if (this.link(dialer, listener).cut || this.link(listener, dialer).cut) {
+    if (dialer !== null && (this.link(dialer, listener).cut || this.link(listener, dialer).cut)) {
       this.counter(dialer, listener).refused++;
       reset(client);
-      return;
+      return null;
     }
     const server = connect({ host: ep.upstreamHost, port: ep.upstreamPort, allowHalfOpen: true });
     server.on('error', () => {});
     server.setNoDelay(true);
     client.setNoDelay(true);
-    const stats = this.counter(dialer, listener);
-    stats.connections++;
+    if (dialer !== null) this.counter(dialer, listener).connections++;
     const c: Proxied = {
-      dialer,
+      dialer: dialer ?? PENDING,
       listener,
       client,
       server,
@@ -238,14 +284,14 @@ export class FaultProxy {
       up: new FaultPipe(
         client,
         server,
-        () => this.link(dialer, listener),
+        () => this.link(c.dialer, listener),
         this.options.random,
         () => this.lossReset(c),
       ),
       down: new FaultPipe(
         server,
         client,
-        () => this.link(listener, dialer),
+        () => this.link(listener, c.dialer),
         this.options.random,
         () => this.lossReset(c),
       ),
@@ -262,10 +308,11 @@ export class FaultProxy {
     client.on('error', () => this.drop(c, true));
     server.on('error', () => this.drop(c, true));
     client.resume();
+    return c;
   }
 
   private lossReset(c: Proxied): void {
-    this.counter(c.dialer, c.listener).resets++;
+    if (c.dialer !== PENDING) this.counter(c.dialer, c.listener).resets++;
     this.drop(c, true);
   }
 
@@ -273,9 +320,11 @@ export class FaultProxy {
     if (c.closed) return;
     c.closed = true;
     this.live.delete(c);
-    const s = this.counter(c.dialer, c.listener);
-    s.bytes += c.up.stats.bytes + c.down.stats.bytes;
-    s.stalls += c.up.stats.stalls + c.down.stats.stalls;
+    if (c.dialer !== PENDING) {
+      const s = this.counter(c.dialer, c.listener);
+      s.bytes += c.up.stats.bytes + c.down.stats.bytes;
+      s.stalls += c.up.stats.stalls + c.down.stats.stalls;
+    }
     c.up.close();
     c.down.close();
     if (hard) {

@@ -30,6 +30,7 @@ export class ProcSocketOwners {
   private readonly owners = new Map<number, string>();
   private inodeOwner = new Map<string, number>();
   private batch: Promise<string> | null = null;
+  private scan: { started: number; done: Promise<void> } | null = null;
 
   /** Names the process `pid` (its connections resolve to `name`). */
   register(pid: number, name: string): void {
@@ -42,25 +43,23 @@ export class ProcSocketOwners {
 
   /** A {@link DialerResolver}: the registered name of the process that dialled `socket`. */
   readonly resolve = async (socket: Socket): Promise<string | null> => {
+    const since = performance.now();
     const peerIp = plainIpv4(socket.remoteAddress);
     const localIp = plainIpv4(socket.localAddress);
     if (!peerIp || !localIp || socket.remotePort === undefined || socket.localPort === undefined) return null;
     const local = procTcpAddress(peerIp, socket.remotePort);
     const remote = procTcpAddress(localIp, socket.localPort);
-    const table = await this.readTable();
+    // The table is generated as it is read, so a line can be missed while sockets come and go: look again.
     let inode: string | null = null;
-    for (const line of table.split('\n')) {
-      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-      const f = line.trim().split(/\s+/);
-      if (f[1] === local && f[2] === remote) {
-        inode = f[9] ?? null;
-        break;
-      }
+    for (let attempt = 0; attempt < 4 && inode === null; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 5 * attempt));
+      inode = findInode(await this.readTable(), local, remote);
     }
+    // Inode 0: the dialer already closed its end (nobody holds it any more).
     if (inode === null || inode === '0') return null;
     let pid = this.inodeOwner.get(inode);
     if (pid === undefined || !this.owners.has(pid)) {
-      await this.rescan();
+      await this.scanSince(since);
       pid = this.inodeOwner.get(inode);
     }
     return pid === undefined ? null : (this.owners.get(pid) ?? null);
@@ -76,6 +75,23 @@ export class ProcSocketOwners {
         });
     }
     return this.batch;
+  }
+
+  /** Waits for a scan of the processes' descriptors that began at or after `since` (one at a time, shared). */
+  private async scanSince(since: number): Promise<void> {
+    for (;;) {
+      const cur = this.scan;
+      if (cur && cur.started >= since) return cur.done;
+      if (cur) {
+        await cur.done;
+        continue;
+      }
+      const done = this.rescan().finally(() => {
+        if (this.scan?.done === done) this.scan = null;
+      });
+      this.scan = { started: performance.now(), done };
+      return done;
+    }
   }
 
   private async rescan(): Promise<void> {
@@ -95,4 +111,17 @@ export class ProcSocketOwners {
     );
     this.inodeOwner = map;
   }
+}
+
+/** The inode of the socket with this local and remote address in a /proc/net/tcp table, or null. */
+function findInode(table: string, local: string, remote: string): string | null {
+  const at = table.indexOf(` ${local} ${remote} `);
+  if (at < 0) return null;
+  const end = table.indexOf('\n', at);
+  // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+  const f = table
+    .slice(at, end < 0 ? undefined : end)
+    .trim()
+    .split(/\s+/);
+  return f[8] ?? null;
 }
