@@ -6,10 +6,11 @@
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { SeededRand } from '@raftwire/raft';
 import { checkKvHistory, type KvCheckResult } from './checker/kv-check.js';
-import { ChaosCluster, type UnexpectedExit } from './cluster/chaos-cluster.js';
+import { ChaosCluster, type Lane, type UnexpectedExit } from './cluster/chaos-cluster.js';
 import { describeOp, historyToJsonl, type KvOperation } from './history.js';
 import { Monitor } from './monitor.js';
 import { type FaultRecord, Nemesis } from './nemesis.js';
@@ -39,6 +40,8 @@ export interface ChaosOptions {
   log?: (line: string) => void;
   progressEveryMs?: number;
   checkTimeoutMs?: number;
+  /** How long the read-back after the final heal may take, ms (default 60 000). */
+  readBackTimeoutMs?: number;
   /** Keep the members' data directories after a passing run (a failing run always keeps them). */
   keepData?: boolean;
   /** Headers for every client API request (a bearer token, once the API takes one). */
@@ -49,7 +52,11 @@ export interface ChaosVerdict {
   seed: number;
   durationMs: number;
   kinds: readonly FaultKind[];
-  /** Linearizable, with no lost acknowledged write. */
+  /**
+   * Linearizable, no lost acknowledged write, no member exited by itself,
+   * every key read back from every member after the final heal, and at least
+   * one operation acknowledged (an empty history proves nothing).
+   */
   pass: boolean;
   linearizable: boolean | null;
   lostWrites: number;
@@ -66,6 +73,8 @@ export interface ChaosVerdict {
   checker: { elapsedMs: number; keys: KvCheckResult['keys'] };
   /** Wall-clock length of the whole run, ms. */
   totalMs: number;
+  /** This process's CPU share and event-loop delay per progress interval (it relays all peer traffic). */
+  harness: { t: number; cpu: number; loopDelayP99Ms: number }[];
   outDir: string;
 }
 
@@ -135,14 +144,27 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
     );
     const nemesis = new Nemesis(cluster, monitor, schedule, { now, log });
     const end = new AbortController();
+    const harness: ChaosVerdict['harness'] = [];
     workload.start();
     const faults = nemesis.run(end.signal);
     const every = o.progressEveryMs ?? (o.durationMs > 120_000 ? 30_000 : 5_000);
+    // This process relays every byte between members: its own delays are the network's. Shown so a reader can tell.
+    const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+    loopDelay.enable();
+    let cpu = process.cpuUsage();
+    let cpuAt = performance.now();
     const progress = setInterval(() => {
       const c = workload.counts();
       const l = monitor?.current();
+      const used = process.cpuUsage(cpu);
+      const share = (used.user + used.system) / 1000 / (performance.now() - cpuAt);
+      cpu = process.cpuUsage();
+      cpuAt = performance.now();
+      const lag = loopDelay.percentile(99) / 1e6;
+      loopDelay.reset();
+      harness.push({ t: now(), cpu: share, loopDelayP99Ms: lag });
       log(
-        `ops ${c.total}: ok ${c.ok}, fail ${c.fail}, unknown ${c.unknown}, in flight ${c.inFlight}; ${l?.leader ? `leader ${l.leader} (${l.lane}) term ${l.term}` : 'no leader'}`,
+        `ops ${c.total}: ok ${c.ok}, fail ${c.fail}, unknown ${c.unknown}, in flight ${c.inFlight}; ${l?.leader ? `leader ${l.leader} (${l.lane}) term ${l.term}` : 'no leader'}; harness cpu ${(share * 100).toFixed(0)}%, loop delay p99 ${lag.toFixed(0)} ms`,
       );
     }, every);
     await sleep(o.durationMs - now());
@@ -150,6 +172,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
     await faults;
     await workload.stop();
     clearInterval(progress);
+    loopDelay.disable();
     const c = workload.counts();
     log(`clients stopped: ${c.total} operations (ok ${c.ok}, fail ${c.fail}, unknown ${c.unknown})`);
 
@@ -171,38 +194,32 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
     log(leader ? `leader ${leader.id} (${leader.lane.name}) after the final heal` : 'NO LEADER within 30 s of the final heal');
     const ops = workload.ops;
     const finalReadFailures: ChaosVerdict['finalReadFailures'] = [];
-    await Promise.all(
-      cluster
-        .members()
-        .filter((l) => l.state === 'running')
-        .map(async (lane) => {
-          for (let k = 0; k < nKeys; k++) {
-            const deadline = now() + 20_000;
-            let last = '';
-            for (;;) {
-              const op: KvOperation = {
-                id: ops.length,
-                client: 'final',
-                member: lane.name,
-                kind: 'get',
-                key: keyName(k),
-                invoke: now(),
-                complete: null,
-                outcome: 'unknown',
-              };
-              ops.push(op);
-              await runOperation(op, cluster.apiUrl(lane), AbortSignal.timeout(3000), now, undefined, o.apiHeaders);
-              if (op.outcome === 'ok') break;
-              last = op.error ?? op.outcome;
-              if (now() > deadline) {
-                finalReadFailures.push({ lane: lane.name, key: op.key, error: last });
-                break;
-              }
-              await sleep(200);
-            }
-          }
-        }),
-    );
+    // Every key from every member, all at once, each retried until it answers or a minute has passed.
+    const readDeadline = now() + (o.readBackTimeoutMs ?? 60_000);
+    const readBack = async (lane: Lane, key: string): Promise<void> => {
+      for (;;) {
+        const op: KvOperation = {
+          id: ops.length,
+          client: 'final',
+          member: lane.name,
+          kind: 'get',
+          key,
+          invoke: now(),
+          complete: null,
+          outcome: 'unknown',
+        };
+        ops.push(op);
+        await runOperation(op, cluster.apiUrl(lane), AbortSignal.timeout(5000), now, undefined, o.apiHeaders);
+        if (op.outcome === 'ok') return;
+        if (now() > readDeadline) {
+          finalReadFailures.push({ lane: lane.name, key, error: op.error ?? op.outcome });
+          return;
+        }
+        await sleep(250);
+      }
+    };
+    const running = cluster.members().filter((l) => l.state === 'running');
+    await Promise.all(running.flatMap((lane) => Array.from({ length: nKeys }, (_, k) => readBack(lane, keyName(k)))));
     log(
       finalReadFailures.length === 0
         ? `read back ${nKeys} keys from every member`
@@ -228,7 +245,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
       seed: o.seed,
       durationMs: o.durationMs,
       kinds: o.kinds,
-      pass: check.linearizable === true && check.lostWrites.length === 0,
+      pass:
+        check.linearizable === true &&
+        check.lostWrites.length === 0 &&
+        cluster.unexpectedExits.length === 0 &&
+        finalReadFailures.length === 0 &&
+        counts.ok > 0,
       linearizable: check.linearizable,
       lostWrites: check.lostWrites.length,
       operations: counts,
@@ -241,6 +263,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
       lostWriteOps: check.lostWrites,
       checker: { elapsedMs: check.elapsedMs, keys: check.keys },
       totalMs: performance.now() - wall0,
+      harness,
       outDir: o.outDir,
     };
     await writeReport(
