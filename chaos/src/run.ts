@@ -307,10 +307,10 @@ function summary(v: ChaosVerdict, rows: readonly ResultRow[]): string {
   if (v.unexpectedExits.length) {
     lines.push('', 'members that exited by themselves:');
     for (const e of v.unexpectedExits) {
-      lines.push(
-        `  ${e.lane} (member ${e.id}): ${e.exit.signal ?? `exit code ${e.exit.code}`}`,
-        ...e.tail.slice(-8).map((l) => `      ${l}`),
-      );
+      // The ERROR lines say why; without any, the last lines.
+      const errors = e.tail.filter((l) => / (ERROR|FATAL) /.test(l));
+      const shown = errors.length > 0 ? errors.slice(-8) : e.tail.slice(-8);
+      lines.push(`  ${e.lane} (member ${e.id}): ${e.exit.signal ?? `exit code ${e.exit.code}`}`, ...shown.map((l) => `      ${l}`));
     }
   }
   if (v.finalReadFailures.length)
