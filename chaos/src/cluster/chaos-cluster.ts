@@ -16,6 +16,7 @@ import { FaultProxy } from '../proxy/fault-proxy.js';
 import { ProcSocketOwners } from '../proxy/socket-owners.js';
 import { type ApiAnswer, apiRequest } from './api-client.js';
 import { type MemberExit, MemberProcess } from './member-process.js';
+import { knownCrash } from '../known-defects.js';
 import { type TearMode, type TearResult, tearWalTail } from './wal-tear.js';
 
 export type LaneState = 'running' | 'stopped' | 'killed' | 'removed';
@@ -50,7 +51,13 @@ export interface MemberStatus {
 export interface UnexpectedExit {
   lane: string;
   id: string;
+  /** ms since the start of the run. */
+  at: number;
   exit: MemberExit;
+  /** The member's ERROR lines (why it stopped, usually). */
+  errors: string[];
+  /** The known defect those lines match (see known-defects.ts), or null. */
+  known: string | null;
   /** The member's last log lines. */
   tail: string[];
 }
@@ -67,6 +74,14 @@ export interface ClusterOptions {
   log: (line: string) => void;
   /** Headers for every API request (a bearer token, once the API takes one). */
   apiHeaders?: Record<string, string>;
+  /** ms since the start of the run (for the record of unexpected exits). */
+  now: () => number;
+  /**
+   * Start a member that exited by itself again after this many ms, as a
+   * supervisor would (null: leave it down until the final heal). A member
+   * that exits because it was removed (code 3) is never restarted.
+   */
+  restartCrashedAfterMs?: number | null;
 }
 
 /** A free TCP port on 127.0.0.1 (bound, then released). */
@@ -212,8 +227,22 @@ export class ChaosCluster {
       const expected = lane.state !== 'running';
       lane.state = lane.state === 'removed' ? 'removed' : 'killed';
       if (!expected && !this.closing) {
-        this.unexpectedExits.push({ lane: lane.name, id: lane.id, exit, tail: [...proc.tail] });
-        this.o.log(`member ${lane.id} (${lane.name}) exited by itself: ${exit.signal ?? `code ${exit.code}`}`);
+        const errors = proc.tail.filter((l) => / (ERROR|FATAL) /.test(l));
+        const known = knownCrash(errors)?.name ?? null;
+        this.unexpectedExits.push({ lane: lane.name, id: lane.id, at: this.o.now(), exit, errors, known, tail: [...proc.tail] });
+        const why = errors[errors.length - 1]?.replace(/^\S+ ERROR\s+/, '') ?? 'no ERROR line';
+        this.o.log(
+          `member ${lane.id} (${lane.name}) exited by itself: ${exit.signal ?? `code ${exit.code}`} — ${why}${known ? ` [known defect: ${known}]` : ''}`,
+        );
+        const after = this.o.restartCrashedAfterMs === undefined ? 1000 : this.o.restartCrashedAfterMs;
+        if (after !== null && exit.code !== 3) {
+          setTimeout(() => {
+            // Only if nobody touched the lane meanwhile (the nemesis may have its own plans for it).
+            if (this.closing || lane.proc !== proc || lane.state !== 'killed') return;
+            this.o.log(`restarting member ${lane.id} (${lane.name}) after it exited by itself`);
+            this.spawn(lane, false);
+          }, after);
+        }
       }
     });
   }
