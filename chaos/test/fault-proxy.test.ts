@@ -179,6 +179,35 @@ describe('fault proxy', () => {
     expect((await nextData(held, 3000))?.toString()).toBe('pong:blocked?');
   });
 
+  it('fails closed on a dialer it cannot name: such a connection is reset when a fault touches its listener, and refused while one does', async () => {
+    const proxy = new FaultProxy({ resolveDialer: () => Promise.resolve(null), random: Math.random });
+    cleanups.push(() => proxy.close());
+    const up = await upstream(true);
+    cleanups.push(() => new Promise<void>((r) => up.server.close(() => r())));
+    const port = await proxy.addMember('b', up.port);
+    const dial = async () => {
+      const s = connect({ host: '127.0.0.1', port });
+      s.on('error', () => {});
+      await new Promise<void>((r) => s.once('connect', () => r()));
+      cleanups.push(() => {
+        s.destroy();
+      });
+      return s;
+    };
+    const s = await dial();
+    expect((await roundTrip(s, 'healthy')).reply).toBe('pong:healthy');
+    for (let i = 0; i < 100 && proxy.openConnections()[0]?.dialer !== '?'; i++) await new Promise((r) => setTimeout(r, 10));
+    const gone = closed(s);
+    proxy.setLink('a', 'b', { blocked: true });
+    expect(await gone).toBe('ECONNRESET');
+    // While a fault touches the listener, an unnamed dialer is reset as soon as it arrives.
+    const refused = connect({ host: '127.0.0.1', port });
+    cleanups.push(() => {
+      refused.destroy();
+    });
+    expect(await closed(refused)).toBe('ECONNRESET');
+  });
+
   it('delays each direction by its own amount, with jitter, keeping the byte order', async () => {
     const { proxy, dial, ups } = await setup(['a', 'b']);
     proxy.setLink('a', 'b', { delayMs: 150 });

@@ -67,6 +67,8 @@ interface Endpoint {
 
 /** The dialer of a connection still being identified. */
 const PENDING = '';
+/** The dialer of a connection that could not be identified. */
+const UNKNOWN = '?';
 
 function pairKey(from: string, to: string): string {
   return `${from}\u0000${to}`;
@@ -144,7 +146,10 @@ export class FaultProxy {
     const merged = { ...this.link(from, to), ...faults };
     if (isHealthy(merged)) this.links.delete(pairKey(from, to));
     else this.links.set(pairKey(from, to), merged);
-    for (const c of [...this.live]) if (c.dialer === PENDING && (c.listener === from || c.listener === to)) this.drop(c, true);
+    // Connections whose dialer is not known (yet) would ignore the new fault: reset them, they will dial again.
+    for (const c of [...this.live]) {
+      if ((c.dialer === PENDING || c.dialer === UNKNOWN) && (c.listener === from || c.listener === to)) this.drop(c, true);
+    }
     if (merged.cut) {
       for (const c of [...this.live]) {
         if ((c.dialer === from && c.listener === to) || (c.dialer === to && c.listener === from)) {
@@ -243,14 +248,19 @@ export class FaultProxy {
       return;
     }
     void named.then((found) => {
-      const c = this.connectUpstream(listener, found ?? '?', client);
-      if (c && found === null) this.identified(c, null);
+      if (found === null) {
+        // Fail closed: a connection nobody can place must not cross a fault.
+        this.options.log?.(`proxy: could not tell who dialled ${listener} from port ${client.remotePort ?? '?'}; reset it`);
+        reset(client);
+        return;
+      }
+      this.connectUpstream(listener, found, client);
     });
   }
 
   private identified(c: Proxied, found: string | null): void {
     if (found === null) this.options.log?.(`proxy: could not tell who dialled ${c.listener} from port ${c.client.remotePort ?? '?'}`);
-    c.dialer = found ?? '?';
+    c.dialer = found ?? UNKNOWN;
     this.counter(c.dialer, c.listener).connections++;
     if (this.link(c.dialer, c.listener).cut || this.link(c.listener, c.dialer).cut) {
       this.counter(c.dialer, c.listener).refused++;
