@@ -290,6 +290,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
   }
 }
 
+function crashes(v: ChaosVerdict): string {
+  const known = v.unexpectedExits.filter((e) => e.known !== null).length;
+  const other = v.unexpectedExits.length - known;
+  const parts: string[] = [];
+  if (other > 0) parts.push(`${other} member crash(es)`);
+  if (known > 0) parts.push(`${known} member crash(es) from known defects`);
+  if (v.finalReadFailures.length > 0) parts.push(`${v.finalReadFailures.length} key(s) not read back`);
+  return parts.length > 0 ? `, ${parts.join(', ')}` : '';
+}
+
 function summary(v: ChaosVerdict, rows: readonly ResultRow[]): string {
   const lines = [
     `chaos run, seed ${v.seed}, ${(v.durationMs / 1000).toFixed(0)} s, faults: ${v.kinds.join(', ') || 'none'}`,
@@ -299,7 +309,7 @@ function summary(v: ChaosVerdict, rows: readonly ResultRow[]): string {
         : v.linearizable === false
           ? 'NOT linearizable'
           : 'linearizability undecided (checker timed out)'
-    }, ${v.lostWrites} lost acknowledged write(s)`,
+    }, ${v.lostWrites} lost acknowledged write(s)${crashes(v)}`,
     '',
     formatRows(rows),
   ];
