@@ -313,7 +313,7 @@ export class ChaosCluster {
     }
     if (proc?.running) {
       const exit = await Promise.race([proc.exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
-      if (exit) outcome += `; it exited by itself (${exit.signal ?? `code ${exit.code}`})`;
+      if (exit) outcome += `; it stopped on its own (${exit.signal ?? `code ${exit.code}`}), as a removed member does`;
       else {
         await proc.kill();
         outcome += '; it did not exit within 5 s and was killed';
