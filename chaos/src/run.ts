@@ -10,6 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { SeededRand } from '@raftwire/raft';
 import { checkKvHistory, type KvCheckResult } from './checker/kv-check.js';
+import { deadline } from './cluster/api-client.js';
 import { ChaosCluster, type Lane, type UnexpectedExit } from './cluster/chaos-cluster.js';
 import { describeOp, historyToJsonl, type KvOperation } from './history.js';
 import { KNOWN_CRASHES } from './known-defects.js';
@@ -214,7 +215,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
           outcome: 'unknown',
         };
         ops.push(op);
-        await runOperation(op, cluster.apiUrl(lane), AbortSignal.timeout(5000), now, undefined, o.apiHeaders);
+        const limit = deadline(5000);
+        await runOperation(op, cluster.apiUrl(lane), limit.signal, now, undefined, o.apiHeaders).finally(limit.dispose);
         if (op.outcome === 'ok') return;
         if (now() > readDeadline) {
           finalReadFailures.push({ lane: lane.name, key, error: op.error ?? op.outcome });

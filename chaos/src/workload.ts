@@ -17,7 +17,7 @@
  */
 import * as http from 'node:http';
 import { SeededRand } from '@raftwire/raft';
-import { apiRequest } from './cluster/api-client.js';
+import { apiRequest, deadline } from './cluster/api-client.js';
 import type { KvOpKind, KvOperation } from './history.js';
 
 export interface WorkloadTarget {
@@ -147,8 +147,12 @@ export class Workload {
         };
         if (kind === 'put') op.value = `${name}-${seq++}`;
         this.ops.push(op);
-        const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.o.requestTimeoutMs)]);
-        await runOperation(op, m.apiUrl, signal, this.o.now, agent, this.target.headers);
+        const limit = deadline(this.o.requestTimeoutMs, this.controller.signal);
+        try {
+          await runOperation(op, m.apiUrl, limit.signal, this.o.now, agent, this.target.headers);
+        } finally {
+          limit.dispose();
+        }
         if (this.controller.signal.aborted && op.outcome === 'unknown') op.error = 'aborted at the end of the run';
         // A member that refuses connections is down: do not spin on it.
         if (op.outcome === 'fail') await new Promise((res) => setTimeout(res, 20 + rand.intn(30)));

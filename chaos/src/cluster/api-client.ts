@@ -22,6 +22,27 @@ export interface ApiRequest {
   headers?: Record<string, string>;
 }
 
+/**
+ * A signal that aborts after `ms`, or when `parent` does; `dispose()` clears
+ * the timer. (Not `AbortSignal.any([parent, AbortSignal.timeout(ms)])`: Node
+ * 20 may garbage-collect a timeout signal held only by `any()`, and the
+ * request then never times out.)
+ */
+export function deadline(ms: number, parent?: AbortSignal): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new Error(`timed out after ${ms} ms`)), ms);
+  const onParent = (): void => ac.abort(parent?.reason);
+  if (parent?.aborted) ac.abort(parent.reason);
+  else parent?.addEventListener('abort', onParent, { once: true });
+  return {
+    signal: ac.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', onParent);
+    },
+  };
+}
+
 /** Connection errors that prove the request was never delivered. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'EADDRNOTAVAIL', 'ENOTFOUND']);
 

@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { FaultProxy } from '../proxy/fault-proxy.js';
 import { ProcSocketOwners } from '../proxy/socket-owners.js';
-import { type ApiAnswer, apiRequest } from './api-client.js';
+import { type ApiAnswer, apiRequest, deadline } from './api-client.js';
 import { type MemberExit, MemberProcess } from './member-process.js';
 import { knownCrash } from '../known-defects.js';
 import { type TearMode, type TearResult, tearWalTail } from './wal-tear.js';
@@ -174,13 +174,18 @@ export class ChaosCluster {
     return this.lanes.filter((l) => l.state !== 'removed');
   }
 
-  api(lane: Lane, path: string, init: { method?: string; body?: string; timeoutMs?: number } = {}): Promise<ApiAnswer> {
-    return apiRequest(`${this.apiUrl(lane)}${path}`, {
-      ...(init.method ? { method: init.method } : {}),
-      ...(init.body !== undefined ? { body: init.body } : {}),
-      signal: AbortSignal.timeout(init.timeoutMs ?? 2000),
-      ...(this.o.apiHeaders ? { headers: this.o.apiHeaders } : {}),
-    });
+  async api(lane: Lane, path: string, init: { method?: string; body?: string; timeoutMs?: number } = {}): Promise<ApiAnswer> {
+    const limit = deadline(init.timeoutMs ?? 2000);
+    try {
+      return await apiRequest(`${this.apiUrl(lane)}${path}`, {
+        ...(init.method ? { method: init.method } : {}),
+        ...(init.body !== undefined ? { body: init.body } : {}),
+        signal: limit.signal,
+        ...(this.o.apiHeaders ? { headers: this.o.apiHeaders } : {}),
+      });
+    } finally {
+      limit.dispose();
+    }
   }
 
   async status(lane: Lane, timeoutMs = 1000): Promise<MemberStatus | null> {
