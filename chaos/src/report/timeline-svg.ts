@@ -77,15 +77,19 @@ export function timelineSvg(input: TimelineInput): string {
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="${LEFT}" y="16" font-size="13" font-weight="bold">${esc(input.title)}</text>`,
   );
-  // Faults: bands over everything, labels on top.
+  // Faults: bands over everything, labels on top where they fit (the band's tooltip names every fault).
+  let labelEnd = 0;
   for (const f of input.faults) {
     const x0 = x(f.start);
     const x1 = x(f.healed ?? T);
     const c = FAULT_COLOUR[f.kind] ?? '#999';
     out.push(
       `<rect x="${x0.toFixed(1)}" y="${top - 8}" width="${Math.max(1, x1 - x0).toFixed(1)}" height="${height - top - 44}" fill="${c}" fill-opacity="0.12"><title>${esc(`${f.kind}: ${f.detail}`)}</title></rect>`,
-      `<text x="${(x0 + 2).toFixed(1)}" y="${top - 10}" fill="${c}" font-size="10">${esc(f.kind)}</text>`,
     );
+    if (x0 >= labelEnd) {
+      out.push(`<text x="${(x0 + 2).toFixed(1)}" y="${top - 10}" fill="${c}" font-size="10">${esc(f.kind)}</text>`);
+      labelEnd = x0 + 6 * f.kind.length + 6;
+    }
     for (const lane of f.lanes) {
       const i = input.lanes.indexOf(lane);
       if (i >= 0) {
