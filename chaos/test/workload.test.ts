@@ -71,3 +71,12 @@ describe('client outcomes', () => {
     expect((hung.complete as number) - hung.invoke).toBeLessThan(5000);
   });
 });
+
+describe('member ports', () => {
+  it('are distinct and below the ephemeral range, so no outgoing connection can take one before its member binds it', async () => {
+    const [lo] = (await import('node:fs')).readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    const ports = await Promise.all(Array.from({ length: 40 }, () => freePort()));
+    expect(new Set(ports).size).toBe(40);
+    for (const p of ports) expect(p).toBeLessThan(lo as number);
+  });
+});

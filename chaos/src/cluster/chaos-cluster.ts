@@ -9,6 +9,7 @@
  * and replaced by a fresh one with a new ID, new ports and an empty data
  * directory, as etcd requires: a removed ID never comes back).
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -84,17 +85,56 @@ export interface ClusterOptions {
   restartCrashedAfterMs?: number | null;
 }
 
-/** A free TCP port on 127.0.0.1 (bound, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** The kernel's range for the local ports of outgoing connections (Linux; the usual default elsewhere). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo && hi && lo <= hi) return [lo, hi];
+  } catch {
+    // not Linux
+  }
+  return [32768, 60999];
+}
+
+function tryListen(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
+    s.once('error', () => resolve(null));
+    s.listen(port, '127.0.0.1', () => {
       const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
+      const bound = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(bound));
     });
   });
+}
+
+const handedOut = new Set<number>();
+
+/**
+ * A free TCP port on 127.0.0.1 for a member to listen on, below the
+ * ephemeral range: a port the kernel may give to an outgoing connection (and
+ * a run makes thousands) could be taken by one between now and the moment the
+ * member binds it. Never the same port twice in a process.
+ */
+export async function freePort(): Promise<number> {
+  const [lo] = ephemeralRange();
+  const min = 10_000;
+  if (lo - min >= 2000) {
+    for (let i = 0; i < 100; i++) {
+      const port = min + Math.floor(Math.random() * (lo - min));
+      if (handedOut.has(port)) continue;
+      handedOut.add(port); // claimed before the await, so concurrent callers never get the same one
+      if ((await tryListen(port)) === port) return port;
+      handedOut.delete(port);
+    }
+  }
+  for (;;) {
+    const port = await tryListen(0);
+    if (port !== null && !handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 const url = (port: number): string => `http://127.0.0.1:${port}`;
@@ -239,7 +279,10 @@ export class ChaosCluster {
         this.o.log(
           `member ${lane.id} (${lane.name}) exited by itself: ${exit.signal ?? `code ${exit.code}`} — ${why}${known ? ` [known defect: ${known}]` : ''}`,
         );
-        const after = this.o.restartCrashedAfterMs === undefined ? 1000 : this.o.restartCrashedAfterMs;
+        // A member that keeps crashing is restarted less and less often (1 s, 2 s, 4 s, … at most 30 s).
+        const base = this.o.restartCrashedAfterMs === undefined ? 1000 : this.o.restartCrashedAfterMs;
+        const recent = this.unexpectedExits.filter((e) => e.lane === lane.name && this.o.now() - e.at < 60_000).length;
+        const after = base === null ? null : Math.min(30_000, base * 2 ** Math.max(0, recent - 1));
         if (after !== null && exit.code !== 3) {
           setTimeout(() => {
             // Only if nobody touched the lane meanwhile (the nemesis may have its own plans for it).
