@@ -13,7 +13,7 @@ import { DEFAULT_KINDS, EXCLUDED_KINDS, FAULT_KINDS, type FaultKind, parseKinds 
 const HELP = `pnpm chaos — a seeded fault schedule against 5 raftwire CLI members, with a linearizability check
 
 usage: pnpm chaos [--minutes N | --seconds N] [--seed S] [--faults kind,kind,...] [--out DIR]
-                  [--clients N] [--keys N] [--results FILE | --no-results] [--keep-data] [--strict]
+                  [--clients N] [--keys N] [--results FILE | --no-results] [--keep-data]
 
   --minutes N, --seconds N  how long clients and faults run (default 1 minute)
   --seed S                  schedule seed (default: random, printed); same seed, same schedule
@@ -23,12 +23,10 @@ usage: pnpm chaos [--minutes N | --seconds N] [--seed S] [--faults kind,kind,...
   --clients N               concurrent clients (default 12); --keys N: key set size (default 8)
   --results FILE            result rows (default bench/results/chaos.json); --no-results: none
   --keep-data               keep the members' data directories after a passing run
-  --strict                  fail on members that crash with a known, not yet fixed defect too
-                            (chaos/src/known-defects.ts; those are reported either way)
 
 The report directory holds history.jsonl, verdict.json, summary.txt, faults.json, timeline.svg,
 status.jsonl and every member's log (logs/). Exit code 0 only when linearizable with 0 lost writes,
-no member crashed (but with a known defect), and every key read back after the final heal.
+no member crashed, and every key read back after the final heal.
 `;
 
 function positiveInt(flag: string, text: string | undefined, def: number, max: number): number {
@@ -55,7 +53,6 @@ async function main(argv: string[]): Promise<number> {
         results: { type: 'string' },
         'no-results': { type: 'boolean' },
         'keep-data': { type: 'boolean' },
-        strict: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -102,7 +99,6 @@ async function main(argv: string[]): Promise<number> {
     keys,
     resultsFile,
     keepData: values['keep-data'] === true,
-    strict: values.strict === true,
   });
   return v.pass ? 0 : 1;
 }

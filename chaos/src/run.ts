@@ -13,7 +13,6 @@ import { checkKvHistory, type KvCheckResult } from './checker/kv-check.js';
 import { deadline } from './cluster/api-client.js';
 import { ChaosCluster, type Lane, type UnexpectedExit } from './cluster/chaos-cluster.js';
 import { describeOp, historyToJsonl, type KvOperation } from './history.js';
-import { KNOWN_CRASHES } from './known-defects.js';
 import { Monitor } from './monitor.js';
 import { type FaultRecord, Nemesis } from './nemesis.js';
 import { formatRows, type ResultRow, row, writeRows } from './report/results.js';
@@ -48,8 +47,6 @@ export interface ChaosOptions {
   keepData?: boolean;
   /** Headers for every client API request (a bearer token, once the API takes one). */
   apiHeaders?: Record<string, string>;
-  /** Fail on every member that exits by itself, known defects too (see known-defects.ts). */
-  strict?: boolean;
 }
 
 export interface ChaosVerdict {
@@ -57,8 +54,8 @@ export interface ChaosVerdict {
   durationMs: number;
   kinds: readonly FaultKind[];
   /**
-   * Linearizable, no lost acknowledged write, no member exited by itself
-   * (except with a known defect, unless `strict`), every key read back from
+   * Linearizable, no lost acknowledged write, no member exited by itself,
+   * every key read back from
    * every member after the final heal, and at least one operation
    * acknowledged (an empty history proves nothing).
    */
@@ -255,7 +252,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
       pass:
         check.linearizable === true &&
         check.lostWrites.length === 0 &&
-        cluster.unexpectedExits.every((e) => !o.strict && e.known !== null) &&
+        cluster.unexpectedExits.length === 0 &&
         finalReadFailures.length === 0 &&
         counts.ok > 0,
       linearizable: check.linearizable,
@@ -293,11 +290,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
 }
 
 function crashes(v: ChaosVerdict): string {
-  const known = v.unexpectedExits.filter((e) => e.known !== null).length;
-  const other = v.unexpectedExits.length - known;
   const parts: string[] = [];
-  if (other > 0) parts.push(`${other} member crash(es)`);
-  if (known > 0) parts.push(`${known} member crash(es) from known defects`);
+  if (v.unexpectedExits.length > 0) parts.push(`${v.unexpectedExits.length} member crash(es)`);
   if (v.finalReadFailures.length > 0) parts.push(`${v.finalReadFailures.length} key(s) not read back`);
   return parts.length > 0 ? `, ${parts.join(', ')}` : '';
 }
@@ -326,9 +320,8 @@ function summary(v: ChaosVerdict, rows: readonly ResultRow[]): string {
     for (const e of v.unexpectedExits) {
       // The ERROR lines say why; without any, the last lines.
       const shown = e.errors.length > 0 ? e.errors.slice(-8) : e.tail.slice(-8);
-      const known = e.known ? ` — known defect ${e.known}: ${KNOWN_CRASHES.find((d) => d.name === e.known)?.description ?? ''}` : '';
       lines.push(
-        `  ${e.lane} (member ${e.id}) at ${(e.at / 1000).toFixed(1)} s: ${e.exit.signal ?? `exit code ${e.exit.code}`}${known}`,
+        `  ${e.lane} (member ${e.id}) at ${(e.at / 1000).toFixed(1)} s: ${e.exit.signal ?? `exit code ${e.exit.code}`}`,
         ...shown.map((l) => `      ${l}`),
       );
     }
@@ -365,7 +358,6 @@ async function writeReport(
       v.longestLeaderlessAfterHealMs === null ? 0 : Math.round(v.longestLeaderlessAfterHealMs),
     ),
     row('members that exited by themselves', 'exits', v.unexpectedExits.length, '== 0'),
-    row('of those, with a known defect', 'exits', v.unexpectedExits.filter((e) => e.known !== null).length),
     row('keys a member could not read back after the final heal', 'keys', v.finalReadFailures.length, '== 0'),
     row('checker time', 'ms', Math.round(v.checker.elapsedMs)),
   ];

@@ -17,7 +17,6 @@ import { FaultProxy } from '../proxy/fault-proxy.js';
 import { ProcSocketOwners } from '../proxy/socket-owners.js';
 import { type ApiAnswer, apiRequest, deadline } from './api-client.js';
 import { type MemberExit, MemberProcess } from './member-process.js';
-import { knownCrash } from '../known-defects.js';
 import { type TearMode, type TearResult, tearWalTail } from './wal-tear.js';
 
 export type LaneState = 'running' | 'stopped' | 'killed' | 'removed';
@@ -57,8 +56,6 @@ export interface UnexpectedExit {
   exit: MemberExit;
   /** The member's ERROR lines (why it stopped, usually). */
   errors: string[];
-  /** The known defect those lines match (see known-defects.ts), or null. */
-  known: string | null;
   /** The member's last log lines. */
   tail: string[];
 }
@@ -273,12 +270,9 @@ export class ChaosCluster {
       lane.state = lane.state === 'removed' ? 'removed' : 'killed';
       if (!expected && !this.closing) {
         const errors = proc.tail.filter((l) => / (ERROR|FATAL) /.test(l));
-        const known = knownCrash(errors)?.name ?? null;
-        this.unexpectedExits.push({ lane: lane.name, id: lane.id, at: this.o.now(), exit, errors, known, tail: [...proc.tail] });
+        this.unexpectedExits.push({ lane: lane.name, id: lane.id, at: this.o.now(), exit, errors, tail: [...proc.tail] });
         const why = errors[errors.length - 1]?.replace(/^\S+ ERROR\s+/, '') ?? 'no ERROR line';
-        this.o.log(
-          `member ${lane.id} (${lane.name}) exited by itself: ${exit.signal ?? `code ${exit.code}`} — ${why}${known ? ` [known defect: ${known}]` : ''}`,
-        );
+        this.o.log(`member ${lane.id} (${lane.name}) exited by itself: ${exit.signal ?? `code ${exit.code}`} — ${why}`);
         // A member that keeps crashing is restarted less and less often (1 s, 2 s, 4 s, … at most 30 s).
         const base = this.o.restartCrashedAfterMs === undefined ? 1000 : this.o.restartCrashedAfterMs;
         const recent = this.unexpectedExits.filter((e) => e.lane === lane.name && this.o.now() - e.at < 60_000).length;
