@@ -1,4 +1,13 @@
 /** Node-only storage: a durable {@link FileStorage} (WAL + snapshot files). Its file formats are internal. */
 export { FileStorage, type FileStorageOptions, type RecoveryInfo } from './file-storage.js';
-// WAL inspection, for repair and fault-injection tools: the record layout and a scanner.
-export { scanWal, type WalScan, WAL_HEADER_BYTES } from './wal-record.js';
+// WAL inspection, for repair and fault-injection tools: the record layout, a scanner and the repair.
+export {
+  inspectWalBytes,
+  scanWal,
+  type WalDamage,
+  WalCorruptionError,
+  type WalScan,
+  WAL_FILE_HEADER_BYTES,
+  WAL_HEADER_BYTES,
+} from './wal-record.js';
+export { repairWal, type WalRepairOptions, type WalRepairReport } from './wal-repair.js';
