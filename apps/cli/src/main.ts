@@ -4,12 +4,14 @@ import { parseClusterArgs, runCluster } from './cluster.js';
 import { parseMemberArgs } from './member-args.js';
 import { runMember } from './member.js';
 import { UsageError } from './usage-error.js';
+import { runWalCommand } from './wal-command.js';
 
 const HELP = `raftwire — run Raft members over the raftwire transport (HTTP)
 
 usage:
   raftwire member --id <hex> --listen <url> --api <url> --peer <hex>=<url> ... [options]
   raftwire cluster [--size N] [--base-port P] [--data-dir DIR] [--log-level L] [--log-format F]
+  raftwire wal repair --data-dir <dir> [--truncate]
   raftwire --help
 
 member options:
@@ -26,6 +28,9 @@ member options:
   --snapshot-entries <n>    snapshot every n applied entries (default 10000)
   --snapshot-catch-up-entries <n>  entries kept behind a snapshot (default 5000)
 
+wal repair: examines a stopped member's WAL and names any damage (file, byte offset); only
+with --truncate does it keep the intact records and drop the rest (the file is copied first).
+
 cluster: runs N members (default 3) on 127.0.0.1 as child processes; member i has ID i,
 peer port P+2(i-1) and API port P+2(i-1)+1 (P default 2380). Ctrl-C stops them all.
 
@@ -33,13 +38,14 @@ client API (JSON over HTTP): PUT/GET/DELETE /v1/kv/:key, GET /v1/status,
 POST /v1/members {"id","peerUrl"}, DELETE /v1/members/:id.
 
 exit codes: 0 stopped by SIGINT/SIGTERM, 1 fatal error, 2 bad command line,
-3 this member was removed from the cluster.
+3 this member was removed from the cluster, 4 (wal repair) the WAL is damaged and was left as it is.
 `;
 
 async function main(argv: string[]): Promise<number> {
   const cmd = argv[0];
   if (cmd === 'member') return runMemberCommand(argv.slice(1));
   if (cmd === 'cluster') return runCluster(parseClusterArgs(argv.slice(1)));
+  if (cmd === 'wal') return runWalCommand(argv.slice(1), (line) => process.stdout.write(`${line}\n`));
   const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: false });
   if (values.help || argv.length === 0) {
     process.stdout.write(HELP);

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { formatId, Transport } from '@raftwire/core';
 import { NodeHttpLink, startRaftServer } from '@raftwire/adapters/http/node';
 import { MemoryStorage, RaftNode, type WritableStorage } from '@raftwire/raft';
-import { FileStorage } from '@raftwire/raft/node';
+import { FileStorage, WalCorruptionError } from '@raftwire/raft/node';
 import { startApiServer } from './api-server.js';
 import { createLogger } from './log.js';
 import { bindHost, type MemberConfig, origin } from './member-args.js';
@@ -22,7 +22,14 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
   let storage: WritableStorage;
   if (cfg.dataDir) {
     await mkdir(cfg.dataDir, { recursive: true });
-    storage = await FileStorage.open(cfg.dataDir, { logger });
+    try {
+      storage = await FileStorage.open(cfg.dataDir, { logger });
+    } catch (err) {
+      if (!(err instanceof WalCorruptionError)) throw err;
+      // Damage that is not a torn tail: starting would drop records that may have been acknowledged.
+      logger.error({ file: err.file, offset: err.offset, reason: err.reason }, err.message);
+      return EXIT_FAILED;
+    }
   } else {
     storage = new MemoryStorage();
   }
