@@ -21,6 +21,18 @@ import type { HardState, Storage } from './storage.js';
 /** No node: etcd's `None`. */
 export const NONE: Id = 0n;
 
+/**
+ * Context of a rejecting MsgAppResp that says "my log ends before entries I acknowledged"
+ * (raftwire's own; an etcd leader ignores it as a stale rejection, as before).
+ */
+const LOST_ENTRIES = new TextEncoder().encode('raftwire:lost-entries');
+
+function isLostEntries(ctx: Uint8Array): boolean {
+  if (ctx.length !== LOST_ENTRIES.length) return false;
+  for (let i = 0; i < ctx.length; i++) if (ctx[i] !== LOST_ENTRIES[i]) return false;
+  return true;
+}
+
 /** A learner may be promoted once its match reaches this fraction of the leader's (etcd's readyPercent). */
 export const LEARNER_READY_FRACTION = 0.9;
 
@@ -594,6 +606,10 @@ export class Raft {
     switch (m.type) {
       case MessageType.MsgAppResp: {
         pr.recentActive = true;
+        if (m.reject && isLostEntries(m.context)) {
+          this.handleLostEntries(m.from, pr, m);
+          return;
+        }
         if (m.reject) {
           let nextProbeIdx = m.rejectHint;
           if (m.logTerm > 0) nextProbeIdx = this.raftLog.findConflictByTerm(m.rejectHint, m.logTerm);
@@ -773,8 +789,47 @@ export class Raft {
   }
 
   private handleHeartbeat(m: Message): void {
-    this.raftLog.commitTo(Math.min(m.commit, this.raftLog.lastIndex()));
+    const last = this.raftLog.lastIndex();
+    this.raftLog.commitTo(Math.min(m.commit, last));
     this.send(createMessage({ type: MessageType.MsgHeartbeatResp, to: m.from, context: m.context }));
+    // A leader's heartbeat commits no more than it believes this member has (its match), so a
+    // commit index past the end of this log means entries it acknowledged are gone (a disk that
+    // lost a write). etcd stops here; this member tells the leader instead, which sends them again.
+    if (m.commit > last) {
+      this.logger.warn(
+        { 'from-peer': formatId(m.from), commit: m.commit, 'last-index': last },
+        'the leader counts entries this member no longer has; asking it to send them again',
+      );
+      this.send(
+        createMessage({
+          type: MessageType.MsgAppResp,
+          to: m.from,
+          index: m.commit,
+          reject: true,
+          rejectHint: last,
+          logTerm: this.raftLog.term(last),
+          context: LOST_ENTRIES,
+        }),
+      );
+    }
+  }
+
+  /**
+   * A follower reports that its log ends before entries it had acknowledged (see
+   * handleHeartbeat): its match comes down to what it still has and it is probed from there.
+   * A late, stale report only costs a resend (the follower acknowledges again); match going
+   * down never takes back a commit.
+   */
+  private handleLostEntries(from: Id, pr: Progress, m: Message): void {
+    const hint = m.logTerm > 0 ? this.raftLog.findConflictByTerm(m.rejectHint, m.logTerm) : m.rejectHint;
+    if (pr.state === ProgressState.Snapshot || hint >= pr.match) return;
+    this.logger.warn(
+      { 'remote-peer-id': formatId(from), match: pr.match, 'last-index': m.rejectHint },
+      'member lost entries it had acknowledged; sending them again',
+    );
+    pr.match = hint;
+    pr.becomeProbe();
+    this.sendAppend(from);
   }
 
   private handleSnapshot(m: Message): void {
