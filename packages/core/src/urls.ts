@@ -6,6 +6,8 @@ export const DEFAULT_URL_SCHEMES: readonly string[] = ['http', 'https', 'unix', 
 /** At most this many URLs per member (X-PeerURLs is an unauthenticated claim). */
 export const MAX_PEER_URLS = 16;
 const MAX_URL_LENGTH = 512;
+/** A DNS name is at most 253 characters; no longer host is dialled. */
+const MAX_HOST_LENGTH = 253;
 
 function invalidUrl(text: string, why: string): RaftwireError {
   return new RaftwireError(ErrorCode.INVALID_URL, `invalid peer URL ${JSON.stringify(text.slice(0, 80))}: ${why}`);
@@ -29,6 +31,7 @@ export function normalizePeerUrl(text: string, schemes: readonly string[] = DEFA
   const scheme = u.protocol.replace(/:$/, '');
   if (!schemes.includes(scheme)) throw invalidUrl(t, `scheme ${scheme} not allowed`);
   if (u.host === '') throw invalidUrl(t, 'no host');
+  if (u.hostname.length > MAX_HOST_LENGTH) throw invalidUrl(t, `host longer than ${MAX_HOST_LENGTH} characters`);
   if (u.username !== '' || u.password !== '') throw invalidUrl(t, 'credentials not allowed');
   if ((u.pathname !== '' && u.pathname !== '/') || u.search !== '' || u.hash !== '') throw invalidUrl(t, 'path not allowed');
   if (scheme !== 'http' && scheme !== 'https') return `${scheme}://${u.host}`;
