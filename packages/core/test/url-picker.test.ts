@@ -55,6 +55,8 @@ describe('peer URL validation', () => {
       'nonsense',
       '',
       'http://127.0.0.1:1?x=1',
+      `http://${'h'.repeat(254)}:1`, // longer than any DNS name
+      `http://127.0.0.1:1/${'p'.repeat(520)}`,
     ]) {
       let err: unknown;
       try {
