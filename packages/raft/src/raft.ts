@@ -95,6 +95,8 @@ export class Raft {
   pendingConfIndex = 0;
   pendingReadIndexMessages: Message[] = [];
   private readOnly = new ReadOnly();
+  /** Last index at which this follower last logged that entries it acknowledged are missing (logged once per index). */
+  private lostEntriesLogged = -1;
   electionElapsed = 0;
   heartbeatElapsed = 0;
   readonly checkQuorum: boolean;
@@ -796,10 +798,13 @@ export class Raft {
     // commit index past the end of this log means entries it acknowledged are gone (a disk that
     // lost a write). etcd stops here; this member tells the leader instead, which sends them again.
     if (m.commit > last) {
-      this.logger.warn(
-        { 'from-peer': formatId(m.from), commit: m.commit, 'last-index': last },
-        'the leader counts entries this member no longer has; asking it to send them again',
-      );
+      if (this.lostEntriesLogged !== last) {
+        this.lostEntriesLogged = last;
+        this.logger.warn(
+          { 'from-peer': formatId(m.from), commit: m.commit, 'last-index': last },
+          'the leader counts entries this member no longer has; asking it to send them again',
+        );
+      }
       this.send(
         createMessage({
           type: MessageType.MsgAppResp,
