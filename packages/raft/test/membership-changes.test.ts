@@ -8,7 +8,7 @@ import { ErrorCode, isRaftwireError, MessageType } from '@raftwire/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KvStateMachine } from '../src/kv.js';
 import type { RaftNode } from '../src/raft-node.js';
-import { Cluster, dec, put, three, url } from './helpers/node-cluster.js';
+import { type Cluster, dec, put, startedThree, url } from './helpers/node-cluster.js';
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -19,13 +19,9 @@ afterEach(async () => {
 const code = (c: string) => (e: unknown) => isRaftwireError(e) && e.code === c;
 
 async function started(seed: number): Promise<{ c: Cluster; leader: RaftNode }> {
-  const c = new Cluster(seed);
-  cleanup.push(() => c.stopAll());
-  for (const m of three()) await c.add(m.id, three());
-  await c.until(() => c.leader() !== undefined);
-  const leader = c.leader() as RaftNode;
-  await c.run(leader.propose(put('a', '1')));
-  return { c, leader };
+  const r = await startedThree(seed);
+  cleanup.push(() => r.c.stopAll());
+  return r;
 }
 
 describe('membership changes', () => {

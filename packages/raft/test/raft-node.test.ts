@@ -9,7 +9,7 @@ import type { KvStateMachine } from '../src/kv.js';
 import { FileStorage } from '../src/node/file-storage.js';
 import { RaftNode } from '../src/raft-node.js';
 import { MemoryStorage } from '../src/storage.js';
-import { Cluster, dec, put, three, url } from './helpers/node-cluster.js';
+import { Cluster, dec, put, startedThree, three, url } from './helpers/node-cluster.js';
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -179,12 +179,8 @@ describe('RaftNode waiters', () => {
    * that it has not applied yet: its reads wait for the apply.
    */
   async function readsWaitingForApply(seed: number) {
-    const c = new Cluster(seed);
+    const { c, leader } = await startedThree(seed);
     cleanup.push(() => c.stopAll());
-    for (const m of three()) await c.add(m.id, three());
-    await c.until(() => c.leader() !== undefined);
-    const leader = c.leader() as RaftNode;
-    await c.run(leader.propose(put('a', '1')));
     const follower = [...c.nodes.values()].find((n) => n !== leader) as RaftNode;
     await c.until(() => follower.status().applied === leader.status().applied);
     c.net.drop = (m) => m.type === MessageType.MsgApp && m.to === follower.id;

@@ -24,13 +24,7 @@ function v1Wal(): Uint8Array {
     encodeWalRecordV1({ snapshot: null, hardState: { term: 1, vote: 1n, commit: 0 }, entries: [ent(1, 1), ent(2, 1)] }),
     encodeWalRecordV1({ snapshot: null, hardState: { term: 1, vote: 1n, commit: 2 }, entries: [ent(3, 1)] }),
   ];
-  const out = new Uint8Array(recs.reduce((n, r) => n + r.length, 0));
-  let off = 0;
-  for (const r of recs) {
-    out.set(r, off);
-    off += r.length;
-  }
-  return out;
+  return new Uint8Array(Buffer.concat(recs));
 }
 
 const flip = (b: Uint8Array, at: number): Uint8Array => {

@@ -96,3 +96,13 @@ export class Cluster {
 }
 
 export const three = (): Member[] => [1n, 2n, 3n].map((id) => ({ id, url: url(id) }));
+
+/** Three members on a fresh network, a leader elected, and one write (a=1) applied by the leader. */
+export async function startedThree(seed: number): Promise<{ c: Cluster; leader: RaftNode }> {
+  const c = new Cluster(seed);
+  for (const m of three()) await c.add(m.id, three());
+  await c.until(() => c.leader() !== undefined);
+  const leader = c.leader() as RaftNode;
+  await c.run(leader.propose(put('a', '1')));
+  return { c, leader };
+}
