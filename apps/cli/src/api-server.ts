@@ -26,7 +26,8 @@ import type { CliLogger } from './log.js';
  * leader / stopped / timed out).
  *
  * Idle connections are closed: one that sends no complete request head within
- * `idleTimeoutMs`, and a kept-alive one idle that long between requests.
+ * `headersTimeoutMs` (default 10 s), and a kept-alive one idle for
+ * `keepAliveTimeoutMs` (default 30 s) between requests.
  */
 export interface ApiServerOptions {
   node: RaftNode;
@@ -36,8 +37,14 @@ export interface ApiServerOptions {
   logger: CliLogger;
   /** How long a write or read may wait (ms). Default 10 000. */
   requestTimeoutMs?: number;
-  /** How long a connection may sit idle before a request head or between requests (ms). Default 5 000. */
-  idleTimeoutMs?: number;
+  /** How long a connection has to send a complete request head (ms); then it is closed. Default 10 000. */
+  headersTimeoutMs?: number;
+  /**
+   * How long a kept-alive connection may sit idle between requests (ms). Default 30 000. It is
+   * sent as the Keep-Alive hint; clients that read it stop reusing a connection a little before
+   * (undici: 1 s), and a short value makes a client that stalls longer than that meet a closed one.
+   */
+  keepAliveTimeoutMs?: number;
 }
 
 export interface ApiServer {
@@ -154,7 +161,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const { node, transport, logger } = o;
   const timeout = o.requestTimeoutMs ?? 10_000;
   const utf8 = new TextDecoder('utf-8', { fatal: true });
-  const idle = o.idleTimeoutMs ?? 5_000;
+  const headersTimeout = o.headersTimeoutMs ?? 10_000;
+  const keepAliveTimeout = o.keepAliveTimeoutMs ?? 30_000;
 
   const route = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -253,7 +261,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     throw new HttpError(404, 'ERR_NOT_FOUND', `no route ${method} ${path}`);
   };
 
-  const server = http.createServer({ connectionsCheckingInterval: Math.max(50, Math.min(1_000, idle / 4)) }, (req, res) => {
+  const server = http.createServer({ connectionsCheckingInterval: Math.max(50, Math.min(1_000, headersTimeout / 4)) }, (req, res) => {
     route(req, res).catch((err: unknown) => {
       const e = toHttpError(err);
       if (e.status >= 500) logger.warn({ err, path: req.url, status: e.status }, 'client request failed');
@@ -267,11 +275,11 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     });
   });
   // Idle connections are closed (a client must not hold descriptors for ever): one with no
-  // complete request head within `idle` (headersTimeout, checked every connectionsCheckingInterval),
-  // a kept-alive one idle for `idle` between requests, and any request not done in time.
-  server.keepAliveTimeout = idle;
-  server.headersTimeout = idle;
-  server.requestTimeout = timeout + idle;
+  // complete request head in time (headersTimeout, checked every connectionsCheckingInterval),
+  // a kept-alive one idle between requests, and any request not done in time.
+  server.keepAliveTimeout = keepAliveTimeout;
+  server.headersTimeout = headersTimeout;
+  server.requestTimeout = timeout + headersTimeout;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {

@@ -11,7 +11,9 @@ let node: RaftNode;
 let transport: Transport;
 let link: NodeHttpLink;
 let api: ApiServer;
-const IDLE_MS = 400;
+/** A second API server on the same member, with short idle timeouts, for the idle-connection test only. */
+let idleApi: ApiServer;
+const IDLE_MS = 500;
 
 beforeAll(async () => {
   const logger = createLogger({ level: 'silent', format: 'text' });
@@ -21,7 +23,16 @@ beforeAll(async () => {
   transport.start();
   node.setTransport(transport);
   await node.start();
-  api = await startApiServer({ node, transport, host: '127.0.0.1', port: 0, logger, idleTimeoutMs: IDLE_MS });
+  api = await startApiServer({ node, transport, host: '127.0.0.1', port: 0, logger });
+  idleApi = await startApiServer({
+    node,
+    transport,
+    host: '127.0.0.1',
+    port: 0,
+    logger,
+    headersTimeoutMs: IDLE_MS,
+    keepAliveTimeoutMs: IDLE_MS,
+  });
   // Leader of its own cluster within a few election timeouts.
   const deadline = Date.now() + 20_000;
   while (node.status().leader !== 1n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -29,6 +40,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api?.close();
+  await idleApi?.close();
   await node?.stop();
   await transport?.stop();
   link?.close();
@@ -113,7 +125,7 @@ describe('client API', () => {
     const closedAfter = (send: string): Promise<number> =>
       new Promise((resolve, reject) => {
         const t0 = Date.now();
-        const s = connect(Number(new URL(api.url).port), '127.0.0.1', () => {
+        const s = connect(Number(new URL(idleApi.url).port), '127.0.0.1', () => {
           if (send) s.write(send);
         });
         s.on('data', () => {});
