@@ -69,3 +69,4 @@ export {
   encodeEtcdVersions,
   decodeEtcdVersions,
 } from './version.js';
+export { EtcdPeerPath, type EtcdProfileOptions, etcdWireProfile } from './profile.js';
