@@ -28,7 +28,10 @@ export interface RaftCallbacks {
   /**
    * Receives an incoming snapshot body (bytes after the MsgSnap envelope),
    * streamed: store it as it arrives. `size` is the declared size; the body
-   * throws ERR_SNAPSHOT_SIZE if it ends early. `signal` aborts when the sender
+   * throws ERR_SNAPSHOT_SIZE if it ends early. With the `etcd-3.4` profile the
+   * wire declares no size: `size` is -1 and the body runs to the end of the
+   * request (over `limits.maxSnapshotBodyBytes` it throws ERR_FRAME_TOO_LARGE);
+   * read it to its end. `signal` aborts when the sender
    * goes away or the transport stops. `process(msg)` is called only after
    * this resolves. Without it, the body (up to
    * `limits.maxBufferedSnapshotBytes`) is put into `msg.snapshot.data` before
