@@ -63,7 +63,7 @@ describe('a Transport with the etcd-3.4 profile', () => {
   it('exchanges messages on both streams and the pipeline with another etcd-profile Transport', async () => {
     const cl = etcdCluster(2);
     const [a, b] = [cl.m(0), cl.m(1)];
-    await waitFor(() => streamsUp(a, b), { timeoutMs: 5000 });
+    await waitFor(() => streamsUp(a, b), 'streams both ways');
     const app = createMessage({
       type: MessageType.MsgApp,
       from: 1n,
@@ -76,7 +76,7 @@ describe('a Transport with the etcd-3.4 profile', () => {
     });
     const hb = createMessage({ type: MessageType.MsgHeartbeat, from: 1n, to: 2n, term: 3, commit: 7 });
     a.transport.send([app, hb]);
-    await waitFor(() => b.raft.received.length >= 2, { timeoutMs: 5000 });
+    await waitFor(() => b.raft.received.length >= 2, 'the stream messages');
     expect(messagesEqual(b.raft.received[0] as never, app)).toBe(true);
     expect(messagesEqual(b.raft.received[1] as never, hb)).toBe(true);
     // the pipeline (streams cut): the body is raftpb, sent as application/protobuf
@@ -87,7 +87,7 @@ describe('a Transport with the etcd-3.4 profile', () => {
     });
     const resp = createMessage({ type: MessageType.MsgAppResp, from: 1n, to: 2n, term: 3, index: 8 });
     await a.transport.get(2n)?.pipeline.post(etcdMessageCodec.encode(resp), new AbortController().signal);
-    await waitFor(() => b.raft.received.length >= 3, { timeoutMs: 5000 });
+    await waitFor(() => b.raft.received.length >= 3, 'the pipeline message');
     expect(messagesEqual(b.raft.received[2] as never, resp)).toBe(true);
     expect(seen[0]?.['content-type']).toBe('application/protobuf');
     expect(seen[0]?.['x-server-version']).toBe('3.4.23');
