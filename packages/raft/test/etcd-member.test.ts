@@ -224,7 +224,7 @@ describe('EtcdMember', () => {
     await clock.advance(3100);
     const again = t.take(MessageType.MsgProp);
     expect(again).toHaveLength(2);
-    expect(decodeEtcdRequest((again[1]?.entries[0] as Entry).data).id).not.toBe(req.id);
+    expect(decodeEtcdRequest(((again[1] as Message).entries[0] as Entry).data).id).not.toBe(req.id);
     const published: number[] = [];
     m.on('published', (e) => published.push(e.index));
     const i = live.snapshot.index + 1;
