@@ -154,7 +154,7 @@ export class EtcdMember extends EventEmitter<EtcdMemberEvents> implements RaftCa
       clock: this.clock,
       timeoutMs: opts.publishTimeoutMs ?? 7000,
       logger: this.logger,
-      ready: () => this.rn !== null && !this.stopping && this.rn.lead !== 0n && this.membership.has(this.id),
+      ready: () => this.rn !== null && !this.stopping && this.rn.lead !== 0n && this.inConfiguration(),
       propose: (data) => {
         try {
           this.rn?.propose(data);
@@ -234,7 +234,7 @@ export class EtcdMember extends EventEmitter<EtcdMemberEvents> implements RaftCa
     });
     this.membership.syncTransport(this.transport);
     await this.o.snapshots.prune(this.keptSnapshots());
-    if (this.membership.has(this.id)) this.noteJoined(true);
+    if (this.inConfiguration()) this.noteJoined(true);
     this.logger.info(
       { applied: this.applied, 'snapshot-index': this.snapshotIndex, members: this.membership.list().map((m) => formatId(m.id)) },
       snap.metadata.index > 0 ? 'restarted from the data directory' : 'started; waiting for the leader to send a snapshot',
@@ -382,7 +382,7 @@ export class EtcdMember extends EventEmitter<EtcdMemberEvents> implements RaftCa
     }
     if (changed) {
       this.membership.syncTransport(this.transport);
-      if (this.membership.has(this.id)) this.noteJoined(false);
+      if (this.inConfiguration()) this.noteJoined(false);
       this.publisher.kick();
     }
   }
@@ -455,6 +455,15 @@ export class EtcdMember extends EventEmitter<EtcdMemberEvents> implements RaftCa
     const keep = new Set(this.received.keys());
     if (this.membership.etcdSnapshot) keep.add(this.membership.etcdSnapshot.index);
     return keep;
+  }
+
+  /**
+   * This member is in the configuration raft applied here: a voter, or a learner the log or a
+   * snapshot named (what a peer's member list said does not count).
+   */
+  private inConfiguration(): boolean {
+    if (this.rn?.confState().voters.includes(this.id)) return true;
+    return this.applied > 0 && this.membership.get(this.id)?.isLearner === true;
   }
 
   private noteJoined(restarted: boolean): void {
