@@ -194,15 +194,18 @@ describe.sequential('raftwire and etcd 3.4.23', () => {
       // Stop the etcd leader: 2 etcd members + rw1 are 3 of 4 voters, so the election needs rw1's vote.
       const leader = etcd.nodes.find((n) => etcd.members().find((m) => m.id === leaderId())?.peerUrls === n.peerUrl);
       if (!leader) throw new Error('cannot tell the etcd leader');
-      await etcd.stop(leader.name);
+      const beforeStop = rw.lines.length;
+      await etcd.stop(leader.name, 'SIGKILL');
       const put = await waitFor('etcdctl put with the leader stopped', 30_000, () => {
-        const r = etcd.ctl(['put', 'after-leader-stop', 'yes', '--command-timeout=5s']);
+        const r = etcd.ctl(['put', 'after-leader-stop', 'yes', '--command-timeout=2s']);
         return r.code === 0 ? r : null;
       });
       expect(put.stdout).toContain('OK');
       const get = etcd.ctl(['get', 'after-leader-stop', '--consistency=l', '--print-value-only']);
       expect(get.stdout.trim()).toBe('yes');
-      mark(`etcd leader ${leader.name} stopped: put and linearizable get work`);
+      // the new leader was elected with rw1's vote
+      const vote = await rw.line(`${hexId} cast MsgVote for`, 5000, beforeStop);
+      mark(`etcd leader ${leader.name} SIGKILLed: rw1 voted (${vote.replace(/^.* cast /, '').split(' local-')[0]}); put and linearizable get work`);
 
       // Stop rw1 too: 2 of 4 voters, no quorum.
       rw.child.kill('SIGTERM');
@@ -235,6 +238,8 @@ describe.sequential('raftwire and etcd 3.4.23', () => {
         }),
       );
       await waitFor('puts under load', 20_000, () => acked.size >= 300);
+      // killed after it compacted its log (every 200 entries here): the restart starts from that state
+      await rw.line('compacted the log up to index', 15_000);
       rw.child.kill('SIGKILL');
       await rw.exited;
       const beforeKill = acked.size;

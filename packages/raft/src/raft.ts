@@ -476,6 +476,10 @@ export class Raft {
           this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (m.type === MessageType.MsgPreVote && m.term > this.term);
         const respType = m.type === MessageType.MsgVote ? MessageType.MsgVoteResp : MessageType.MsgPreVoteResp;
         if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {
+          this.logger.info(
+            { term: this.term, 'msg-term': m.term, 'remote-peer-id': formatId(m.from) },
+            `${formatId(this.id)} cast ${messageTypeName(m.type)} for ${formatId(m.from)} at term ${m.term}`,
+          );
           // Reply with the message's term, not ours: a pre-vote is for a future term.
           this.send(createMessage({ type: respType, to: m.from, term: m.term }));
           if (m.type === MessageType.MsgVote) {

@@ -443,7 +443,7 @@ export class EtcdMember extends EventEmitter<EtcdMemberEvents> implements RaftCa
       this.storage.compact(this.applied);
       this.snapshotIndex = this.applied;
       await this.storage.sync(this.loop?.signal);
-      this.logger.debug({ index: this.applied }, 'compacted the log');
+      this.logger.info({ index: this.applied }, `compacted the log up to index ${this.applied}`);
     }
     if (this.pruneDue) {
       this.pruneDue = false;
