@@ -3,8 +3,8 @@
  * random free ports and data directories in temp dirs, and `raftwire etcd-member` processes.
  * `killAll()` SIGKILLs every process it started and removes the directories; call it in afterAll.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_MAIN, freePort } from './member-process.js';
@@ -22,6 +22,46 @@ export function requireEtcd(): void {
     );
   }
   if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run pnpm run build first`);
+}
+
+/** Peer TLS files: a throwaway CA and one certificate for 127.0.0.1 used both ways (as etcd peers do). */
+export interface PeerTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** Makes a throwaway peer PKI with the openssl binary (EC P-256, valid one day); fails saying what is missing. */
+export function makePeerTls(): PeerTls {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+  } catch {
+    throw new Error("openssl not found on the PATH: install Debian's openssl (apt-get install openssl)");
+  }
+  const dir = tempDir('rw-peer-tls-');
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=raftwire-test-ca');
+  writeFileSync(join(dir, 'peer.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
+  ssl('req', ...ec, '-keyout', 'peer.key', '-out', 'peer.csr', '-subj', '/CN=peer');
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    'peer.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'peer.crt',
+    '-days',
+    '1',
+    '-extfile',
+    'peer.ext',
+  );
+  return { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'peer.crt'), keyFile: join(dir, 'peer.key') };
 }
 
 export interface Proc {
@@ -103,16 +143,22 @@ export class EtcdCluster {
 
   private constructor(private readonly extra: string[]) {}
 
-  /** Starts `n` members (`--snapshot-count` and other flags in `extra`) and waits until it serves puts. */
-  static async start(n: number, extra: string[] = []): Promise<EtcdCluster> {
-    const c = new EtcdCluster(extra);
+  /**
+   * Starts `n` members (`--snapshot-count` and other flags in `extra`) and waits until it serves
+   * puts. With `tls`, the peers speak https and require each other's certificates.
+   */
+  static async start(n: number, extra: string[] = [], tls?: PeerTls): Promise<EtcdCluster> {
+    const peerFlags = tls
+      ? ['--peer-cert-file', tls.certFile, '--peer-key-file', tls.keyFile, '--peer-trusted-ca-file', tls.caFile, '--peer-client-cert-auth']
+      : [];
+    const c = new EtcdCluster([...extra, ...peerFlags]);
     const ports = await Promise.all(Array.from({ length: 2 * n }, freePort));
     for (let i = 0; i < n; i++) {
       const dir = tempDir(`etcd-e${i + 1}-`, true);
       c.nodes.push({
         name: `e${i + 1}`,
         clientUrl: `http://127.0.0.1:${ports[2 * i]}`,
-        peerUrl: `http://127.0.0.1:${ports[2 * i + 1]}`,
+        peerUrl: `${tls ? 'https' : 'http'}://127.0.0.1:${ports[2 * i + 1]}`,
         dir,
         log: join(dir, 'etcd.log'),
         proc: null,

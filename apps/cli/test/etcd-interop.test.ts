@@ -4,6 +4,8 @@
  * 1. A raftwire Transport with the `etcd-3.4` profile, added to etcd as a learner: etcd's members
  *    and it dial each other's streams (both directions work), probe each other, etcd decodes what
  *    it writes; after `etcdctl member remove` it is told `removed` by a 410/403.
+ * 3. With peer TLS (etcd's --peer-cert-file, --peer-key-file, --peer-trusted-ca-file and client
+ *    certificate auth): `raftwire etcd-member` with the same flags joins as a learner from etcd's log.
  * 2. The acceptance run: 3 etcd members (`--snapshot-count 100`), 5 200 keys, `raftwire etcd-member`
  *    added with `etcdctl member add` catches up by etcd's snapshot and publishes its name; with the
  *    etcd leader stopped its vote and acknowledgements make the quorum (puts and linearizable gets
@@ -16,7 +18,7 @@ import { createMessage, type Id, MessageType, Transport } from '@raftwire/core';
 import { decodeEtcdMemberList } from '@raftwire/core/etcd';
 import { RecordingRaft } from '@raftwire/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdCluster, killAll, requireEtcd, spawnEtcdMember, tempDir, waitFor } from './etcd-harness.js';
+import { EtcdCluster, killAll, makePeerTls, requireEtcd, spawnEtcdMember, tempDir, waitFor } from './etcd-harness.js';
 import { freePort, pool } from './member-process.js';
 
 let etcd: EtcdCluster;
@@ -205,7 +207,9 @@ describe.sequential('raftwire and etcd 3.4.23', () => {
       expect(get.stdout.trim()).toBe('yes');
       // the new leader was elected with rw1's vote
       const vote = await rw.line(`${hexId} cast MsgVote for`, 5000, beforeStop);
-      mark(`etcd leader ${leader.name} SIGKILLed: rw1 voted (${vote.replace(/^.* cast /, '').split(' local-')[0]}); put and linearizable get work`);
+      mark(
+        `etcd leader ${leader.name} SIGKILLed: rw1 voted (${vote.replace(/^.* cast /, '').split(' local-')[0]}); put and linearizable get work`,
+      );
 
       // Stop rw1 too: 2 of 4 voters, no quorum.
       rw.child.kill('SIGTERM');
@@ -269,4 +273,43 @@ describe.sequential('raftwire and etcd 3.4.23', () => {
       console.log(`etcd acceptance run: ${stage.join('; ')}`);
     }
   }, 180_000);
+
+  it('joins an etcd cluster whose peers use TLS with the same --peer-* flags as etcd, as a learner replaying the log', async () => {
+    const tls = makePeerTls();
+    const secure = await EtcdCluster.start(1, [], tls);
+    const port = await freePort();
+    const url = `https://127.0.0.1:${port}`;
+    const add = secure.ctl(['member', 'add', 'rw-tls', `--peer-urls=${url}`, '--learner']);
+    const hexId = /Member ([0-9a-f]+) added/.exec(add.stdout)?.[1];
+    expect(hexId, add.stderr).toBeDefined();
+    const rw = spawnEtcdMember([
+      '--id',
+      hexId as string,
+      '--name',
+      'rw-tls',
+      '--listen',
+      url,
+      '--peers',
+      secure.nodes[0]?.peerUrl as string,
+      '--data-dir',
+      tempDir('rw-etcd-tls-'),
+      '--peer-cert-file',
+      tls.certFile,
+      '--peer-key-file',
+      tls.keyFile,
+      '--peer-trusted-ca-file',
+      tls.caFile,
+    ]);
+    try {
+      await rw.line('joined the cluster as a learner', 20_000);
+      await waitFor('etcdctl member list to show rw-tls started', 20_000, () =>
+        secure.members().find((m) => m.id === hexId && m.status === 'started' && m.name === 'rw-tls' && m.learner),
+      );
+      expect(secure.ctl(['member', 'remove', hexId as string]).code).toBe(0);
+      const exit = await Promise.race([rw.exited, new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
+      expect(exit?.code).toBe(3);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\nraftwire log tail:\n${rw.lines.slice(-30).join('\n')}`, { cause: err });
+    }
+  }, 60_000);
 });
