@@ -70,7 +70,7 @@ function ensurePnpm() {
  */
 function ensureApt(packages, binaries, needed) {
   if (binaries.every((b) => existsSync(b))) return;
-  step(`installing Debian ${packages.join(' and ')} (${needed})`);
+  step(`installing Debian ${packages.join(' and ')}`);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
   const aptGet = (args) => (sudo.length ? run('sudo', ['apt-get', ...args], { env }) : run('apt-get', args, { env }));
