@@ -19,5 +19,6 @@ export type { ProgressStatus, RaftStatus } from './raw-node.js';
 export { ProgressState } from './progress.js';
 export type { RaftTransport, SnapshotBody } from './transport.js';
 export { type HardState, MemoryStorage, type Storage, type WritableStorage } from './storage.js';
+export { type EntryContent, readEntry } from './entry-content.js';
 export { decodeKvCommand, encodeKvCommand, type KvCommand, type KvResult, KvStateMachine, type StateMachine } from './kv.js';
 export { ErrorCode, isRaftwireError, RaftwireError } from '@raftwire/core';
