@@ -107,13 +107,17 @@ export async function killAll(): Promise<void> {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-export async function waitFor<T>(what: string, timeoutMs: number, cond: () => Promise<T | undefined | null | false> | T): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  cond: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await cond();
-      if (v) return v;
+      if (v) return v as NonNullable<T>;
     } catch (err) {
       last = err;
     }

@@ -105,7 +105,7 @@ describe.sequential('raftwire and etcd 3.4.23', () => {
           served.push(`${req.method} ${req.path}`);
           return transport.handler(req);
         },
-        { extraPaths: transport.handler.extraPaths },
+        { extraPaths: transport.handler.extraPaths ?? [] },
       ),
       port,
     });
