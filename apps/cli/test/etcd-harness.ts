@@ -306,6 +306,17 @@ export class EtcdCluster {
   }
 }
 
+/**
+ * The new member's ID from `etcdctl member add`'s output. etcdctl prints it with `%16x`, so an ID
+ * whose top digit is zero comes padded with a space (`Member  f9d4829e956e512 added`); the ID
+ * itself, as `member list` and etcd's logs write it, is the unpadded hex.
+ */
+export function addedMemberId(stdout: string): string {
+  const id = /Member +([0-9a-f]{1,16}) added/.exec(stdout)?.[1];
+  if (!id) throw new Error(`etcdctl member add printed no ID: ${stdout}`);
+  return id;
+}
+
 /** A `raftwire etcd-member` process and its log lines. */
 export interface RaftwireEtcdMember extends Proc {
   lines: string[];

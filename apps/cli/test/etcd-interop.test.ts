@@ -4,21 +4,21 @@
  * 1. A raftwire Transport with the `etcd-3.4` profile, added to etcd as a learner: etcd's members
  *    and it dial each other's streams (both directions work), probe each other, etcd decodes what
  *    it writes; after `etcdctl member remove` it is told `removed` by a 410/403.
- * 3. With peer TLS (etcd's --peer-cert-file, --peer-key-file, --peer-trusted-ca-file and client
- *    certificate auth): `raftwire etcd-member` with the same flags joins as a learner from etcd's log.
  * 2. The acceptance run: 3 etcd members (`--snapshot-count 100`), 5 200 keys, `raftwire etcd-member`
  *    added with `etcdctl member add` catches up by etcd's snapshot and publishes its name; with the
  *    etcd leader stopped its vote and acknowledgements make the quorum (puts and linearizable gets
  *    go on, an election among the rest needs its vote); stopped too, puts time out; restarted from
  *    its data dir, puts resume; SIGKILLed under load and restarted, every acknowledged put reads
  *    back; `etcdctl member remove` makes it exit 3.
+ * 3. With peer TLS (etcd's --peer-cert-file, --peer-key-file, --peer-trusted-ca-file and client
+ *    certificate auth): `raftwire etcd-member` with the same flags joins as a learner from etcd's log.
  */
 import { NodeHttpLink, startRaftServer } from '@raftwire/adapters/http/node';
 import { createMessage, type Id, MessageType, Transport } from '@raftwire/core';
 import { decodeEtcdMemberList } from '@raftwire/core/etcd';
 import { RecordingRaft } from '@raftwire/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdCluster, killAll, makePeerTls, requireEtcd, spawnEtcdMember, tempDir, waitFor } from './etcd-harness.js';
+import { addedMemberId, EtcdCluster, killAll, makePeerTls, requireEtcd, spawnEtcdMember, tempDir, waitFor } from './etcd-harness.js';
 import { freePort, pool } from './member-process.js';
 
 let etcd: EtcdCluster;
@@ -62,9 +62,7 @@ async function reconfigure(args: string[]): Promise<string> {
 /** `etcdctl member add` → the new member's hex ID. */
 async function memberAdd(name: string, url: string, learner = false): Promise<string> {
   const out = await reconfigure(['add', name, `--peer-urls=${url}`, ...(learner ? ['--learner'] : [])]);
-  const id = /Member ([0-9a-f]+) added/.exec(out)?.[1];
-  if (!id) throw new Error(`etcdctl member add printed no ID: ${out}`);
-  return id;
+  return addedMemberId(out);
 }
 
 /** A counter of etcd's Prometheus metrics (client URL /metrics) for one series. */
@@ -280,11 +278,11 @@ describe.sequential('raftwire and etcd 3.4.23', () => {
     const port = await freePort();
     const url = `https://127.0.0.1:${port}`;
     const add = secure.ctl(['member', 'add', 'rw-tls', `--peer-urls=${url}`, '--learner']);
-    const hexId = /Member ([0-9a-f]+) added/.exec(add.stdout)?.[1];
-    expect(hexId, add.stderr).toBeDefined();
+    expect(add.code, add.stderr).toBe(0);
+    const hexId = addedMemberId(add.stdout);
     const rw = spawnEtcdMember([
       '--id',
-      hexId as string,
+      hexId,
       '--name',
       'rw-tls',
       '--listen',
@@ -305,7 +303,7 @@ describe.sequential('raftwire and etcd 3.4.23', () => {
       await waitFor('etcdctl member list to show rw-tls started', 20_000, () =>
         secure.members().find((m) => m.id === hexId && m.status === 'started' && m.name === 'rw-tls' && m.learner),
       );
-      expect(secure.ctl(['member', 'remove', hexId as string]).code).toBe(0);
+      expect(secure.ctl(['member', 'remove', hexId]).code).toBe(0);
       const exit = await Promise.race([rw.exited, new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
       expect(exit?.code).toBe(3);
     } catch (err) {
