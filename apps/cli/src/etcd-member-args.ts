@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { type Id, parseId } from '@raftwire/core';
-import { LOG_LEVELS, type LogFormat, type LogLevel } from './log.js';
+import { intFlag, logFlags } from './flags.js';
+import type { LogFormat, LogLevel } from './log.js';
 import { origin } from './member-args.js';
 import { UsageError } from './usage-error.js';
 
@@ -51,14 +52,6 @@ function peerUrl(flag: string, text: string, scheme: 'http:' | 'https:'): URL {
     throw new UsageError(`${flag}: ${JSON.stringify(text)} must be scheme://host:port only`);
   }
   return u;
-}
-
-function int(flag: string, text: string | undefined, def: number, min: number, max: number): number {
-  if (text === undefined) return def;
-  if (!/^\d+$/.test(text)) throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a whole number`);
-  const n = Number(text);
-  if (n < min || n > max) throw new UsageError(`${flag}: ${n} is out of range [${min}, ${max}]`);
-  return n;
 }
 
 /** Parses `raftwire etcd-member` arguments (after the word `etcd-member`); throws {@link UsageError}. */
@@ -131,13 +124,10 @@ export function parseEtcdMemberArgs(argv: readonly string[]): EtcdMemberConfig {
   if (peers.length === 0) throw new UsageError('--peers needs at least one etcd peer URL');
   if (peers.includes(origin(listen))) throw new UsageError(`--peers: ${origin(listen)} is this member's own --listen URL`);
 
-  const heartbeatMs = int('--heartbeat-interval', str('heartbeat-interval'), 100, 1, 10_000);
-  const electionMs = int('--election-timeout', str('election-timeout'), 1000, 1, 60_000);
+  const heartbeatMs = intFlag('--heartbeat-interval', str('heartbeat-interval'), 100, 1, 10_000);
+  const electionMs = intFlag('--election-timeout', str('election-timeout'), 1000, 1, 60_000);
   if (electionMs < 2 * heartbeatMs) throw new UsageError('--election-timeout must be at least twice --heartbeat-interval');
-  const level = str('log-level') ?? 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level: want one of ${LOG_LEVELS.join(', ')}`);
-  const format = str('log-format') ?? 'text';
-  if (format !== 'text' && format !== 'json') throw new UsageError('--log-format: want text or json');
+  const log = logFlags(str('log-level'), str('log-format'));
   return {
     id,
     name,
@@ -147,8 +137,7 @@ export function parseEtcdMemberArgs(argv: readonly string[]): EtcdMemberConfig {
     tls,
     heartbeatMs,
     electionMs,
-    compactEntries: int('--compact-entries', str('compact-entries'), 10_000, 1, 100_000_000),
-    logLevel: level as LogLevel,
-    logFormat: format,
+    compactEntries: intFlag('--compact-entries', str('compact-entries'), 10_000, 1, 100_000_000),
+    ...log,
   };
 }
