@@ -65,6 +65,6 @@ describe('raftwire etcd-member arguments', () => {
       /own --listen/,
     );
     expect(usage([...base, '--insecure', '--heartbeat-interval', '600', '--election-timeout', '1000'])).toMatch(/at least twice/);
-    expect(usage([...base.filter((a, i) => i < 8), '--insecure'])).toMatch(/--data-dir is required/);
+    expect(usage([...base.slice(0, 8), '--insecure'])).toMatch(/--data-dir is required/);
   });
 });
