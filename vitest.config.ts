@@ -16,6 +16,10 @@ export default defineConfig({
       { find: /^@raftwire\/adapters\/http\/node$/, replacement: src('./packages/adapters/src/http/node/index.ts') },
       { find: /^@raftwire\/adapters\/webrtc$/, replacement: src('./packages/adapters/src/webrtc/index.ts') },
       { find: /^@raftwire\/adapters\/webrtc\/node$/, replacement: src('./packages/adapters/src/webrtc/node/index.ts') },
+      { find: /^@raftwire\/adapters\/prometheus$/, replacement: src('./packages/adapters/src/prometheus/index.ts') },
+      { find: /^@raftwire\/member$/, replacement: src('./packages/member/src/index.ts') },
+      { find: /^@raftwire\/member\/http$/, replacement: src('./packages/member/src/http/index.ts') },
+      { find: /^@raftwire\/member\/webrtc$/, replacement: src('./packages/member/src/webrtc/index.ts') },
     ],
   },
   test: {
