@@ -41,6 +41,9 @@ export class RaftMetrics {
     this.m.set(RaftMetricName.hasLeader, NO_LABELS, 0);
     this.m.set(RaftMetricName.isLeader, NO_LABELS, 0);
     this.m.set(RaftMetricName.proposalsPending, NO_LABELS, 0);
+    // Counters show up at 0 from the start, as etcd's do, so a scrape sees every series.
+    this.m.inc(RaftMetricName.leaderChanges, NO_LABELS, 0);
+    this.m.inc(RaftMetricName.proposalsFailed, NO_LABELS, 0);
   }
 
   leaderChanged(lead: Id): void {
