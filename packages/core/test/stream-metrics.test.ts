@@ -13,11 +13,14 @@ it('counts stream bytes sent and received while the streams are open, not only w
   c = makeCluster(2);
   const [a, b] = [c.m(0), c.m(1)];
   await waitFor(() => streamsUp(a, b), 'streams up');
-  a.transport.send(Array.from({ length: 20 }, (_, i) => createMessage({ type: MessageType.MsgHeartbeat, from: 1n, to: 2n, term: 1, commit: i })));
+  a.transport.send(
+    Array.from({ length: 20 }, (_, i) => createMessage({ type: MessageType.MsgHeartbeat, from: 1n, to: 2n, term: 1, commit: i })),
+  );
   await waitFor(() => b.raft.received.length >= 20, 'messages received');
   await waitFor(
     () =>
-      a.metrics.get('etcd_network_peer_sent_bytes_total', { To: '2' }) > 0 && b.metrics.get('etcd_network_peer_received_bytes_total', { From: '1' }) > 0,
+      a.metrics.get('etcd_network_peer_sent_bytes_total', { To: '2' }) > 0 &&
+      b.metrics.get('etcd_network_peer_received_bytes_total', { From: '1' }) > 0,
     'bytes counted on open streams',
   );
   expect(streamsUp(a, b)).toBe(true);
