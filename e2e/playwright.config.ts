@@ -34,10 +34,10 @@ export default defineConfig({
     },
   },
   webServer: {
-    // Builds the page, then serves it with the signalling relay and the Node member.
+    // Builds the page, then starts the demo server (each page it serves gets its own cluster: relay and Node member).
     command: `node node_modules/vite/bin/vite.js build && node dist/server/main.js --port ${port}`,
     cwd: demoDir,
-    url: `http://127.0.0.1:${port}/api/node-status`,
+    url: `http://127.0.0.1:${port}/api/health`,
     timeout: 180_000,
     reuseExistingServer: false,
     stdout: 'pipe',

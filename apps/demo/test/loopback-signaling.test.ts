@@ -1,6 +1,12 @@
-import type { SignalMessage, Signaling, SignalingJoinOptions } from '@raftwire/adapters/webrtc';
+import { InPageSignalingHub, type SignalMessage, type Signaling, type SignalingJoinOptions } from '@raftwire/adapters/webrtc';
 import { describe, expect, it } from 'vitest';
-import { isLoopbackAddress, loopbackOnlySignal, loopbackOnlySignaling, routedSignaling } from '../src/shared/loopback-signaling.js';
+import {
+  absentMemberBackoff,
+  isLoopbackAddress,
+  loopbackOnlySignal,
+  loopbackOnlySignaling,
+  routedSignaling,
+} from '../src/shared/loopback-signaling.js';
 
 const base = { clusterId: '1', from: '2', to: '1', session: 's1' } as const;
 function candidate(line: string): SignalMessage {
@@ -88,5 +94,46 @@ describe('loopback-only ICE filter', () => {
     await ep.send({ ...base, from: '3', to: '2', kind: 'connect' });
     ep.close();
     expect(log).toEqual(['relay->1', 'hub->2', 'hub closed', 'relay closed']);
+  });
+
+  it('asks for a member that is not in signalling at most once per backoff window, until it shows up', async () => {
+    const hub = new InPageSignalingHub(1n);
+    const asked: string[] = [];
+    // The hub, counting what reaches it.
+    const counted: Signaling = {
+      join: async (o) => {
+        const ep = await hub.join(o);
+        return {
+          ...ep,
+          send: (m, opts) => {
+            asked.push(m.to);
+            return ep.send(m, opts);
+          },
+        };
+      },
+    };
+    let now = 0;
+    const ep = await absentMemberBackoff(counted, { minMs: 500, maxMs: 2000, now: () => now }).join({
+      clusterId: 1n,
+      memberId: 2n,
+      onSignal: () => {},
+    });
+    const connect: SignalMessage = { ...base, from: '2', to: '1', kind: 'connect' };
+    const notFound = { code: 'ERR_MEMBER_NOT_FOUND' };
+    await expect(ep.send(connect)).rejects.toMatchObject(notFound);
+    for (let i = 0; i < 5; i++) await expect(ep.send(connect)).rejects.toMatchObject(notFound);
+    expect(asked).toEqual(['1']);
+    now = 500;
+    await expect(ep.send(connect)).rejects.toMatchObject(notFound);
+    expect(asked).toEqual(['1', '1']);
+    now = 1499; // the wait doubled to 1 s
+    await expect(ep.send(connect)).rejects.toMatchObject(notFound);
+    expect(asked).toHaveLength(2);
+    // Member 1 joins and signals: the backoff ends at once.
+    const one = await hub.join({ clusterId: 1n, memberId: 1n, onSignal: () => {} });
+    await one.send({ ...base, from: '1', to: '2', kind: 'connect' });
+    await new Promise((r) => setTimeout(r, 0));
+    await ep.send(connect);
+    expect(asked).toEqual(['1', '1', '1']);
   });
 });

@@ -9,13 +9,15 @@ import { type MessageType, messageTypeName } from '@raftwire/core';
 import { MemoryStorage } from '@raftwire/raft';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DemoMember, type TransportTrace } from '../src/shared/demo-member.js';
-import { SpeedControl } from '../src/shared/speed.js';
+import { DemoTime } from '../src/shared/demo-time.js';
 
 describe('message type names in the demo', () => {
   let member: DemoMember | undefined;
+  const time = new DemoTime();
   afterEach(async () => {
     await member?.stop();
     member = undefined;
+    time.close();
   });
 
   it("are core's, unknown numbers included", async () => {
@@ -27,7 +29,7 @@ describe('message type names in the demo', () => {
       factory: nodePeerConnectionFactory({ stack: 'node-datachannel' }),
       storage: new MemoryStorage(),
       peers: [{ id: 1n, url: webrtcUrl(1n) }],
-      speed: new SpeedControl(),
+      time,
       onTransportEvent: (e) => events.push(e),
     });
     member = m;

@@ -20,6 +20,7 @@ export type { ProgressStatus, RaftStatus } from './raw-node.js';
 export { ProgressState } from './progress.js';
 export type { RaftTransport, SnapshotBody } from './transport.js';
 export { type HardState, MemoryStorage, type Storage, type WritableStorage } from './storage.js';
+export { type EntryContent, readEntry } from './entry-content.js';
 export { decodeKvCommand, encodeKvCommand, type KvCommand, type KvResult, KvStateMachine } from './kv.js';
 export type { ReadableStateMachine, ReadQueryOf, ReadValueOf, ResultOf, StateMachine } from './state-machine.js';
 export { RaftMetricName } from './raft-metrics.js';

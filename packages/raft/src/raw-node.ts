@@ -1,7 +1,7 @@
 import type { ConfState, Entry, Id, Message, SnapshotStatus, Snapshot } from '@raftwire/core';
 import { createEntry, createMessage, EntryType, ErrorCode, isRaftwireError, MessageType } from '@raftwire/core';
 import { type ConfChange, encodeConfChange } from './conf-change.js';
-import { NONE, Raft, type RaftConfig, type SoftState, type StateType } from './raft.js';
+import { NONE, Raft, type RaftConfig, type SoftState, StateType } from './raft.js';
 import type { ReadState } from './read-only.js';
 import { emptyHardState, type HardState, hardStatesEqual, isEmptyHardState } from './storage.js';
 import type { ProgressState } from './progress.js';
@@ -53,6 +53,16 @@ export interface RaftStatus {
   lastIndex: number;
   voters: Id[];
   progress: Map<Id, ProgressStatus>;
+  /**
+   * Ticks since the election timer was last reset: a follower resets it when it hears from the
+   * leader or grants a vote; a leader counts it towards its check-quorum interval.
+   */
+  electionElapsed: number;
+  /**
+   * Ticks at which a follower or candidate campaigns (randomized in [electionTick, 2·electionTick)
+   * at every reset); a leader's check-quorum interval is electionTick.
+   */
+  electionTimeout: number;
 }
 
 const LOCAL_MSGS: ReadonlySet<number> = new Set([
@@ -240,6 +250,8 @@ export class RawNode {
       lastIndex: r.raftLog.lastIndex(),
       voters: r.voters(),
       progress,
+      electionElapsed: r.electionElapsed,
+      electionTimeout: r.state === StateType.Leader ? r.electionTimeout : r.randomizedElectionTimeout,
     };
   }
 }

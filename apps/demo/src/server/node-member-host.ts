@@ -1,94 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DEFAULT_RELAY_PREFIX, webrtcUrl } from '@raftwire/adapters/webrtc';
 import { type SignalingRelay, createSignalingRelay, nodePeerConnectionFactory } from '@raftwire/adapters/webrtc/node';
-import { webrtcUrl } from '@raftwire/adapters/webrtc';
 import { type Id, formatId, parseId } from '@raftwire/core';
 import { type Member, MemoryStorage } from '@raftwire/raft';
-import { DemoMember, type TransportTrace } from '../shared/demo-member.js';
-import { loopbackOnlySignaling, type LoopbackFilterStats } from '../shared/loopback-signaling.js';
-import { SpeedControl } from '../shared/speed.js';
+import { DemoMember, LOG_TAIL, emptyReport, type MemberReport, type RaftEvent, type TransportTrace } from '../shared/demo-member.js';
+import { DemoTime, TICK_MS, type TimeState } from '../shared/demo-time.js';
+import { logView } from '../shared/log-view.js';
+import { type LoopbackFilterStats, loopbackOnlySignaling } from '../shared/loopback-signaling.js';
+import { INITIAL_MEMBERS, NODE_MEMBER, type NodeStatus } from '../shared/session-api.js';
 
-/** The Node member's ID; the page's members are 2, 3, 4 (and 5, 6 when added). */
-export const NODE_MEMBER_ID = 1n;
-/** Initial voters of every demo cluster. */
-export const INITIAL_MEMBERS: readonly Id[] = [1n, 2n, 3n, 4n];
-
-/** What `/api/node-status` returns. */
-export interface NodeMemberStatus {
-  id: string;
-  clusterId: string;
-  state: 'running' | 'stopped';
-  role: string;
-  term: number;
-  commit: number;
-  applied: number;
-  lastIndex: number;
-  leader: string;
-  cut: string[];
-  active: string[];
-  droppedCandidates: number;
-  /** Per peer, per path the Node member picked (`streamMsgAppV2`, `streamMsg`, `pipeline`, `snapshot`): Date.now() of its last use. */
-  paths: Record<string, Record<string, number>>;
-  /** Transport events since the last poll. */
-  events: TransportTrace[];
-}
+const MAX_BUFFERED_EVENTS = 500;
 
 /**
- * One demo cluster's server side: its signalling relay and its Node member
- * (RaftNode + Transport + WebRtcLink over node-datachannel bound to
- * 127.0.0.1). A new page load gets a fresh cluster (new cluster ID), since
- * the page's members keep their logs in memory only.
+ * One page's cluster on the server side: its signalling relay, its demo time
+ * (which follows the page's speed and pause controls), and its Node member: a
+ * RaftNode (MemoryStorage + KvStateMachine) with its own core Transport over a
+ * WebRtcLink on node-datachannel bound to 127.0.0.1.
+ *
+ * The relay listens on a port of its own (127.0.0.1, chosen by the system).
+ * Each of the page's members keeps an event stream open to it, and a browser
+ * opens at most six HTTP/1.1 connections to one host and port: on the page's
+ * own port, two tabs' members would take all six and starve each other.
  */
 export class ClusterSession {
   readonly clusterId: Id;
+  readonly hex: string;
+  /** Shown only to the page that created the cluster; every request about it must carry it. */
+  readonly token = randomUUID();
   readonly relay: SignalingRelay;
-  readonly speed = new SpeedControl();
-  claimed = false;
+  private readonly relayServer: Server;
+  /** The relay's base URL (set by {@link listen}). */
+  relayUrl = '';
+  readonly time = new DemoTime();
+  /** Date.now() of the page's last request. */
+  lastSeen = Date.now();
+  /** Date.now() when the page said it was leaving (a reload comes back within seconds). */
+  leftAt: number | undefined;
   private member: DemoMember | undefined;
-  private storage = new MemoryStorage();
+  private readonly storage = new MemoryStorage();
   private readonly paths: Record<string, Record<string, number>> = {};
-  private events: TransportTrace[] = [];
+  private transportEvents: TransportTrace[] = [];
+  private raftEvents: RaftEvent[] = [];
   private readonly filter: LoopbackFilterStats = { droppedCandidates: 0 };
-  private lastApplied = 0;
+  private lastReport: MemberReport | undefined;
+  private closed = false;
 
   constructor(
     clusterId: Id,
     private readonly loopbackOnly: boolean,
   ) {
     this.clusterId = clusterId;
+    this.hex = formatId(clusterId);
     this.relay = createSignalingRelay({ clusterId });
+    this.relayServer = createServer((req, res) => {
+      if (!this.relay.handle(req, res)) res.writeHead(404).end();
+    });
+  }
+
+  /** Starts the relay on 127.0.0.1 (a free port). */
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.relayServer.once('error', reject);
+      this.relayServer.listen(0, '127.0.0.1', () => resolve());
+    });
+    const addr = this.relayServer.address() as AddressInfo;
+    this.relayUrl = `http://127.0.0.1:${addr.port}${DEFAULT_RELAY_PREFIX}`;
   }
 
   get running(): boolean {
-    return this.member !== undefined;
+    return this.member?.running === true;
   }
 
-  async startMember(): Promise<void> {
-    if (this.member) return;
-    const peers: Member[] = INITIAL_MEMBERS.map((id) => ({ id, url: webrtcUrl(id) }));
+  /** Starts member 1 (again, after a kill: it recovers from its kept storage). */
+  async startMember(): Promise<MemberReport> {
+    if (this.closed) throw new Error('the cluster is closed');
+    if (this.member) return this.report();
+    const peers: Member[] = INITIAL_MEMBERS.map((h) => ({ id: parseId(h), url: webrtcUrl(parseId(h)) }));
     const m = new DemoMember({
-      id: NODE_MEMBER_ID,
+      id: parseId(NODE_MEMBER),
       clusterId: this.clusterId,
       signaling: this.loopbackOnly ? loopbackOnlySignaling(this.relay.hub, this.filter) : this.relay.hub,
       factory: nodePeerConnectionFactory({ stack: 'node-datachannel' }),
       storage: this.storage,
       peers,
-      speed: this.speed,
+      time: this.time,
       onSend: (t) => {
         const p = this.paths[t.to] ?? {};
         p[t.path] = Date.now();
         this.paths[t.to] = p;
       },
       onTransportEvent: (e) => {
-        if (this.events.length < 500) this.events.push(e);
+        if (this.transportEvents.length < MAX_BUFFERED_EVENTS) this.transportEvents.push(e);
+      },
+      onRaftEvent: (e) => {
+        if (this.raftEvents.length < MAX_BUFFERED_EVENTS) this.raftEvents.push(e);
       },
     });
     this.member = m;
-    await m.start();
+    try {
+      await m.start();
+    } catch (err) {
+      this.member = undefined;
+      await m.stop().catch(() => {});
+      throw err;
+    }
+    return this.report();
   }
 
-  async stopMember(): Promise<void> {
+  /** Stops member 1 as a crash would (its storage is kept for a restart). */
+  async stopMember(): Promise<MemberReport> {
     const m = this.member;
+    if (m) this.lastReport = m.report();
     this.member = undefined;
     await m?.stop();
+    return this.report();
   }
 
   cut(peerHex: string, cut: boolean): void {
@@ -100,57 +127,69 @@ export class ClusterSession {
   }
 
   async forceSnapshot(): Promise<number> {
-    return this.member ? this.member.forceSnapshot() : 0;
+    if (!this.member?.running) throw new Error('member 1 is not running');
+    return this.member.forceSnapshot();
   }
 
-  status(): NodeMemberStatus {
+  setTime(s: TimeState): void {
+    this.time.apply(s);
+  }
+
+  /** One tick of member 1's clock while time is paused. */
+  tick(): void {
+    this.time.advance(TICK_MS);
+  }
+
+  private report(): MemberReport {
     const m = this.member;
-    const events = this.events;
-    this.events = [];
-    const base = {
-      id: formatId(NODE_MEMBER_ID),
-      clusterId: formatId(this.clusterId),
+    if (m) return m.report();
+    // Stopped: what it had when it stopped (its storage is kept), as the page shows its own stopped members.
+    const hs = this.storage.initialState().hardState;
+    return {
+      ...emptyReport(NODE_MEMBER, 'stopped'),
+      term: hs.term,
+      commit: hs.commit,
+      applied: this.lastReport?.applied ?? 0,
+      lastIndex: this.storage.lastIndex(),
+      vote: formatId(hs.vote),
+      log: logView(this.storage, hs.commit, this.lastReport?.applied ?? 0, LOG_TAIL),
+    };
+  }
+
+  /** Member 1 now, and the events since the last call. */
+  status(): NodeStatus {
+    const m = this.member;
+    const transportEvents = this.transportEvents;
+    const raftEvents = this.raftEvents;
+    this.transportEvents = [];
+    this.raftEvents = [];
+    const running = m?.running === true;
+    return {
+      clusterId: this.hex,
+      member: this.report(),
+      cut: running && m ? [...m.cut] : [],
+      active:
+        running && m
+          ? m.transport
+              .peerIds()
+              .filter((p) => m.peerActive(p))
+              .map(formatId)
+          : [],
       droppedCandidates: this.filter.droppedCandidates,
       paths: structuredClone(this.paths),
-      events,
-    };
-    const st = m?.status();
-    if (!m || !st?.started || st.stopped) {
-      // Not running (stopped, or not started yet): the last values it had (from its kept storage), as the page shows them.
-      const hs = this.storage.initialState().hardState;
-      return {
-        ...base,
-        state: 'stopped',
-        role: 'stopped',
-        term: hs.term,
-        commit: hs.commit,
-        applied: st?.applied ?? this.lastApplied,
-        lastIndex: this.storage.lastIndex(),
-        leader: '0',
-        cut: [],
-        active: [],
-      };
-    }
-    this.lastApplied = st.applied;
-    return {
-      ...base,
-      state: 'running',
-      role: st.raftState.replace(/^State/, '').toLowerCase(),
-      term: st.term,
-      commit: st.commit,
-      applied: st.applied,
-      lastIndex: st.lastIndex,
-      leader: formatId(st.leader),
-      cut: [...m.cut],
-      active: m.transport
-        .peerIds()
-        .filter((p) => m.peerActive(p))
-        .map(formatId),
+      transportEvents,
+      raftEvents,
+      time: this.time.state(),
     };
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.stopMember();
     this.relay.close();
+    this.relayServer.closeAllConnections();
+    this.relayServer.close();
+    this.time.close();
   }
 }

@@ -1,4 +1,5 @@
 import type { PeerSignalData, SignalMessage, Signaling, SignalingEndpoint, SignalingJoinOptions } from '@raftwire/adapters/webrtc';
+import { ErrorCode, RaftwireError, isRaftwireError } from '@raftwire/core';
 
 /** True for an address that stays on this machine: 127.0.0.1 or ::1. */
 export function isLoopbackAddress(address: string): boolean {
@@ -99,6 +100,75 @@ export function routedSignaling(local: Signaling, remote: Signaling, routeTo: (m
           a.close();
           b.close();
         },
+      };
+    },
+  };
+}
+
+/** How long signals to a member that is not in signalling are refused without asking again. */
+export interface AbsentBackoff {
+  /** First wait after the service said the member is not there. Default 500 ms. */
+  minMs?: number;
+  /** Longest wait (it doubles while the member stays away). Default 4 s. */
+  maxMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Wraps a signalling service so a member that is not there (a stopped
+ * member: the service answers ERR_MEMBER_NOT_FOUND) is asked again at most
+ * once per backoff window, doubling while it stays away; meanwhile sends to it
+ * fail at once with the same error. A signal from that member ends its
+ * backoff. Without this, each member that keeps redialling a stopped peer asks
+ * the relay several times a second (and the browser logs every refusal).
+ */
+export function absentMemberBackoff(inner: Signaling, options: AbsentBackoff = {}): Signaling {
+  const minMs = options.minMs ?? 500;
+  const maxMs = options.maxMs ?? 4000;
+  const now = options.now ?? (() => Date.now());
+  return {
+    async join(opts: SignalingJoinOptions): Promise<SignalingEndpoint> {
+      const away = new Map<string, { until: number; wait: number }>();
+      const ep = await inner.join({
+        ...opts,
+        onSignal: (msg) => {
+          away.delete(msg.from);
+          opts.onSignal(msg);
+        },
+      });
+      // Sends to one recipient go one after another, so a burst of redials waits for the first answer.
+      const last = new Map<string, Promise<unknown>>();
+      const sendNow = async (message: SignalMessage, sendOpts?: { signal?: AbortSignal }): Promise<void> => {
+        const a = away.get(message.to);
+        if (a && now() < a.until) {
+          throw new RaftwireError(
+            ErrorCode.MEMBER_NOT_FOUND,
+            `member ${message.to} is not in signalling; asking again in ${Math.ceil(a.until - now())} ms`,
+          );
+        }
+        try {
+          await ep.send(message, sendOpts);
+          away.delete(message.to);
+        } catch (err) {
+          if (isRaftwireError(err, ErrorCode.MEMBER_NOT_FOUND)) {
+            const wait = a ? Math.min(maxMs, a.wait * 2) : minMs;
+            away.set(message.to, { until: now() + wait, wait });
+          }
+          throw err;
+        }
+      };
+      return {
+        memberId: ep.memberId,
+        send: (message, sendOpts) => {
+          const p = (last.get(message.to) ?? Promise.resolve()).then(() => sendNow(message, sendOpts));
+          const settled = p.catch(() => {});
+          last.set(message.to, settled);
+          void settled.then(() => {
+            if (last.get(message.to) === settled) last.delete(message.to);
+          });
+          return p;
+        },
+        close: () => ep.close(),
       };
     },
   };

@@ -1,9 +1,20 @@
 import './shims.js';
-import type { MessageTrace, TransportTrace } from '../shared/demo-member.js';
-import { type MemberView, NODE_MEMBER, PageCluster } from './cluster.js';
-import { LEGEND, PATH_NAMES, messageColor } from './colors.js';
+import type { HeldDelivery } from '../shared/deliveries.js';
+import { messageSentence } from '../shared/message-info.js';
+import { NODE_MEMBER, type SessionInfo } from '../shared/session-api.js';
+import { ApiFailure, SessionApi, createSession } from './api.js';
+import { type MemberView, PageCluster, type SavedMembers } from './cluster.js';
+import { MESSAGE_STYLES } from './colors.js';
+import { LinksTable, MemberCards, button } from './controls.js';
 import { Diagram } from './diagram.js';
+import { EventLog } from './event-log.js';
 import { LinkStats } from './link-stats.js';
+import { LogStrips } from './log-strip.js';
+import { type TrackedProposal, narrate } from './narration.js';
+import { IndexedDbStorage } from './indexeddb-storage.js';
+import { type MemberStorageProvider, indexedDbStorageProvider, memoryStorageProvider } from './page-storage.js';
+import { type TabLock, lockCluster } from './tab-lock.js';
+import { canGatherLoopback, isChromium, loopbackAdvice, mediaPermission, requestMediaPermission } from './webrtc-probe.js';
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -14,304 +25,192 @@ const $ = <T extends HTMLElement>(id: string): T => {
 const params = new URLSearchParams(location.search);
 /** `?ice=any` lifts the loopback-only ICE filter (for a person who knows what they are doing). */
 const loopbackOnly = params.get('ice') !== 'any';
+/** The page opens slowed so the first election can be followed; `?speed=1` opens in real time. */
+const START_FACTOR = Number(params.get('speed') ?? 5);
+const SESSION_KEY = 'raftwire-demo-session';
 
+/**
+ * Page members keep their logs in IndexedDB (a reload resumes the cluster) where the browser has
+ * it and Web Locks (one tab per cluster); `?storage=memory` keeps them in memory (a reload starts over).
+ */
+const durable = params.get('storage') !== 'memory' && typeof indexedDB !== 'undefined' && typeof navigator.locks !== 'undefined';
+const idb = durable ? indexedDbStorageProvider() : undefined;
+const provider: MemberStorageProvider = idb ?? memoryStorageProvider;
 const stats = new LinkStats();
 const diagram = new Diagram($<HTMLCanvasElement>('canvas'));
-const eventsEl = $<HTMLOListElement>('events');
+const logs = new LogStrips($('logs'));
+const events = new EventLog($<HTMLOListElement>('events'), $<HTMLInputElement>('show-transport'));
 const opStatus = $('op-status');
+const timeEl = $('time');
 
-function logEvent(text: string, kind = ''): void {
-  const li = document.createElement('li');
-  const t = new Date();
-  li.textContent = `${t.toTimeString().slice(0, 8)}.${String(t.getMilliseconds()).padStart(3, '0')}  ${text}`;
-  if (kind) li.className = kind;
-  eventsEl.prepend(li);
-  while (eventsEl.childElementCount > 150) eventsEl.lastElementChild?.remove();
-}
-
-const EVENT_TEXT: Record<string, string> = {
-  'peer:active': 'peer active',
-  'peer:inactive': 'peer inactive',
-  'message:dropped': 'dropped',
-  removed: 'told it was removed by',
-  'stream:attached': 'stream attached',
-  'stream:closed': 'stream closed',
-  'snapshot:progress': 'snapshot progress to',
-  'snapshot:done': 'snapshot sent to',
-  'snapshot:failed': 'snapshot failed to',
-};
-const lastDropLog = new Map<string, number>();
+let started = false;
+/** What the narration says while the cluster is not running (a permission to ask for, another tab, …). */
+let waiting: string | undefined;
+let proposal: TrackedProposal | undefined;
+let electedAt = 0;
+let lastLeader = '';
+let lock: TabLock | undefined;
 
 const cluster = new PageCluster(
   {
-    message(t: MessageTrace) {
-      const now = performance.now();
-      stats.message(t, now);
-      diagram.message(t, now, t.from !== NODE_MEMBER && cluster.isCut(t.from, t.to));
-    },
-    nodePath(to: string, path: string, at: number) {
-      stats.path(NODE_MEMBER, to, path, at);
-    },
-    event(e: TransportTrace) {
+    raftEvent: (e) => events.raft(e),
+    transportEvent(e) {
       stats.event(e);
-      if (e.event === 'message:dropped') {
-        // one line per link per second, the counts are on the link
-        const k = `${e.member}>${e.peer}`;
-        const now = performance.now();
-        if ((lastDropLog.get(k) ?? 0) > now - 1000) return;
-        lastDropLog.set(k, now);
-      }
-      const kind = e.event.startsWith('snapshot') ? 'snap' : e.event === 'peer:inactive' || e.event === 'message:dropped' ? 'bad' : '';
-      logEvent(`member ${e.member}: ${EVENT_TEXT[e.event] ?? e.event} ${e.peer}${e.detail ? ` — ${e.detail}` : ''}`, kind);
+      events.transport(e);
+    },
+    sent: (t) => stats.message(t, performance.now()),
+    nodePath: (to, path, at) => stats.path(NODE_MEMBER, to, path, at),
+    held: (d) => diagram.held(d),
+    released: (d) => diagram.released(d, cluster.time.now()),
+    dropped(d: HeldDelivery, reason: string) {
+      diagram.dropped(d, cluster.time.now());
+      stats.event({ at: Date.now(), member: d.info.from, event: 'message:dropped', peer: d.info.to, detail: reason });
+    },
+    lost: (reason) => {
+      started = false;
+      waiting = 'The cluster is gone (see above).';
+      sessionStorage.removeItem(SESSION_KEY);
+      void provider.discard(cluster.clusterId);
+      showNotice(reason, [['Start a new cluster', () => location.reload()]]);
+      setControls(false);
     },
   },
+  provider,
   loopbackOnly,
 );
 
-async function op(what: string, fn: () => Promise<string | undefined>): Promise<void> {
+/** Runs a user's operation and shows what really happened: its result, or why it failed. */
+async function op(what: string, fn: () => Promise<string>): Promise<void> {
   opStatus.textContent = `${what}…`;
+  opStatus.className = 'busy';
   try {
     const r = await fn();
-    opStatus.textContent = r ?? `${what}: done`;
-    logEvent(`demo: ${r ?? `${what}: done`}`, 'op');
+    opStatus.textContent = r;
+    opStatus.className = 'ok';
+    events.op(`demo: ${r}`, true);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     opStatus.textContent = `${what} failed: ${msg}`;
-    logEvent(`demo: ${what} failed: ${msg}`, 'bad');
+    opStatus.className = 'bad';
+    events.op(`demo: ${what} failed: ${msg}`, false);
   }
 }
 
-// ---- member cards -----------------------------------------------------------
+const cards = new MemberCards($('members'), cluster, op);
+const links = new LinksTable($<HTMLTableElement>('links'), cluster, stats, op);
 
-interface Card {
-  root: HTMLElement;
-  stats: HTMLElement;
-  kill: HTMLButtonElement;
-  partition: HTMLButtonElement;
-  remove: HTMLButtonElement;
-  snapshot: HTMLButtonElement;
-}
-const cards = new Map<string, Card>();
+// ---- notices (permission, another tab, cluster lost) ------------------------------------------
 
-function button(text: string, label: string, onClick: () => void): HTMLButtonElement {
-  const b = document.createElement('button');
-  b.type = 'button';
-  b.textContent = text;
-  b.setAttribute('aria-label', label);
-  b.addEventListener('click', onClick);
-  return b;
+function showNotice(text: string, actions: [string, () => void][] = []): void {
+  $('notice').hidden = false;
+  $('notice-text').textContent = text;
+  $('notice-actions').replaceChildren(...actions.map(([label, fn]) => button(label, label, fn)));
 }
 
-function card(m: MemberView): Card {
-  let c = cards.get(m.id);
-  if (c) return c;
-  const root = document.createElement('div');
-  root.className = 'card';
-  root.dataset['nodeId'] = m.id;
-  const title = document.createElement('h3');
-  title.textContent = `Member ${m.id} · ${m.where === 'node' ? 'Node.js' : 'browser'}`;
-  const st = document.createElement('div');
-  st.className = 'stats';
-  const row = document.createElement('div');
-  row.className = 'row';
-  const id = m.id;
-  const kill = button('Kill', `Kill member ${id}`, () => {
-    const running = kill.dataset['running'] === 'true';
-    void op(`${running ? 'kill' : 'restart'} member ${id}`, async () => {
-      if (running) await cluster.kill(id);
-      else await cluster.restart(id);
-      return `${running ? 'killed' : 'restarted'} member ${id}`;
-    });
-  });
-  const partition = button('Partition', `Partition member ${id}`, () => {
-    const on = !cluster.partitioned.has(id);
-    void op(`${on ? 'partition' : 'heal'} member ${id}`, async () => {
-      await cluster.setPartitioned(id, on);
-      return `${on ? 'partitioned' : 'healed'} member ${id}`;
-    });
-  });
-  const remove = button('Remove', `Remove member ${id}`, () => {
-    void op(`remove member ${id}`, async () => {
-      await cluster.removeMember(id);
-      return `removed member ${id} from the cluster`;
-    });
-  });
-  const snapshot = button('Snapshot', `Snapshot member ${id}`, () => {
-    void op(`snapshot member ${id}`, async () => `member ${id}: snapshot at index ${await cluster.forceSnapshot(id)}, log compacted`);
-  });
-  row.append(kill, partition, remove, snapshot);
-  root.append(title, st, row);
-  $('members').append(root);
-  c = { root, stats: st, kill, partition, remove, snapshot };
-  cards.set(m.id, c);
-  return c;
+function hideNotice(): void {
+  $('notice').hidden = true;
 }
 
-function updateCards(views: MemberView[]): void {
-  for (const m of views) {
-    const c = card(m);
-    const d = c.root.dataset;
-    d['role'] = m.state === 'running' ? m.role : m.removed ? 'removed' : 'stopped';
-    d['term'] = String(m.term);
-    d['commit'] = String(m.commit);
-    d['applied'] = String(m.applied);
-    d['lastIndex'] = String(m.lastIndex);
-    d['state'] = m.state;
-    d['partitioned'] = String(m.partitioned);
-    c.root.className = `card ${d['role']}`;
-    c.stats.textContent = `${d['role']} · term ${m.term} · commit ${m.commit} · applied ${m.applied} · log ${m.lastIndex}`;
-    const running = m.state === 'running';
-    c.kill.dataset['running'] = String(running);
-    c.kill.textContent = running ? 'Kill' : 'Restart';
-    c.kill.setAttribute('aria-label', `${running ? 'Kill' : 'Restart'} member ${m.id}`);
-    c.kill.disabled = m.removed;
-    const part = cluster.partitioned.has(m.id);
-    c.partition.textContent = part ? 'Heal' : 'Partition';
-    c.partition.setAttribute('aria-label', `${part ? 'Heal' : 'Partition'} member ${m.id}`);
-    c.remove.disabled = m.removed || !running;
-    c.snapshot.disabled = !running;
-  }
-}
-
-// ---- links table ------------------------------------------------------------
-
-const linkRows = new Map<string, { row: HTMLTableRowElement; cells: HTMLTableCellElement[]; btn: HTMLButtonElement }>();
-
-function pathText(paths: string[]): string {
-  return paths.length === 0 ? '—' : paths.map((p) => PATH_NAMES[p] ?? p).join(' + ');
-}
-
-function activeText(v: boolean | undefined): string {
-  return v === undefined ? '—' : v ? 'active' : 'inactive';
-}
-
-function updateLinks(views: MemberView[], now: number): void {
-  const table = $<HTMLTableElement>('links');
-  if (!table.tHead) {
-    const head = table.createTHead().insertRow();
-    for (const h of ['link', 'path a→b', 'path b→a', 'peer a→b / b→a', 'msg/s', 'dropped', '']) {
-      const th = document.createElement('th');
-      th.textContent = h;
-      head.append(th);
-    }
-  }
-  const body = table.tBodies[0] ?? table.createTBody();
-  for (let i = 0; i < views.length; i++) {
-    for (let j = i + 1; j < views.length; j++) {
-      const a = (views[i] as MemberView).id;
-      const b = (views[j] as MemberView).id;
-      const key = `${a}-${b}`;
-      let r = linkRows.get(key);
-      if (!r) {
-        const row = body.insertRow();
-        row.dataset['link'] = key;
-        const cells = Array.from({ length: 6 }, () => row.insertCell());
-        const btn = button('Cut', `Cut link ${a}–${b}`, () => {
-          const cut = !cluster.cutLinks.has(key);
-          void op(`${cut ? 'cut' : 'heal'} link ${a}–${b}`, async () => {
-            await cluster.setLinkCut(a, b, cut);
-            return `${cut ? 'cut' : 'healed'} link ${a}–${b}`;
-          });
-        });
-        row.insertCell().append(btn);
-        r = { row, cells, btn };
-        linkRows.set(key, r);
-      }
-      const ab = stats.get(a, b, now);
-      const ba = stats.get(b, a, now);
-      const cut = cluster.isCut(a, b);
-      const [c0, c1, c2, c3, c4, c5] = r.cells as [
-        HTMLTableCellElement,
-        HTMLTableCellElement,
-        HTMLTableCellElement,
-        HTMLTableCellElement,
-        HTMLTableCellElement,
-        HTMLTableCellElement,
-      ];
-      c0.textContent = `${a} ↔ ${b}${cut ? ' ✂' : ''}`;
-      c1.textContent = pathText(ab.paths);
-      c2.textContent = pathText(ba.paths);
-      c3.textContent = `${activeText(cluster.linkActive(a, b))} / ${activeText(cluster.linkActive(b, a))}${cut ? ' (paused: cut)' : ''}`;
-      c4.textContent = String(ab.rate + ba.rate);
-      c5.textContent = String(ab.dropped + ba.dropped);
-      r.row.className = cut ? 'cut' : '';
-      r.row.dataset['cut'] = String(cut);
-      const userCut = cluster.cutLinks.has(key);
-      r.btn.textContent = userCut ? 'Heal' : 'Cut';
-      r.btn.setAttribute('aria-label', `${userCut ? 'Heal' : 'Cut'} link ${a}–${b}`);
-    }
-  }
-}
-
-// ---- summary, legend, loop ----------------------------------------------------
-
-function updateSummary(views: MemberView[]): void {
-  const leader = views.find((v) => v.state === 'running' && v.role === 'leader');
-  const running = views.filter((v) => v.state === 'running').length;
-  const s = $('summary');
-  s.textContent = leader
-    ? `Leader: member ${leader.id} (${leader.where === 'node' ? 'Node.js' : 'browser'}) · term ${leader.term} · commit ${leader.commit} · ${running}/${views.length} members running · cluster ${cluster.clusterId.toString(16)} · speed ${cluster.speed.factor === 1 ? 'real time' : `${cluster.speed.factor}× slower`}`
-    : `No leader yet — election in progress · ${running}/${views.length} members running`;
-  s.dataset['leader'] = leader?.id ?? '';
-}
-
-function legend(): void {
-  const el = $('legend');
-  for (const [type, label] of LEGEND) {
-    const span = document.createElement('span');
-    const dot = document.createElement('i');
-    dot.style.background = messageColor(type);
-    span.append(dot, ` ${label}`);
-    el.append(span);
-  }
-  const more = document.createElement('span');
-  more.textContent = '· ×N = N messages batched · crossed out = dropped on a cut link · dashed line = peer not active · red = cut';
-  el.append(more);
-}
-
-let lastPanels = 0;
-function frame(): void {
-  const now = performance.now();
-  const views = cluster.views();
-  diagram.draw(
-    views,
-    (a, b) => ({ cut: cluster.isCut(a, b), activeAB: cluster.linkActive(a, b), activeBA: cluster.linkActive(b, a) }),
-    stats,
-    now,
+/** Resolves with the label of the action the person picks. */
+function ask(text: string, choices: string[]): Promise<string> {
+  return new Promise((resolve) =>
+    showNotice(
+      text,
+      choices.map((c) => [c, () => resolve(c)] as [string, () => void]),
+    ),
   );
-  if (now - lastPanels > 250) {
-    lastPanels = now;
-    updateCards(views);
-    updateLinks(views, now);
-    updateSummary(views);
-  }
-  requestAnimationFrame(frame);
 }
 
-async function hasMediaPermission(): Promise<boolean> {
-  try {
-    const st = await navigator.permissions.query({ name: 'microphone' as PermissionName });
-    return st.state === 'granted';
-  } catch {
-    return false;
-  }
+// ---- time controls ----------------------------------------------------------------------------
+
+function setControls(on: boolean): void {
+  for (const id of ['pause', 'speed', 'propose-100', 'add-member']) $<HTMLButtonElement>(id).disabled = !on;
+  ($('propose-form').querySelector('button[type=submit]') as HTMLButtonElement).disabled = !on;
+  updateTimeControls();
 }
 
-async function start(): Promise<void> {
-  legend();
+function updateTimeControls(): void {
+  const paused = cluster.time.paused;
+  const pause = $<HTMLButtonElement>('pause');
+  pause.textContent = paused ? 'Resume' : 'Pause';
+  pause.classList.toggle('paused', paused);
+  const next = cluster.deliveries.list()[0];
+  $<HTMLButtonElement>('step').disabled = !started || !paused || next === undefined;
+  $<HTMLButtonElement>('tick').disabled = !started || !paused;
+  const sel = $<HTMLSelectElement>('speed');
+  if (sel.value !== String(cluster.time.factor)) sel.value = String(cluster.time.factor);
+  timeEl.dataset['paused'] = String(paused);
+  timeEl.dataset['factor'] = String(cluster.time.factor);
+  timeEl.dataset['delivered'] = String(cluster.deliveries.delivered);
+  timeEl.dataset['held'] = String(cluster.deliveries.size);
+}
+
+function wireControls(): void {
+  $('pause').addEventListener('click', () => {
+    const paused = cluster.time.paused;
+    void op(paused ? 'resume' : 'pause', async () => {
+      if (paused) {
+        await cluster.resume();
+        return 'resumed: timers run and messages move again';
+      }
+      await cluster.pause();
+      const n = cluster.deliveries.size;
+      return `paused: no member ticks and no message is delivered (${n} on ${n === 1 ? 'its' : 'their'} way). Step delivers the next one.`;
+    });
+  });
+  $('step').addEventListener('click', () => {
+    const d = cluster.step();
+    const text = d ? `step: delivered ${messageSentence(d.info)}` : 'step: no message is on its way; Tick lets the timers run';
+    opStatus.textContent = text;
+    opStatus.className = d ? 'ok' : 'bad';
+    events.op(`demo: ${text}`, d !== undefined);
+    updateTimeControls();
+  });
+  $('tick').addEventListener('click', () => {
+    void op('tick', async () => {
+      await cluster.tick();
+      return 'tick: every running member’s clock advanced by one tick (100 ms of Raft time); messages still wait for Step or Resume';
+    });
+  });
   $<HTMLSelectElement>('speed').addEventListener('change', (e) => {
     const f = Number((e.target as HTMLSelectElement).value);
     void op('set speed', async () => {
       await cluster.setSpeed(f);
-      return f === 1 ? 'speed: real time' : `speed: ${f}× slower (Raft ticks and message delivery)`;
+      return f === 1 ? 'speed: real time' : `speed: ${f}× slower (Raft timers and message flights)`;
     });
   });
   $<HTMLFormElement>('propose-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const v = $<HTMLInputElement>('propose-value').value;
-    void op('propose', async () => {
-      await cluster.propose(`key-${Date.now().toString(36)}`, v);
-      return `committed “${v}”`;
+    const key = `key-${Date.now().toString(36)}`;
+    void op(`propose “${v}”`, async () => {
+      const via = cluster.proposer()?.hex ?? '';
+      const tracked: TrackedProposal = { value: v, via, progress: cluster.progress(key), committedAt: undefined };
+      proposal = tracked;
+      let index = 0;
+      // The narration follows it until a while after it committed (or the next proposal).
+      const follow = setInterval(() => {
+        tracked.progress = cluster.progress(key, index);
+        if (proposal !== tracked || (tracked.committedAt !== undefined && performance.now() - tracked.committedAt > 8000))
+          clearInterval(follow);
+      }, 100);
+      try {
+        index = (await cluster.propose(key, v)).index;
+      } catch (err) {
+        clearInterval(follow);
+        const p = cluster.progress(key);
+        const n = cluster.allIds().length;
+        const where =
+          p.index > 0
+            ? `it is entry ${p.index} on ${p.storedOn.length} of ${n} members, ${Math.floor(n / 2) + 1} are needed`
+            : 'no leader took it';
+        throw new Error(
+          `not committed (${err instanceof Error ? err.message : String(err)}): ${where}. It may still commit once a majority is reachable.`,
+        );
+      }
+      tracked.progress = cluster.progress(key, index);
+      tracked.committedAt = performance.now();
+      return `committed “${v}” at index ${index || tracked.progress.index}`;
     });
   });
   $('propose-100').addEventListener('click', () => {
@@ -322,34 +221,259 @@ async function start(): Promise<void> {
     });
   });
   $('add-member').addEventListener('click', () => {
-    void op('add member', async () => `added member ${await cluster.addMember()}`);
+    void op('add member', async () => `added member ${await cluster.addMember()}: it catches up from the leader`);
   });
-  if (!(await hasMediaPermission())) {
-    // Chromium gathers loopback candidates only for a page with media permission.
-    const box = $('permission');
-    box.hidden = false;
-    await new Promise<void>((resolve) => {
-      $('grant').addEventListener('click', async () => {
-        try {
-          const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-          for (const t of stream.getTracks()) t.stop();
-          box.hidden = true;
-          resolve();
-        } catch (err) {
-          box.querySelector('p')?.append(` — permission refused: ${err instanceof Error ? err.message : String(err)}`);
-        }
-      });
-    });
+  const canvas = $<HTMLCanvasElement>('canvas');
+  const point = (e: MouseEvent): [number, number] => {
+    const r = canvas.getBoundingClientRect();
+    return [e.clientX - r.left, e.clientY - r.top];
+  };
+  canvas.addEventListener('mousemove', (e) => {
+    diagram.hover = started ? diagram.linkAt(...point(e)) : undefined;
+    canvas.style.cursor = diagram.hover ? 'pointer' : '';
+  });
+  canvas.addEventListener('mouseleave', () => {
+    diagram.hover = undefined;
+  });
+  canvas.addEventListener('click', (e) => {
+    const key = started ? diagram.linkAt(...point(e)) : undefined;
+    if (!key) return;
+    const [a, b] = key.split('-') as [string, string];
+    links.toggle(a, b);
+  });
+}
+
+function legend(): void {
+  const el = $('legend');
+  for (const [type, st] of Object.entries(MESSAGE_STYLES)) {
+    const span = document.createElement('span');
+    span.dataset['type'] = type;
+    span.dataset['color'] = st.color;
+    span.dataset['shape'] = st.shape;
+    const dot = document.createElement('i');
+    dot.className = st.shape;
+    dot.style.setProperty('--c', st.color);
+    span.append(dot, ` ${st.label}`);
+    span.title = type;
+    el.append(span);
   }
+  const more = document.createElement('span');
+  more.className = 'note';
+  more.textContent =
+    'filled = request, ring = answer · ×N = N messages · ring around a member = its election timer · log entries coloured by term, dashed = not committed';
+  el.append(more);
+}
+
+// ---- frame loop ---------------------------------------------------------------------------
+
+function summary(views: MemberView[]): void {
+  const live = views.filter((v) => v.state !== 'removed');
+  const running = live.filter((v) => v.state === 'running');
+  const leader = running.filter((v) => v.role === 'leader').sort((a, b) => b.term - a.term)[0];
+  const s = $('summary');
+  const speed = cluster.time.factor === 1 ? 'real time' : `${cluster.time.factor}× slower`;
+  const text = !started
+    ? s.textContent
+    : `${leader ? `Leader: member ${leader.id} · term ${leader.term} · commit ${leader.commit}` : 'No leader'} · ${running.length} of ${live.length} members up · ${speed}`;
+  if (s.textContent !== text) s.textContent = text;
+  s.title = started ? `cluster ${cluster.clusterId}, logs ${provider.where}` : '';
+  s.dataset['leader'] = leader?.id ?? '';
+  if (leader && `${leader.id}:${leader.term}` !== lastLeader) {
+    lastLeader = `${leader.id}:${leader.term}`;
+    electedAt = performance.now();
+  }
+}
+
+/** The canvas, every animation frame. */
+function frame(): void {
+  const live = cluster.views(false).filter((v) => v.state !== 'removed');
+  const next = cluster.deliveries.list()[0];
+  diagram.draw({
+    members: live,
+    links: (a, b) => ({ cut: cluster.isCut(a, b), activeAB: cluster.linkActive(a, b), activeBA: cluster.linkActive(b, a) }),
+    now: cluster.time.now(),
+    paused: cluster.time.paused,
+    slowed: cluster.time.factor > 2,
+    next: cluster.time.paused ? next : undefined,
+    pausedText: next ? `Step delivers ${messageSentence(next.info)}` : 'Nothing on its way: Tick advances the timers',
+  });
   requestAnimationFrame(frame);
-  logEvent(`demo: starting members 2, 3, 4 in this page; member 1 runs in Node.js${loopbackOnly ? ' (loopback-only ICE)' : ''}`, 'op');
-  await cluster.start();
-  logEvent('demo: page members started', 'op');
+}
+
+/**
+ * Cards, logs, links, summary and narration, four times a second on a timer
+ * (not per animation frame, so a tab in the background keeps them current).
+ */
+function panels(): void {
+  const now = performance.now();
+  const views = cluster.views(true);
+  cards.update(views);
+  links.update(views, now);
+  logs.update(views);
+  summary(views);
+  updateTimeControls();
+  if (started && cluster.session) save(cluster.session, cluster.saved());
+  const add = $<HTMLButtonElement>('add-member');
+  const blocked = started ? cluster.addBlocked() : 'starting';
+  add.disabled = blocked !== '';
+  add.title = blocked;
+  const text = narrate({
+    started,
+    waiting,
+    members: views.filter((v) => v.state !== 'removed'),
+    paused: cluster.time.paused,
+    proposal,
+    electedAt,
+    now,
+  });
+  const n = $('narration');
+  if (n.textContent !== text) n.textContent = text;
+}
+
+// ---- start --------------------------------------------------------------------------------
+
+/** Makes sure this page can use WebRTC on loopback, asking for media permission only where the browser needs it. */
+async function loopbackReady(): Promise<boolean> {
+  if (await canGatherLoopback()) return true;
+  const url = `${location.origin}/`;
+  const perm = await mediaPermission();
+  if (perm === 'granted') {
+    showNotice(loopbackAdvice(isChromium ? 'no-flag' : 'other-browser', url));
+    return false;
+  }
+  if (!isChromium) {
+    showNotice(loopbackAdvice('other-browser', url));
+    return false;
+  }
+  waiting = 'The cluster has not started: Chromium needs media permission for WebRTC on 127.0.0.1 (see above).';
+  await ask(
+    'Chromium shows this page 127.0.0.1 WebRTC addresses (all the demo uses) only when it has media permission. The microphone is never used: the track is stopped at once.',
+    ['Allow microphone access and start'],
+  );
+  try {
+    await requestMediaPermission();
+  } catch (err) {
+    const name = err instanceof DOMException ? err.name : '';
+    const detail = err instanceof Error ? err.message : String(err);
+    showNotice(loopbackAdvice(name === 'NotFoundError' ? 'no-device' : 'refused', url, detail), [['Try again', () => location.reload()]]);
+    return false;
+  }
+  if (await canGatherLoopback()) {
+    hideNotice();
+    waiting = undefined;
+    return true;
+  }
+  showNotice(loopbackAdvice('no-flag', url));
+  return false;
+}
+
+interface Saved extends SavedMembers {
+  clusterId: string;
+  token: string;
+}
+
+const lockName = (cluster: string): string => `raftwire-demo-${cluster}`;
+
+function save(session: SessionInfo, members: SavedMembers): void {
+  if (!provider.durable) return;
+  const v = JSON.stringify({ clusterId: session.clusterId, token: session.token, ...members } satisfies Saved);
+  if (sessionStorage.getItem(SESSION_KEY) !== v) sessionStorage.setItem(SESSION_KEY, v);
+}
+
+/** The cluster this tab runs: the one it had before a reload (durable logs only), or a new one. */
+async function openSession(): Promise<{ session: SessionInfo; resumed: SavedMembers | undefined }> {
+  const raw = provider.durable ? sessionStorage.getItem(SESSION_KEY) : null;
+  const saved = raw ? (JSON.parse(raw) as Saved) : undefined;
+  if (saved) {
+    lock = await lockCluster(lockName(saved.clusterId));
+    if (!lock) {
+      waiting = `Waiting: cluster ${saved.clusterId} runs in another tab (see above).`;
+      const choice = await ask(
+        `Cluster ${saved.clusterId} is running in another tab of this browser (this tab is a copy of it). Its members and their logs can run in one tab only.`,
+        ['Take over here', 'Start a new cluster'],
+      );
+      hideNotice();
+      waiting = undefined;
+      if (choice === 'Take over here') lock = await lockCluster(lockName(saved.clusterId), true);
+    }
+    if (lock) {
+      try {
+        const session = await new SessionApi(saved.clusterId, saved.token).post<SessionInfo>('resume');
+        return { session, resumed: { members: saved.members, removed: saved.removed } };
+      } catch (err) {
+        if (!(err instanceof ApiFailure) || err.status === 0) throw err;
+        // The server no longer has it: its logs are of no use.
+        lock.release();
+        lock = undefined;
+        await provider.discard(saved.clusterId);
+        events.op(`demo: cluster ${saved.clusterId} is gone from the server (${err.message}); starting a new one`, false);
+      }
+    }
+  }
+  const session = await createSession(START_FACTOR);
+  if (provider.durable) {
+    lock = await lockCluster(lockName(session.clusterId));
+    // Logs of clusters no tab runs any more are of no use: delete them, but only after a while,
+    // so a tab that is reloading right now has taken its cluster's lock back.
+    setTimeout(() => {
+      void navigator.locks.query().then((locks) => {
+        const held = new Set((locks.held ?? []).map((l) => (l.name ?? '').replace(/^raftwire-demo-/, '')));
+        held.add(session.clusterId);
+        return idb?.sweep(held);
+      });
+    }, 10_000);
+  }
+  return { session, resumed: undefined };
+}
+
+async function start(): Promise<void> {
+  legend();
+  wireControls();
+  requestAnimationFrame(frame);
+  setInterval(panels, 250);
+  if (!(await loopbackReady())) {
+    $('summary').textContent = 'Not started: see the message above';
+    waiting = 'The cluster has not started: this browser cannot use WebRTC on 127.0.0.1 yet (see above).';
+    return;
+  }
+  const { session, resumed } = await openSession();
+  lock?.lost.then(() => {
+    void cluster.close();
+    started = false;
+    waiting = 'This tab no longer runs the cluster: another tab took it over (see above).';
+    setControls(false);
+    showNotice('Another tab of this browser took this cluster over: its members run there now.', [
+      [
+        'Start a new cluster here',
+        () => {
+          sessionStorage.removeItem(SESSION_KEY);
+          location.reload();
+        },
+      ],
+    ]);
+  });
+  events.op(
+    `demo: cluster ${session.clusterId}${resumed ? ' resumed after a reload' : ''}: members ${(resumed?.members ?? ['2', '3', '4']).join(', ')} in this page (logs ${provider.where}), member 1 in Node.js${loopbackOnly ? '; loopback-only ICE' : ''}`,
+    true,
+  );
+  // A new cluster's Node member waits with its clock paused: every member's timer starts together.
+  if (!resumed) session.time = { ...session.time, paused: false };
+  await cluster.start(session, resumed);
+  await cluster.setSpeed(session.time.factor);
+  started = true;
+  setControls(true);
+  events.op('demo: members started', true);
 }
 
 start().catch((err: unknown) => {
-  $('summary').textContent = `failed to start: ${err instanceof Error ? err.message : String(err)}`;
+  const msg = err instanceof Error ? err.message : String(err);
+  $('summary').textContent = 'Not started';
+  waiting = 'The cluster could not start (see above).';
+  showNotice(`The cluster could not start: ${msg}`, [['Try again', () => location.reload()]]);
 });
+// For a person poking around in the devtools console (and the browser tests of the storage).
+Object.assign(globalThis, { raftwireDemo: { cluster, IndexedDbStorage } });
+
 addEventListener('pagehide', () => {
   cluster.leave();
   void cluster.close();
