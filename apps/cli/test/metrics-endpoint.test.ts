@@ -67,10 +67,15 @@ describe('raftwire member: GET /metrics', () => {
       );
       if (put !== 200) await new Promise((r) => setTimeout(r, 100));
     }
+    // The leader sends to every peer (a follower only answers the leader): scrape the leader.
+    const leaderId = String((await api(`${first.apiUrl}/v1/status`)).body.leader);
+    const leader = procs[members.findIndex((m) => m.id === leaderId)] as MemberProcess;
+    const others = members.filter((m) => m.id !== leaderId).map((m) => m.id);
+    expect(others).toHaveLength(2);
     // Probes run every 4 s: wait for a round-trip sample.
     let families = new Map<string, Family>();
     for (;;) {
-      const res = await fetch(`${first.apiUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
+      const res = await fetch(`${leader.apiUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
       families = parseExposition(await res.text());
@@ -94,10 +99,10 @@ describe('raftwire member: GET /metrics', () => {
     expect(value('etcd_server_proposals_committed_total')).toBeGreaterThanOrEqual(applied);
     expect(value('etcd_server_proposals_pending')).toBe(0);
     expect(value('etcd_server_proposals_failed_total')).toBe(0);
-    for (const peer of ['2', '3']) {
+    for (const peer of others) {
       expect(value('etcd_network_peer_sent_bytes_total', { To: peer })).toBeGreaterThan(0);
       expect(value('etcd_network_peer_received_bytes_total', { From: peer })).toBeGreaterThan(0);
-      expect(value('etcd_network_active_peers', { Local: '1', Remote: peer })).toBe(1);
+      expect(value('etcd_network_active_peers', { Local: leaderId, Remote: peer })).toBe(1);
     }
     expect(families.get('etcd_network_peer_round_trip_time_seconds')?.type).toBe('histogram');
     const buckets = families.get('etcd_network_peer_round_trip_time_seconds')?.samples.filter((s) => s.name.endsWith('_bucket')) ?? [];
