@@ -6,7 +6,6 @@
  * reach, the declarations compiled with tsc, the `raftwire` bin, and a page bundled with Vite
  * whose three members run in Chromium.
  */
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freeConsecutivePorts } from '../../packages/member/test/free-ports.js';
+import { freeConsecutivePorts, run } from '../../packages/member/test/processes.js';
 import { CHROMIUM_PATH, CHROMIUM_WEBRTC_ARGS, CHROMIUM_WEBRTC_PERMISSIONS, requireChromium } from '../../tools/chromium.mjs';
 import { prepareConsumer, ROOT } from '../install.mjs';
 
@@ -26,20 +25,6 @@ interface Consumer {
   dir: string;
   project: string;
   problems: string[];
-}
-
-function run(cmd: string, args: string[], cwd: string, timeout = 60_000): Promise<{ code: number; out: string; err: string }> {
-  // Nothing of this process's loaders or test runner leaks into the child, and no NODE_PATH:
-  // pnpm's bin shims set it to the workspace's store, where require() would find packages the
-  // scratch project never installed.
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (k !== 'NODE_OPTIONS' && k !== 'NODE_PATH' && !k.startsWith('VITEST')) env[k] = v;
-  return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, env, timeout }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
-      resolve({ code, out: stdout, err: stderr });
-    });
-  });
 }
 
 describe('the packed packages, installed with npm outside the workspace', () => {

@@ -3,27 +3,15 @@
  * a user would, on three free consecutive ports, and checks what it prints and that it exits by
  * itself (nothing left open).
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { freeConsecutivePorts } from './free-ports.js';
+import { freeConsecutivePorts, run } from './processes.js';
 
 const example = fileURLToPath(new URL('../../../examples/http-cluster.mjs', import.meta.url));
 
 it('examples/http-cluster.mjs runs: three members elect, replicate, read back, close and exit', { timeout: 60_000 }, async () => {
   const base = await freeConsecutivePorts(3);
-  const child = spawn(process.execPath, [example, String(base)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  clearTimeout(timer);
+  const { code, out, err } = await run(process.execPath, [example, String(base)], process.cwd(), 45_000);
   expect(err).toBe('');
   expect(code).toBe(0);
   expect(out).toContain('put greeting (previous value: none)');
