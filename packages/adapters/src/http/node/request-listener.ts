@@ -1,5 +1,6 @@
 /**
- * Mounts a `ProtocolHandler` on `node:http` requests under `/raft`.
+ * Mounts a `ProtocolHandler` on `node:http` requests under `/raft` (and the few paths outside it
+ * that the handler's wire profile serves, such as etcd's `/version` and `/members`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -13,7 +14,7 @@ import {
   RaftPath,
   RaftwireError,
   closeBody,
-  isRaftPath,
+  handlesPath,
   pathOf,
   serveRequest,
   silentLogger,
@@ -172,7 +173,7 @@ export function createRaftRequestListener(handler: ProtocolHandler, options: Raf
 
   const listener = ((req: IncomingMessage, res: ServerResponse): boolean => {
     const path = pathOf(req.url ?? '/');
-    if (!isRaftPath(path)) return false;
+    if (!handlesPath(handler, path)) return false;
     const ctl = new AbortController();
     active.add(ctl);
     res.once('close', () => {
