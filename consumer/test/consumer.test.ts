@@ -173,7 +173,7 @@ describe('the packed packages, installed with npm outside the workspace', () => 
       tab.on('pageerror', (e) => errors.push(String(e)));
       await tab.goto(`http://127.0.0.1:${port}/`);
       const handle = await tab.waitForFunction(() => (window as { consumerResult?: unknown }).consumerResult, undefined, {
-        timeout: 60_000,
+        timeout: 90_000,
       });
       const result = (await handle.jsonValue()) as {
         error?: string;
@@ -190,6 +190,6 @@ describe('the packed packages, installed with npm outside the workspace', () => 
       expect(['1', '2', '3']).toContain(result.leader);
       expect(result.removed).toBe('removed');
       expect(result.after).toBe('written in the page');
-    }, 120_000);
+    }, 150_000);
   });
 });
