@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { ErrorCode, formatId, type Id, normalizePeerUrl, parseId, RaftwireError, type Transport } from '@raftwire/core';
 import { encodeKvCommand, type Member, type RaftNode } from '@raftwire/raft';
 import type { CliLogger } from './log.js';
+import type { MetricsEndpoint } from './metrics.js';
 
 /**
  * The client API of one member: JSON over HTTP.
@@ -19,6 +20,7 @@ import type { CliLogger } from './log.js';
  *   learner with `learner: true`; `POST /v1/members/:id/promote` makes a
  *   learner a voter; `DELETE /v1/members/:id` removes a member. The peer URL
  *   is checked before anything is proposed (see {@link peerUrlOf}).
+ * - `GET /metrics` — Prometheus text exposition (`etcd_network_*`, `etcd_server_*`, process metrics).
  *
  * Errors: `{error, code}` with 400 (bad input), 404 (unknown key, member or
  * route), 405, 413, 409 (membership conflict: an ID or URL in use, another
@@ -35,6 +37,8 @@ export interface ApiServerOptions {
   host: string;
   port: number;
   logger: CliLogger;
+  /** Served at `GET /metrics` when given. */
+  metrics?: MetricsEndpoint;
   /** How long a write or read may wait (ms). Default 10 000. */
   requestTimeoutMs?: number;
   /** How long a connection has to send a complete request head (ms); then it is closed. Default 10 000. */
@@ -200,6 +204,13 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
         return;
       }
       throw new HttpError(405, 'ERR_METHOD', `${method} not allowed on ${path}`);
+    }
+    if (path === '/metrics' && o.metrics !== undefined) {
+      if (method !== 'GET') throw new HttpError(405, 'ERR_METHOD', `${method} not allowed on ${path}`);
+      const text = await o.metrics.render();
+      res.writeHead(200, { 'content-type': o.metrics.contentType, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
     }
     if (path === '/v1/status') {
       if (method !== 'GET') throw new HttpError(405, 'ERR_METHOD', `${method} not allowed on ${path}`);

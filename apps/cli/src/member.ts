@@ -5,6 +5,7 @@ import { MemoryStorage, RaftNode, type WritableStorage } from '@raftwire/raft';
 import { FileStorage, WalCorruptionError } from '@raftwire/raft/node';
 import { startApiServer } from './api-server.js';
 import { createLogger } from './log.js';
+import { createMemberMetrics } from './metrics.js';
 import { bindHost, type MemberConfig, origin } from './member-args.js';
 
 /** Exit code of a member that stopped because it was removed from the cluster. */
@@ -33,7 +34,9 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
   } else {
     storage = new MemoryStorage();
   }
+  const { metrics, endpoint: metricsEndpoint } = createMemberMetrics();
   const node = new RaftNode({
+    metrics,
     id: cfg.id,
     ...(cfg.join ? {} : { peers: [{ id: cfg.id, url: peerUrl }, ...cfg.peers] }),
     storage,
@@ -44,7 +47,7 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
     snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
   });
   const link = new NodeHttpLink({ logger });
-  const transport = new Transport({ id: cfg.id, clusterId: cfg.clusterId, urls: [peerUrl], link, raft: node, logger });
+  const transport = new Transport({ id: cfg.id, clusterId: cfg.clusterId, urls: [peerUrl], link, raft: node, logger, metrics });
   const raftServer = await startRaftServer({ handler: transport.handler, host: bindHost(cfg.listen), port: Number(cfg.listen.port) });
   transport.start();
   node.setTransport(transport);
@@ -100,7 +103,7 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
 
   await node.start();
   try {
-    api = await startApiServer({ node, transport, host: bindHost(cfg.api), port: Number(cfg.api.port), logger });
+    api = await startApiServer({ node, transport, host: bindHost(cfg.api), port: Number(cfg.api.port), logger, metrics: metricsEndpoint });
   } catch (err) {
     logger.error({ err }, 'cannot start the client API server');
     await shutdown(EXIT_FAILED, 'client API server failed');

@@ -96,4 +96,11 @@ export { type Clock, type TimerHandle, every, systemClock } from './clock.js';
 export { type Rand, SeededRand } from './rand.js';
 export { type LogFields, type LogFn, type LogLevel, type LogRecord, type Logger, silentLogger } from './logger.js';
 export { LogRateLimiter, rateLimitedLogger } from './log-rate-limiter.js';
-export { type MetricLabels, MetricName, type Metrics } from './metrics.js';
+export {
+  type ConsoleLogLevel,
+  type ConsoleLoggerOptions,
+  LOG_LEVELS,
+  type LogFormat,
+  createConsoleLogger,
+} from './console-logger.js';
+export { type MetricLabels, MetricName, type Metrics, noopMetrics, prefixedMetrics } from './metrics.js';

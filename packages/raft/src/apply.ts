@@ -1,7 +1,7 @@
 import { type Entry, EntryType, ErrorCode, formatId, type Id, type Logger, RaftwireError, type Snapshot } from '@raftwire/core';
 import { ConfChangeRefusal, decodeRefusedConfChange } from './conf-change.js';
 import { decodeConfContext, decodeProposal, type ProposalId } from './driver-codec.js';
-import type { StateMachine } from './kv.js';
+import type { StateMachine } from './state-machine.js';
 import type { Member, Membership } from './membership.js';
 import type { RawNode } from './raw-node.js';
 import type { WritableStorage } from './storage.js';

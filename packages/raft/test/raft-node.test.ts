@@ -5,7 +5,6 @@ import type { Id, Logger } from '@raftwire/core';
 import { createMessage, ErrorCode, isRaftwireError, MessageType } from '@raftwire/core';
 import { ManualClock } from '@raftwire/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { KvStateMachine } from '../src/kv.js';
 import { FileStorage } from '../src/node/file-storage.js';
 import { RaftNode } from '../src/raft-node.js';
 import { MemoryStorage } from '../src/storage.js';
@@ -74,7 +73,7 @@ describe('RaftNode driver', () => {
     const n4 = await c.add(4n, undefined); // joins with empty storage, no peers
     await c.until(() => n4.status().applied >= leader.status().commit);
     expect(c.net.snapshotsDelivered).toBeGreaterThan(0);
-    expect(dec((n4.stateMachine as KvStateMachine).get('k39'))).toBe('v39');
+    expect(dec(n4.stateMachine.get('k39'))).toBe('v39');
     expect(n4.status().members.map((m) => m.url)).toEqual([1n, 2n, 3n, 4n].map(url));
     expect(dec(await c.run(n4.read('k7')))).toBe('v7');
 

@@ -2,7 +2,7 @@
 import type { Id } from '@raftwire/core';
 import { SeededRand } from '@raftwire/core';
 import { ManualClock } from '@raftwire/core/testing';
-import { encodeKvCommand, type KvResult } from '../../src/kv.js';
+import { encodeKvCommand } from '../../src/kv.js';
 import type { Member } from '../../src/membership.js';
 import { RaftNode, type RaftNodeOptions } from '../../src/raft-node.js';
 import { MemoryStorage, type WritableStorage } from '../../src/storage.js';
@@ -28,12 +28,7 @@ export class Cluster {
     this.net = new MemoryNetwork(this.clock, new SeededRand(seed));
   }
 
-  async add(
-    id: Id,
-    peers: Member[] | undefined,
-    storage: WritableStorage = new MemoryStorage(),
-    extra: Partial<RaftNodeOptions<KvResult>> = {},
-  ) {
+  async add(id: Id, peers: Member[] | undefined, storage: WritableStorage = new MemoryStorage(), extra: Partial<RaftNodeOptions> = {}) {
     const node = new RaftNode({
       id,
       storage,
