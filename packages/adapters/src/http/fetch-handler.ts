@@ -35,6 +35,14 @@ export interface FetchHandlerOptions extends RaftHttpServeOptions {
 export interface FetchRequestInfo {
   /** The requester's address, for logs and metric labels (e.g. `127.0.0.1:51234`). */
   remoteAddress?: string;
+  /**
+   * Aborted when the requester goes away (default: `request.signal`). Either
+   * way a response stream the requester stops reading is cancelled, which the
+   * handler learns at once. `serveFetch` passes one in Deno, whose
+   * `request.signal` also aborts after every successful response (and warns
+   * when it is read).
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -98,9 +106,15 @@ const STOPPED = Symbol('stopped');
  * every frame. `stop` ends the stream cleanly at once (server shutting down,
  * requester gone); a source that throws errors the stream, which cuts the
  * connection so the reader sees a broken stream, not a clean end. `done` runs
- * once the body is finished, whichever way.
+ * once the body is finished, whichever way; `onCancel` when the reader cancels it.
  */
-function toResponse(r: HandlerResponse, extra: LinkHeaders, stop: AbortSignal, done: () => void): Response {
+function toResponse(
+  r: HandlerResponse,
+  extra: LinkHeaders,
+  stop: AbortSignal,
+  done: () => void,
+  onCancel: () => void = () => {},
+): Response {
   const headers = new Headers();
   for (const [name, value] of Object.entries({ ...r.headers, ...extra })) headers.set(name, value);
   const noBody = r.status === 204 || r.status === 304;
@@ -155,6 +169,7 @@ function toResponse(r: HandlerResponse, extra: LinkHeaders, stop: AbortSignal, d
         }
       },
       cancel() {
+        onCancel();
         finish(true);
       },
     },
@@ -200,7 +215,8 @@ export function createFetchHandler(handler: ProtocolHandler, options: FetchHandl
       return plainResponse(serverText(options, 404, ErrorText.notFound));
     }
     const ctl = inFlight.begin();
-    const disposeGone = onAbort(request.signal, () => ctl.abort(new RaftwireError(ErrorCode.LINK, 'requester went away')));
+    const requesterLeft = (): void => ctl.abort(new RaftwireError(ErrorCode.LINK, 'requester went away'));
+    const disposeGone = onAbort(info.signal ?? request.signal, requesterLeft);
     let released = false;
     const release = (): void => {
       if (released) return;
@@ -240,7 +256,7 @@ export function createFetchHandler(handler: ProtocolHandler, options: FetchHandl
         release();
         return new Response(null, { status: 499 });
       }
-      return toResponse(response, cors.headersFor(headers.origin) ?? {}, ctl.signal, release);
+      return toResponse(response, cors.headersFor(headers.origin) ?? {}, ctl.signal, release, requesterLeft);
     } catch (err) {
       release();
       log.error({ err, path }, 'raft response failed');

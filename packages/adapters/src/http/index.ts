@@ -8,4 +8,5 @@
  */
 export { FetchLink, type FetchFunction, type FetchLinkOptions, type UploadMode } from './fetch-link.js';
 export { createFetchHandler, type FetchHandlerOptions, type FetchRequestInfo, type RaftFetchHandler } from './fetch-handler.js';
+export { type FetchServer, type FetchServerOptions, type ServableFetchHandler, fetchServerRuntime, serveFetch } from './serve-fetch.js';
 export type { RaftCorsOptions, RaftHttpServeOptions } from './serve-http.js';

@@ -15,7 +15,7 @@ import { ControlledStream, type Seen, bytes, deferred, hashBody, json } from './
 
 const BASE = 'http://127.0.0.1:2380';
 
-function post(path: string, body: BodyInit | ReadableStream<Uint8Array>, init: RequestInit = {}): Request {
+function post(path: string, body: BodyInit | Uint8Array | ReadableStream<Uint8Array>, init: RequestInit = {}): Request {
   return new Request(`${BASE}${path}`, { method: 'POST', body, duplex: 'half', ...init } as RequestInit);
 }
 
@@ -128,13 +128,16 @@ describe('createFetchHandler with a real Transport.handler', () => {
 });
 
 describe('createFetchHandler: streaming, aborts, shutdown', () => {
-  it('a streamed answer is a ReadableStream that yields each chunk as it is written', async () => {
+  it('a streamed answer yields each chunk as it is written; a reader that cancels aborts the handler signal', async () => {
     let stream: ControlledStream | undefined;
+    let got: HandlerRequest | undefined;
     const raftFetch = createFetchHandler(async (req) => {
+      got = req;
       stream = new ControlledStream(req.signal);
       return { status: 200, headers: {}, body: stream };
     });
-    const res = await raftFetch(new Request(`${BASE}/raft/stream/message/1`));
+    // A server signal that never fires (as serveFetch passes in Deno): the cancel alone must tell.
+    const res = await raftFetch.handle(new Request(`${BASE}/raft/stream/message/1`), { signal: new AbortController().signal });
     expect(res.status).toBe(200);
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     for (const word of ['one', 'two', 'three']) {
@@ -144,8 +147,10 @@ describe('createFetchHandler: streaming, aborts, shutdown', () => {
       expect(new TextDecoder().decode(r.value)).toBe(word);
     }
     expect(raftFetch.activeRequests).toBe(1);
+    expect(got?.signal.aborted).toBe(false);
     await reader.cancel();
     await stream?.returned.promise;
+    expect(got?.signal.reason).toMatchObject({ code: ErrorCode.LINK });
     expect(raftFetch.activeRequests).toBe(0);
   });
 
