@@ -50,6 +50,8 @@ export class ReadyLoop {
   /** Aborts a storage sync under way when the node stops. */
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
+  /** True from the moment a turn starts until it ends (set before `running` can be). */
+  private turning = false;
   private stopping = false;
   private lastLeader: Id = 0n;
 
@@ -62,7 +64,7 @@ export class ReadyLoop {
 
   /** True while a turn is under way. */
   get busy(): boolean {
-    return this.running !== null;
+    return this.turning;
   }
 
   /** Aborted when the loop stops; pass it to storage syncs made on the loop's behalf. */
@@ -72,10 +74,16 @@ export class ReadyLoop {
 
   /** Starts a turn unless one is under way (it takes whatever is ready when it gets there). */
   kick(): void {
-    if (this.running || this.stopping) return;
+    if (this.turning || this.stopping) return;
+    // Marked before run() is called: a turn whose Ready needs no fsync runs synchronously into
+    // apply and send, which can kick again (a finished ReadIndex round, a peer reported
+    // unreachable) before run() has returned its promise. That kick must find the turn under
+    // way, or a second turn would take the same Ready again.
+    this.turning = true;
     this.running = this.run()
       .catch((err: unknown) => this.handler.onError(err))
       .finally(() => {
+        this.turning = false;
         this.running = null;
         if (this.handler.removedSelf() && !this.stopping) this.handler.onRemoved();
         else if ((this.rn.hasReady() || this.handler.hasQueuedWork()) && !this.stopping) this.kick();
