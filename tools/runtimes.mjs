@@ -1,6 +1,10 @@
 // How tests and benchmarks start a member on another JavaScript runtime: each runtime's binary
-// comes from the registry package pinned in the root package.json (node_modules/.bin), never
-// from the PATH or a download. A runtime that cannot start fails the test with a line saying so.
+// comes from the registry package pinned in the root package.json, never from the PATH or a
+// download. A runtime that cannot start fails the test with a line saying so.
+//
+// The binary itself is run, not the node_modules/.bin shim: the shims are a shell script (bun)
+// and a Node script (deno) that start the binary as their child, so a signal sent to the shim
+// (the SIGKILL of a crash test) would not reach the runtime.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,12 +13,17 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** Where each registry package keeps its binary, relative to the package. */
+const BINARY_IN_PACKAGE = { deno: 'deno', bun: 'bin/bun.exe', workerd: 'bin/workerd' };
+
 /** The runtimes a member can run on, beside Node itself. */
 export const OTHER_RUNTIMES = Object.freeze(['deno', 'bun', 'workerd']);
 
-/** Absolute path of a runtime's binary in the root node_modules/.bin. */
+/** Absolute path of a runtime's binary inside its package in the root node_modules. */
 export function runtimeBinary(name) {
-  return join(root, 'node_modules', '.bin', name);
+  const rel = BINARY_IN_PACKAGE[name];
+  if (rel === undefined) throw new Error(`no binary known for runtime ${name}`);
+  return join(root, 'node_modules', name, rel);
 }
 
 const versions = new Map();

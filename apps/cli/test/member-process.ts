@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { type ScriptRuntime, runtimeCommand } from '../../../tools/runtimes.mjs';
 
 export const CLI_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
@@ -29,13 +30,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function spawnMember(args: { id: string; peerUrl: string; apiUrl: string; extra: string[] }): MemberProcess {
+/** Starts `raftwire member` on `runtime` (default node; deno and bun from node_modules). */
+export function spawnMember(
+  args: { id: string; peerUrl: string; apiUrl: string; extra: string[] },
+  runtime: ScriptRuntime = 'node',
+): MemberProcess {
   if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run pnpm run build first`);
-  const child = spawn(
-    process.execPath,
-    [CLI_MAIN, 'member', '--id', args.id, '--listen', args.peerUrl, '--api', args.apiUrl, ...args.extra],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const cmd = runtimeCommand(runtime, CLI_MAIN, ['member', '--id', args.id, '--listen', args.peerUrl, '--api', args.apiUrl, ...args.extra]);
+  const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let buf = '';
   const onData = (d: Buffer) => {
