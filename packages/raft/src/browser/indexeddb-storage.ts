@@ -1,5 +1,5 @@
 import { type ConfState, type Entry, ErrorCode, RaftwireError, type Snapshot, createEntry, createSnapshot } from '@raftwire/core';
-import { type HardState, MemoryStorage } from '@raftwire/raft';
+import { type HardState, MemoryStorage } from '../storage.js';
 
 const META = 'meta';
 const ENTRIES = 'entries';
