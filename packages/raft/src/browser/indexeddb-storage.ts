@@ -1,24 +1,11 @@
-import { type ConfState, type Entry, ErrorCode, RaftwireError, type Snapshot, createEntry, createSnapshot } from '@raftwire/core';
-import { type HardState, MemoryStorage } from '../storage.js';
+import { ErrorCode, RaftwireError } from '@raftwire/core';
+import { BatchedStorage, type StorageBatch } from '../batched-storage.js';
 
 const META = 'meta';
 const ENTRIES = 'entries';
 const OWNER = 'owner';
 const HARD_STATE = 'hardState';
 const SNAPSHOT = 'snapshot';
-
-interface EntryRecord {
-  term: number;
-  type: number;
-  data: Uint8Array;
-}
-
-interface SnapshotRecord {
-  index: number;
-  term: number;
-  confState: ConfState;
-  data: Uint8Array;
-}
 
 export interface IndexedDbStorageOptions {
   /** The IndexedDB database (one per member). */
@@ -57,36 +44,6 @@ function openDb(name: string): Promise<IDBDatabase> {
   return request(r);
 }
 
-function corrupt(name: string, what: string): RaftwireError {
-  return new RaftwireError(ErrorCode.CORRUPT, `IndexedDB ${name}: ${what}`);
-}
-
-function isHardState(v: unknown): v is HardState {
-  const h = v as HardState;
-  return (
-    typeof v === 'object' && v !== null && Number.isSafeInteger(h.term) && typeof h.vote === 'bigint' && Number.isSafeInteger(h.commit)
-  );
-}
-
-function isSnapshotRecord(v: unknown): v is SnapshotRecord {
-  const s = v as SnapshotRecord;
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    Number.isSafeInteger(s.index) &&
-    Number.isSafeInteger(s.term) &&
-    s.data instanceof Uint8Array &&
-    Array.isArray(s.confState?.voters)
-  );
-}
-
-function isEntryRecord(v: unknown): v is EntryRecord {
-  const e = v as EntryRecord;
-  return (
-    typeof v === 'object' && v !== null && Number.isSafeInteger(e.term) && Number.isSafeInteger(e.type) && e.data instanceof Uint8Array
-  );
-}
-
 /**
  * Raft log storage in the browser's IndexedDB: a {@link MemoryStorage} (reads
  * are synchronous, as Raft needs) whose changes {@link sync} writes in one
@@ -98,16 +55,8 @@ function isEntryRecord(v: unknown): v is EntryRecord {
  * the owner; store `entries` the log, keyed by index. Each sync first checks it
  * still owns the database (see {@link IndexedDbStorageOptions.owner}).
  */
-export class IndexedDbStorage extends MemoryStorage {
-  /** Lowest log index changed since the last sync (entries from it on are rewritten). */
-  private dirtyFrom = Number.POSITIVE_INFINITY;
-  private hardStateDirty = false;
-  private snapshotDirty = false;
-  /** Entries below the first index must be deleted (compaction, or a snapshot replaced the log). */
-  private trimDirty = false;
-  private queue: Promise<void> = Promise.resolve();
-  private failed: Error | undefined;
-  private closed = false;
+export class IndexedDbStorage extends BatchedStorage {
+  protected readonly label: string;
 
   private constructor(
     private readonly db: IDBDatabase,
@@ -116,6 +65,7 @@ export class IndexedDbStorage extends MemoryStorage {
     private readonly durability: IDBTransactionDurability,
   ) {
     super();
+    this.label = `IndexedDB ${name}`;
   }
 
   /** Opens (or creates, empty) the database `name`, takes it over, and loads it. */
@@ -135,7 +85,11 @@ export class IndexedDbStorage extends MemoryStorage {
         request(meta.put(owner, OWNER)),
       ]);
       await done(tx);
-      s.load(hs, snap, keys, values);
+      s.load(
+        hs,
+        snap,
+        keys.map((k, i) => [k, values[i]] as [unknown, unknown]),
+      );
     } catch (err) {
       db.close();
       throw err;
@@ -148,76 +102,8 @@ export class IndexedDbStorage extends MemoryStorage {
     await request(indexedDB.deleteDatabase(name) as IDBRequest<unknown>);
   }
 
-  private load(hs: unknown, snap: unknown, keys: IDBValidKey[], values: unknown[]): void {
-    if (hs !== undefined && !isHardState(hs)) throw corrupt(this.name, 'hard state record is malformed');
-    if (snap !== undefined && !isSnapshotRecord(snap)) throw corrupt(this.name, 'snapshot record is malformed');
-    const base = snap ?? { index: 0, term: 0 };
-    const ents: Entry[] = [createEntry({ index: base.index, term: base.term })];
-    keys.forEach((k, i) => {
-      const v = values[i];
-      if (typeof k !== 'number' || !isEntryRecord(v)) throw corrupt(this.name, `log record ${String(k)} is malformed`);
-      if (k <= base.index) return; // left over from before a compaction that was not trimmed yet
-      const want = (ents[ents.length - 1] as Entry).index + 1;
-      if (k !== want) throw corrupt(this.name, `log has a gap: entry ${want} is missing, ${k} follows`);
-      ents.push(createEntry({ index: k, term: v.term, type: v.type as Entry['type'], data: v.data }));
-    });
-    if (hs) this.hardState = { ...hs };
-    if (snap) this.snap = createSnapshot({ data: snap.data, metadata: { index: snap.index, term: snap.term, confState: snap.confState } });
-    this.ents = ents;
-  }
-
-  override setHardState(hs: HardState): void {
-    super.setHardState(hs);
-    this.hardStateDirty = true;
-  }
-
-  override append(entries: readonly Entry[]): void {
-    super.append(entries);
-    const first = entries[0];
-    if (first) this.dirtyFrom = Math.min(this.dirtyFrom, Math.max(first.index, this.firstIndex()));
-  }
-
-  override applySnapshot(snap: Snapshot): void {
-    super.applySnapshot(snap);
-    this.snapshotDirty = true;
-    this.trimDirty = true;
-    this.dirtyFrom = Math.min(this.dirtyFrom, snap.metadata.index + 1);
-  }
-
-  override createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot {
-    const s = super.createSnapshot(index, confState, data);
-    this.snapshotDirty = true;
-    return s;
-  }
-
-  override compact(index: number): void {
-    super.compact(index);
-    this.trimDirty = true;
-  }
-
-  /** Writes every change since the last sync in one transaction; resolves once it committed. */
-  override sync(signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
-    const job = this.queue.then(() => this.flush());
-    this.queue = job.catch(() => {});
-    return job;
-  }
-
-  private async flush(): Promise<void> {
-    if (this.failed) throw this.failed;
-    if (this.closed) throw new RaftwireError(ErrorCode.STOPPED, `IndexedDB ${this.name} is closed`);
-    // What this transaction writes: the state now (later changes go to the next sync).
-    const hs = this.hardStateDirty ? { ...this.hardState } : undefined;
-    const snap = this.snapshotDirty ? this.snap : undefined;
-    const offset = (this.ents[0] as Entry).index;
-    const from = this.dirtyFrom;
-    const rewrite = Number.isFinite(from) ? this.ents.slice(Math.max(1, from - offset)) : undefined;
-    const trimBelow = this.trimDirty ? this.firstIndex() : 0;
-    this.hardStateDirty = false;
-    this.snapshotDirty = false;
-    this.trimDirty = false;
-    this.dirtyFrom = Number.POSITIVE_INFINITY;
-    if (!hs && !snap && !rewrite && trimBelow === 0) return;
+  /** Writes one batch in one IndexedDB transaction, after checking this copy still owns the database. */
+  protected async write(batch: StorageBatch): Promise<void> {
     const tx = this.db.transaction([META, ENTRIES], 'readwrite', { durability: this.durability });
     const finished = done(tx);
     const meta = tx.objectStore(META);
@@ -230,39 +116,29 @@ export class IndexedDbStorage extends MemoryStorage {
         tx.abort();
       }
     };
-    if (snap) {
-      const rec: SnapshotRecord = {
-        index: snap.metadata.index,
-        term: snap.metadata.term,
-        confState: snap.metadata.confState,
-        data: snap.data,
-      };
-      meta.put(rec, SNAPSHOT);
+    if (batch.snapshot) meta.put(batch.snapshot, SNAPSHOT);
+    if (batch.hardState) meta.put(batch.hardState, HARD_STATE);
+    if (batch.rewriteFrom !== undefined) {
+      entries.delete(IDBKeyRange.lowerBound(batch.rewriteFrom));
+      for (const e of batch.entries) entries.put(e.record, e.index);
     }
-    if (hs) meta.put(hs, HARD_STATE);
-    if (rewrite) {
-      entries.delete(IDBKeyRange.lowerBound(from));
-      for (const e of rewrite) entries.put({ term: e.term, type: e.type, data: e.data } satisfies EntryRecord, e.index);
-    }
-    if (trimBelow > 1) entries.delete(IDBKeyRange.upperBound(trimBelow - 1));
+    if (batch.trimBelow > 1) entries.delete(IDBKeyRange.upperBound(batch.trimBelow - 1));
     try {
       await finished;
     } catch (err) {
-      this.failed = fenced
-        ? new RaftwireError(ErrorCode.STOPPED, `IndexedDB ${this.name} was taken over by another copy of this member (another tab)`)
-        : new RaftwireError(
-            ErrorCode.STOPPED,
-            `IndexedDB ${this.name}: write failed: ${err instanceof Error ? err.message : String(err)}`,
-            { cause: err },
-          );
-      throw this.failed;
+      if (fenced) throw new RaftwireError(ErrorCode.STOPPED, `${this.label} was taken over by another copy of this member (another tab)`);
+      throw err;
     }
+  }
+
+  protected override writeFailed(err: unknown): Error {
+    return err instanceof RaftwireError ? err : super.writeFailed(err);
   }
 
   /** Closes the database (after the last sync settles). */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.queue;
+    await this.settled();
     this.closed = true;
     this.db.close();
   }
