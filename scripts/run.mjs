@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Bootstrap for `npm start` and `npm test` on a machine that has only Node 20 and npm:
-// pinned pnpm, a frozen install, the build, and (for tests) Debian's chromium.
+// pinned pnpm, a frozen install, the build, and (for tests) Debian's chromium and etcd.
 // Uses nothing but Node's standard library.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -64,24 +64,45 @@ function ensurePnpm() {
   return ['pnpm', []];
 }
 
-function ensureChromium() {
-  if (existsSync('/usr/bin/chromium')) return;
-  step('installing Debian chromium (needed by the browser tests)');
+/**
+ * Installs Debian `packages` through apt-get unless every one of `binaries` exists; on failure
+ * prints what to install and why (`needed`) and exits.
+ */
+function ensureApt(packages, binaries, needed) {
+  if (binaries.every((b) => existsSync(b))) return;
+  step(`installing Debian ${packages.join(' and ')}`);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
   const aptGet = (args) => (sudo.length ? run('sudo', ['apt-get', ...args], { env }) : run('apt-get', args, { env }));
   if (
     aptGet(['update']) !== 0 ||
-    aptGet(['install', '-y', '--no-install-recommends', 'chromium']) !== 0 ||
-    !existsSync('/usr/bin/chromium')
+    aptGet(['install', '-y', '--no-install-recommends', ...packages]) !== 0 ||
+    !binaries.every((b) => existsSync(b))
   ) {
     console.error(
-      '\n✖ /usr/bin/chromium is missing and `apt-get install chromium` failed.\n' +
-        '  The browser tests drive Debian chromium through Playwright and cannot download a browser.\n' +
-        '  Install it yourself (as root: apt-get update && apt-get install -y chromium) and run `npm test` again.',
+      `\n✖ ${binaries.join(' or ')} is missing and \`apt-get install ${packages.join(' ')}\` failed.\n` +
+        `  ${needed}.\n` +
+        `  Install it yourself (as root: apt-get update && apt-get install -y ${packages.join(' ')}) and run \`npm test\` again.`,
     );
     process.exit(1);
   }
+}
+
+function ensureChromium() {
+  ensureApt(
+    ['chromium'],
+    ['/usr/bin/chromium'],
+    'The browser tests drive Debian chromium through Playwright and cannot download a browser',
+  );
+}
+
+/** Debian's etcd 3.4 (etcd-server, etcd-client): the etcd interop tests run a real etcd cluster. */
+function ensureEtcd() {
+  ensureApt(
+    ['etcd-server', 'etcd-client'],
+    ['/usr/bin/etcd', '/usr/bin/etcdctl'],
+    'The etcd interop tests run a real etcd 3.4 cluster on 127.0.0.1 and cannot download one',
+  );
 }
 
 const [pnpm, pnpmPre] = ensurePnpm();
@@ -97,6 +118,7 @@ if (command === 'start') {
   p(['run', 'start:app', ...extra]);
 } else if (command === 'test') {
   ensureChromium();
+  ensureEtcd();
   step('lint');
   p(['run', 'lint']);
   step('typecheck');

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { LOG_LEVELS } from './log.js';
+import { logFlags } from './flags.js';
 import { type MemberRuntime, memberRuntime } from './raft-listener.js';
 import { memberCommand, parseRuntimes } from './runtime-command.js';
 import { UsageError } from './usage-error.js';
@@ -52,16 +52,12 @@ export function parseClusterArgs(argv: readonly string[]): ClusterConfig {
   if (!/^\d+$/.test(portText) || Number(portText) < 1024 || Number(portText) + 2 * size > 65535) {
     throw new UsageError(`--base-port: want 1024 to ${65535 - 2 * size}`);
   }
-  const level = (values['log-level'] as string | undefined) ?? 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level: want one of ${LOG_LEVELS.join(', ')}`);
-  const format = (values['log-format'] as string | undefined) ?? 'text';
-  if (format !== 'text' && format !== 'json') throw new UsageError('--log-format: want text or json');
+  const log = logFlags(values['log-level'] as string | undefined, values['log-format'] as string | undefined);
   return {
     size,
     basePort: Number(portText),
     dataDir: (values['data-dir'] as string | undefined) ?? null,
-    logLevel: level,
-    logFormat: format,
+    ...log,
     runtimes: values.runtimes === undefined ? [memberRuntime()] : parseRuntimes(values.runtimes as string),
   };
 }

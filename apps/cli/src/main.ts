@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { parseClusterArgs, runCluster } from './cluster.js';
+import { runEtcdMember } from './etcd-member.js';
+import { parseEtcdMemberArgs } from './etcd-member-args.js';
 import { parseMemberArgs } from './member-args.js';
 import { runMember } from './member.js';
 import { UsageError } from './usage-error.js';
@@ -10,6 +12,8 @@ const HELP = `raftwire — run Raft members over the raftwire transport (HTTP)
 usage:
   raftwire member --id <hex> --listen <url> --api <url> --peer <hex>=<url> ... [options]
   raftwire cluster [--size N] [--base-port P] [--data-dir DIR] [--runtimes node,deno,bun] [--log-level L] [--log-format F]
+  raftwire etcd-member --id <hex> --name <name> --listen <url> --peers <url>[,<url>...] --data-dir <dir>
+                       (--insecure | --peer-cert-file F --peer-key-file F --peer-trusted-ca-file F)
   raftwire --help
 
 member options:
@@ -25,6 +29,14 @@ member options:
   --tick-ms <n>             ms per raft tick (default 100); --election-ticks <n> (default 10)
   --snapshot-entries <n>    snapshot every n applied entries (default 10000)
   --snapshot-catch-up-entries <n>  entries kept behind a snapshot (default 5000)
+
+etcd-member: a raft-only member of an etcd 3.4 cluster (votes and replicates, never leads); add it
+first with \`etcdctl member add <name> --peer-urls=<url>\` and pass the hex ID that printed. See docs/etcd.md.
+  --peers <urls>            peer URLs of etcd members, comma-separated (the cluster is learned from them)
+  --insecure                the etcd cluster's peers use plain http
+  --peer-cert-file, --peer-key-file, --peer-trusted-ca-file   peer TLS, as etcd's flags of the same names
+  --heartbeat-interval <ms>, --election-timeout <ms>           as the etcd cluster's (default 100, 1000)
+  --compact-entries <n>     compact the log every n applied entries (default 10000)
 
 cluster: runs N members (default 3) on 127.0.0.1 as child processes; member i has ID i,
 peer port P+2(i-1) and API port P+2(i-1)+1 (P default 2380). Ctrl-C stops them all.
@@ -42,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
   const cmd = argv[0];
   if (cmd === 'member') return runMemberCommand(argv.slice(1));
   if (cmd === 'cluster') return runCluster(parseClusterArgs(argv.slice(1)));
+  if (cmd === 'etcd-member') return runEtcdMember(parseEtcdMemberArgs(argv.slice(1)));
   const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: false });
   if (values.help || argv.length === 0) {
     process.stdout.write(HELP);

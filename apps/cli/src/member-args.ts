@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { formatId, type Id, parseId } from '@raftwire/core';
-import { LOG_LEVELS, type LogFormat, type LogLevel } from './log.js';
+import { intFlag, logFlags } from './flags.js';
+import type { LogFormat, LogLevel } from './log.js';
 import { UsageError } from './usage-error.js';
 
 /** Default cluster ID (the ASCII bytes of "raftwire"); every member of a cluster must use the same. */
@@ -62,14 +63,6 @@ function id(flag: string, text: string): Id {
   }
 }
 
-function int(flag: string, text: string | undefined, def: number, min: number, max: number): number {
-  if (text === undefined) return def;
-  if (!/^\d+$/.test(text)) throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a whole number`);
-  const n = Number(text);
-  if (n < min || n > max) throw new UsageError(`${flag}: ${n} is out of range [${min}, ${max}]`);
-  return n;
-}
-
 /** Parses `raftwire member` arguments (after the word `member`); throws {@link UsageError}. */
 export function parseMemberArgs(argv: readonly string[]): MemberConfig {
   let values: Record<string, string | boolean | string[] | undefined>;
@@ -122,10 +115,7 @@ export function parseMemberArgs(argv: readonly string[]): MemberConfig {
   }
   const join = values.join === true;
   if (join && peers.length === 0) throw new UsageError('--join needs at least one --peer to contact');
-  const level = str('log-level') ?? 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level: want one of ${LOG_LEVELS.join(', ')}`);
-  const format = str('log-format') ?? 'text';
-  if (format !== 'text' && format !== 'json') throw new UsageError('--log-format: want text or json');
+  const log = logFlags(str('log-level'), str('log-format'));
   const dataDir = str('data-dir');
   if (dataDir === '') throw new UsageError('--data-dir must not be empty');
   const cid = str('cluster-id');
@@ -137,11 +127,10 @@ export function parseMemberArgs(argv: readonly string[]): MemberConfig {
     dataDir: dataDir ?? null,
     clusterId: cid === undefined ? DEFAULT_CLUSTER_ID : id('--cluster-id', cid),
     join,
-    logLevel: level as LogLevel,
-    logFormat: format,
-    tickMs: int('--tick-ms', str('tick-ms'), 100, 1, 10_000),
-    electionTicks: int('--election-ticks', str('election-ticks'), 10, 2, 1000),
-    snapshotEntries: int('--snapshot-entries', str('snapshot-entries'), 10_000, 1, 100_000_000),
-    snapshotCatchUpEntries: int('--snapshot-catch-up-entries', str('snapshot-catch-up-entries'), 5_000, 0, 100_000_000),
+    ...log,
+    tickMs: intFlag('--tick-ms', str('tick-ms'), 100, 1, 10_000),
+    electionTicks: intFlag('--election-ticks', str('election-ticks'), 10, 2, 1000),
+    snapshotEntries: intFlag('--snapshot-entries', str('snapshot-entries'), 10_000, 1, 100_000_000),
+    snapshotCatchUpEntries: intFlag('--snapshot-catch-up-entries', str('snapshot-catch-up-entries'), 5_000, 0, 100_000_000),
   };
 }

@@ -94,6 +94,35 @@ export class ChunkReader {
     return iterable;
   }
 
+  /**
+   * Every byte left, as chunks, to the end of the input: for a body whose size the wire does not
+   * declare. Throws ERR_FRAME_TOO_LARGE once more than `cap` bytes arrived. `consumed` counts
+   * what was taken.
+   */
+  restToEnd(cap: number): AsyncIterable<Uint8Array> & { readonly consumed: number } {
+    let consumed = 0;
+    const self = this;
+    return {
+      get consumed() {
+        return consumed;
+      },
+      async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+        while (await self.fill()) {
+          const chunk = self.buf;
+          self.buf = chunk.subarray(chunk.length);
+          if (consumed + chunk.length > cap) throw tooLarge(`more than ${cap}`, cap, 'snapshot body');
+          consumed += chunk.length;
+          yield chunk;
+        }
+      },
+    };
+  }
+
+  /** True when no byte is left (the input ended). */
+  async atEnd(): Promise<boolean> {
+    return !(await this.fill());
+  }
+
   /** Throws when any byte is left. */
   async expectEnd(what: string): Promise<void> {
     if (await this.fill()) throw new RaftwireError(ErrorCode.SNAPSHOT_SIZE, `${what}: more bytes than declared`);

@@ -7,7 +7,7 @@ import type { Link, LinkHeaders } from './link.js';
 import { LogRateLimiter } from './log-rate-limiter.js';
 import { type Logger, silentLogger } from './logger.js';
 import { type Message, messageTypeName } from './message.js';
-import { type MessageCodec, cborMessageCodec } from './message-codec.js';
+import type { MessageCodec } from './message-codec.js';
 import { type Metrics, MetricName, noopMetrics, prefixedMetrics } from './metrics.js';
 import {
   type BufferSizes,
@@ -20,8 +20,26 @@ import {
   type TransportOptions,
 } from './options.js';
 import { DEFAULT_URL_SCHEMES, normalizePeerUrls } from './urls.js';
-import { MIN_CLUSTER_VERSION, SERVER_VERSION, SUPPORTED_STREAMS, type Version, parseVersion } from './version.js';
+import { etcdWireProfile } from './etcd/profile.js';
+import { type Version, parseVersion } from './version.js';
 import { Header, type StreamType } from './wire.js';
+import { type PeerEndpoint, type WireProfile, nativeWireProfile } from './wire-profile.js';
+
+/** The profile a transport speaks, from its options (INVALID_ARGUMENT for options the profile does not take). */
+export function resolveWireProfile(o: TransportOptions): WireProfile {
+  const wire = o.wire ?? 'raftwire';
+  if (wire === 'raftwire') return nativeWireProfile(o);
+  if (wire !== 'etcd-3.4') {
+    throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `options.wire must be 'raftwire' or 'etcd-3.4', got ${JSON.stringify(wire)}`);
+  }
+  if (o.codec !== undefined || o.streamSupport !== undefined) {
+    throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, "options.codec and options.streamSupport belong to the 'raftwire' profile");
+  }
+  return etcdWireProfile({
+    ...(o.version !== undefined ? { version: o.version } : {}),
+    ...(o.minClusterVersion !== undefined ? { minClusterVersion: o.minClusterVersion } : {}),
+  });
+}
 
 /** Everything the transport's parts share. Internal. */
 export class TransportContext {
@@ -35,6 +53,8 @@ export class TransportContext {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly clock: Clock;
+  /** Every choice that depends on the protocol spoken (codec, frames, versions, answers). */
+  readonly profile: WireProfile;
   readonly codec: MessageCodec;
   readonly version: string;
   readonly minClusterVersion: string;
@@ -67,12 +87,13 @@ export class TransportContext {
     this.logger = (o.logger ?? silentLogger).child({ 'local-member-id': this.idHex });
     this.metrics = prefixedMetrics(o.metrics ?? noopMetrics, o.metricsPrefix ?? 'etcd');
     this.clock = o.clock ?? systemClock;
-    this.codec = o.codec ?? cborMessageCodec;
-    this.version = o.version ?? SERVER_VERSION;
-    this.minClusterVersion = o.minClusterVersion ?? MIN_CLUSTER_VERSION;
+    this.profile = resolveWireProfile(o);
+    this.codec = this.profile.codec;
+    this.version = this.profile.version;
+    this.minClusterVersion = this.profile.minClusterVersion;
     this.versionParsed = parseVersion(this.version);
     this.minClusterVersionParsed = parseVersion(this.minClusterVersion);
-    this.streamSupport = o.streamSupport ?? SUPPORTED_STREAMS;
+    this.streamSupport = this.profile.streamSupport;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeouts };
     this.buffers = { ...DEFAULT_BUFFERS, ...o.buffers };
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
@@ -92,9 +113,9 @@ export class TransportContext {
     return extra ? { ...this.baseHeaders, ...extra } : { ...this.baseHeaders };
   }
 
-  /** Headers every response carries. */
-  responseHeaders(extra?: LinkHeaders): LinkHeaders {
-    return { [Header.clusterId]: this.clusterIdHex, [Header.serverVersion]: this.version, ...extra };
+  /** Headers every answer of `endpoint` carries (the profile's), plus `extra`. */
+  responseHeaders(endpoint: PeerEndpoint, extra?: LinkHeaders): LinkHeaders {
+    return { ...this.profile.responseHeaders(endpoint, this.clusterIdHex), ...extra };
   }
 
   /** Emits `removed` (etcd's ErrorC): a remote says this member was removed. */

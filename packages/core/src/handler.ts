@@ -10,8 +10,9 @@ import { MetricName } from './metrics.js';
 import { OutgoingConn } from './outgoing-conn.js';
 import { textResponse } from './serve.js';
 import { parsePeerUrlsHeader } from './urls.js';
-import { ABSENT_VERSION, type Version, parseVersion, servedStreams, versionIncompatibility } from './version.js';
+import { type Version, servedStreams, versionIncompatibility } from './version.js';
 import { ContentType, ErrorText, Header, RaftPath, type StreamType, parseStreamPath, pathOf } from './wire.js';
+import type { ClusterMember, PeerEndpoint } from './wire-profile.js';
 
 /** What the protocol handler needs from the transport. */
 export interface HandlerHost {
@@ -22,36 +23,42 @@ export interface HandlerHost {
   readonly signal: AbortSignal;
   peer(id: Id): { attachOutgoing(type: StreamType, conn: OutgoingConn): boolean } | undefined;
   addRemote(id: Id, urls: readonly string[]): void;
+  /** The members listed by the profile's `GET /members`, if it has that endpoint. */
+  members(): readonly ClusterMember[];
 }
 
 /**
  * The server side of the protocol (docs/design.md §3), shared by every adapter. The
- * checks run in etcd's order with etcd's statuses and bodies; every response
- * carries X-Etcd-Cluster-ID and X-Server-Version.
+ * checks run in etcd's order with etcd's statuses and bodies; the answers carry the
+ * wire profile's headers (native: X-Etcd-Cluster-ID and X-Server-Version on every one).
+ * Where the profiles differ (the `To` check, the snapshot head, extra endpoints), the
+ * profile decides.
  */
 export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
   const ctx = host.ctx;
   const log = ctx.logger;
+  const profile = ctx.profile;
   const served = new Set(servedStreams(ctx.versionParsed, ctx.streamSupport));
 
-  const reply = (status: number, text: string, extra?: LinkHeaders): HandlerResponse =>
-    textResponse(status, text, ctx.responseHeaders(extra));
-  const noContent = (): HandlerResponse => ({ status: 204, headers: ctx.responseHeaders() });
-  const methodNotAllowed = (allow: string): HandlerResponse => reply(405, ErrorText.methodNotAllowed, { [Header.allow]: allow });
+  const reply = (endpoint: PeerEndpoint, status: number, text: string, extra?: LinkHeaders): HandlerResponse =>
+    textResponse(status, text, ctx.responseHeaders(endpoint, extra));
+  const noContent = (endpoint: PeerEndpoint): HandlerResponse => ({ status: 204, headers: ctx.responseHeaders(endpoint) });
+  const methodNotAllowed = (endpoint: PeerEndpoint, allow: string): HandlerResponse =>
+    reply(endpoint, 405, ErrorText.methodNotAllowed, { [Header.allow]: allow });
 
   /** Version then cluster ID; returns the failure response or undefined. */
-  const checkCompat = (req: HandlerRequest): HandlerResponse | undefined => {
-    const rsv = req.headers[Header.serverVersion] ?? ABSENT_VERSION;
-    const rmv = req.headers[Header.minClusterVersion] ?? ABSENT_VERSION;
+  const checkCompat = (req: HandlerRequest, endpoint: PeerEndpoint): HandlerResponse | undefined => {
+    const rsv = req.headers[Header.serverVersion];
+    const rmv = req.headers[Header.minClusterVersion];
     let remote: { server: Version; minCluster: Version };
     try {
-      remote = { server: parseVersion(rsv), minCluster: parseVersion(rmv) };
+      remote = { server: profile.headerVersion(rsv), minCluster: profile.headerVersion(rmv) };
     } catch (err) {
       log.warn(
         { error: (err as Error).message, 'remote-peer-id': req.headers[Header.from] ?? '' },
         'rejected request with a malformed version header',
       );
-      return reply(400, `malformed version header: ${(err as Error).message}`);
+      return reply(endpoint, 400, `malformed version header: ${(err as Error).message}`);
     }
     const why = versionIncompatibility({ server: ctx.versionParsed, minCluster: ctx.minClusterVersionParsed }, remote);
     if (why !== undefined) {
@@ -60,13 +67,13 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
           'local-member-server-version': ctx.version,
           'local-member-server-minimum-cluster-version': ctx.minClusterVersion,
           'remote-peer-server-name': req.headers[Header.from] ?? '',
-          'remote-peer-server-version': rsv,
-          'remote-peer-server-minimum-cluster-version': rmv,
+          'remote-peer-server-version': rsv ?? '',
+          'remote-peer-server-minimum-cluster-version': rmv ?? '',
           error: why,
         },
         'failed version compatibility check',
       );
-      return reply(412, ErrorText.incompatibleVersion);
+      return reply(endpoint, 412, ErrorText.incompatibleVersion);
     }
     const cid = req.headers[Header.clusterId];
     if (cid !== ctx.clusterIdHex) {
@@ -78,7 +85,7 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
         },
         `request cluster ID mismatch (local cluster ${ctx.clusterIdHex}, remote cluster ${cid ?? 'unknown'})`,
       );
-      return reply(412, ErrorText.clusterIdMismatch);
+      return reply(endpoint, 412, ErrorText.clusterIdMismatch);
     }
     return undefined;
   };
@@ -89,26 +96,26 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
     if (from !== undefined && from !== ctx.id && urls !== undefined) host.addRemote(from, urls);
   };
 
-  /** 403 when the sender is removed or the message is not for us. */
-  const forbidden = (m: Message): HandlerResponse | undefined => {
-    if (ctx.raft.isIdRemoved(m.from)) return reply(403, ErrorText.fromRemovedMember);
-    if (m.to !== ctx.id) return reply(403, ErrorText.toMismatchMember);
+  /** 403 when the sender is removed or (when the profile checks it) the message is not for us. */
+  const forbidden = (m: Message, endpoint: PeerEndpoint): HandlerResponse | undefined => {
+    if (ctx.raft.isIdRemoved(m.from)) return reply(endpoint, 403, ErrorText.fromRemovedMember);
+    if (profile.checksMessageTo && m.to !== ctx.id) return reply(endpoint, 403, ErrorText.toMismatchMember);
     return undefined;
   };
 
-  const processed = async (m: Message, req: HandlerRequest, what: string): Promise<HandlerResponse> => {
+  const processed = async (m: Message, req: HandlerRequest, what: string, endpoint: PeerEndpoint): Promise<HandlerResponse> => {
     const child = new ChildAbort(req.signal);
     const disposeStop = onAbort(host.signal, () => child.abort(host.signal.reason));
     try {
       await ctx.raft.process(m, child.signal);
-      return noContent();
+      return noContent(endpoint);
     } catch (err) {
-      if (isRaftwireError(err, ErrorCode.MEMBER_REMOVED)) return reply(403, err.message);
+      if (isRaftwireError(err, ErrorCode.MEMBER_REMOVED)) return reply(endpoint, 403, err.message);
       log.warn(
         { error: err instanceof Error ? err.message : String(err), 'message-type': messageTypeName(m.type) },
         `failed to process ${what}`,
       );
-      return reply(500, ErrorText.processMessage);
+      return reply(endpoint, 500, ErrorText.processMessage);
     } finally {
       disposeStop();
       child.dispose();
@@ -116,8 +123,8 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
   };
 
   const servePipeline = async (req: HandlerRequest): Promise<HandlerResponse> => {
-    if (req.method !== 'POST') return methodNotAllowed('POST');
-    const bad = checkCompat(req);
+    if (req.method !== 'POST') return methodNotAllowed('pipeline', 'POST');
+    const bad = checkCompat(req, 'pipeline');
     if (bad) return bad;
     maybeAddRemote(req);
     const fromHex = req.headers[Header.from] ?? '';
@@ -127,7 +134,7 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
     } catch (err) {
       ctx.metrics.inc(MetricName.peerReceivedFailures, { From: fromHex });
       log.warn({ error: (err as Error).message, 'remote-peer-id': fromHex }, 'failed to read Raft message');
-      return reply(400, ErrorText.readMessage);
+      return reply('pipeline', 400, ErrorText.readMessage);
     }
     let m: Message;
     try {
@@ -135,38 +142,38 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
     } catch (err) {
       ctx.metrics.inc(MetricName.peerReceivedFailures, { From: fromHex });
       log.warn({ error: (err as Error).message, 'remote-peer-id': fromHex }, 'failed to unmarshal Raft message');
-      return reply(400, ErrorText.unmarshalMessage);
+      return reply('pipeline', 400, ErrorText.unmarshalMessage);
     }
     ctx.metrics.inc(MetricName.peerReceivedBytes, { From: formatId(m.from) }, data.length);
-    const no = forbidden(m);
+    const no = forbidden(m, 'pipeline');
     if (no) return no;
-    return processed(m, req, 'Raft message');
+    return processed(m, req, 'Raft message', 'pipeline');
   };
 
   const serveStream = async (req: HandlerRequest, path: string): Promise<HandlerResponse> => {
-    if (req.method !== 'GET') return methodNotAllowed('GET');
-    const bad = checkCompat(req);
+    if (req.method !== 'GET') return methodNotAllowed('stream', 'GET');
+    const bad = checkCompat(req, 'stream');
     if (bad) return bad;
     const { type, from: base } = parseStreamPath(path);
     if (type === undefined || !served.has(type)) {
       log.debug({ path }, 'ignored unexpected streaming request path');
-      return reply(404, ErrorText.invalidPath);
+      return reply('stream', 404, ErrorText.invalidPath);
     }
     const from = tryParseId(base);
     if (from === undefined) {
       log.warn({ path }, 'failed to parse path into ID');
-      return reply(404, ErrorText.invalidFrom);
+      return reply('stream', 404, ErrorText.invalidFrom);
     }
     if (ctx.raft.isIdRemoved(from)) {
       log.warn({ 'remote-peer-id': base }, 'rejected stream from remote peer because it was removed');
-      return reply(410, ErrorText.removedMember);
+      return reply('stream', 410, ErrorText.removedMember);
     }
     const peer = host.peer(from);
     if (peer === undefined) {
       const urls = parsePeerUrlsHeader(req.headers[Header.peerUrls], ctx.urlSchemes);
       if (urls !== undefined && from !== ctx.id) host.addRemote(from, urls);
       log.warn({ 'remote-peer-id': base }, 'failed to find remote peer in cluster');
-      return reply(404, ErrorText.senderNotFound);
+      return reply('stream', 404, ErrorText.senderNotFound);
     }
     const to = req.headers[Header.raftTo];
     if (to !== ctx.idHex) {
@@ -174,34 +181,34 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
         { 'remote-peer-id': base, 'remote-peer-id-stream-handler': to ?? '', 'remote-peer-id-from': base },
         'ignored streaming request; ID mismatch',
       );
-      return reply(412, ErrorText.toMismatch);
+      return reply('stream', 412, ErrorText.toMismatch);
     }
     const conn = new OutgoingConn(ctx.clock, req.signal);
-    if (!peer.attachOutgoing(type, conn)) return reply(503, ErrorText.transportStopped);
-    return { status: 200, headers: ctx.responseHeaders(), body: conn };
+    if (!peer.attachOutgoing(type, conn)) return reply('stream', 503, ErrorText.transportStopped);
+    return { status: 200, headers: ctx.responseHeaders('stream'), body: conn };
   };
 
   const serveSnapshot = async (req: HandlerRequest): Promise<HandlerResponse> => {
     if (req.method !== 'POST') {
       ctx.metrics.inc(MetricName.snapshotReceiveFailures, { From: 'UNKNOWN_SNAPSHOT_SENDER' });
-      return methodNotAllowed('POST');
+      return methodNotAllowed('snapshot', 'POST');
     }
-    const bad = checkCompat(req);
+    const bad = checkCompat(req, 'snapshot');
     if (bad) return bad;
     maybeAddRemote(req);
     const start = ctx.clock.now();
     const reader = new ChunkReader(req.body);
     let m: Message;
+    /** The declared body size; -1 when the profile's wire declares none (the body runs to the end). */
     let size: number;
     const fromHex = req.headers[Header.from] ?? 'UNKNOWN_SNAPSHOT_SENDER';
     const failed = (status: number, text: string): HandlerResponse => {
       ctx.metrics.inc(MetricName.snapshotReceiveFailures, { From: fromHex });
       log.warn({ 'remote-peer-id': fromHex, error: text }, 'failed to receive database snapshot');
-      return reply(status, text);
+      return reply('snapshot', status, text);
     };
     try {
-      m = ctx.codec.decode(await reader.frame(ctx.limits.maxSnapshotEnvelopeBytes, 'snapshot envelope'));
-      size = await reader.varint('snapshot size');
+      ({ message: m, size } = await profile.readSnapshotHead(reader, ctx.limits.maxSnapshotEnvelopeBytes));
     } catch (err) {
       reader.close();
       return failed(400, `failed to decode raft message (${(err as Error).message})`);
@@ -210,61 +217,69 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
       reader.close();
       return failed(400, ErrorText.wrongSnapshotType);
     }
-    const no = forbidden(m);
+    const no = forbidden(m, 'snapshot');
     if (no) {
       reader.close();
       return no;
     }
     const labels = { From: formatId(m.from) };
+    const toEnd = size < 0;
     ctx.metrics.add(MetricName.snapshotReceiveInflights, labels, 1);
     log.info(
-      { 'remote-peer-id': labels.From, 'incoming-snapshot-index': m.snapshot?.metadata.index ?? 0, size },
+      { 'remote-peer-id': labels.From, 'incoming-snapshot-index': m.snapshot?.metadata.index ?? 0, size: toEnd ? 'to the end' : size },
       'receiving database snapshot',
     );
     try {
-      const rest = reader.rest(size);
+      const rest = toEnd ? reader.restToEnd(ctx.limits.maxSnapshotBodyBytes) : reader.rest(size);
       const child = new ChildAbort(req.signal);
       const stop = onAbort(host.signal, () => child.abort(host.signal.reason));
       try {
         if (ctx.raft.receiveSnapshot) {
           await ctx.raft.receiveSnapshot(m, rest, size, child.signal);
-          if (rest.consumed !== size)
-            return failed(500, `failed to save KV snapshot (the receiver took ${rest.consumed} of ${size} bytes)`);
-        } else if (size > 0) {
-          // No streaming receiver: the body goes back into snapshot.data (bounded).
-          if (size > ctx.limits.maxBufferedSnapshotBytes) {
-            reader.close();
+          if (toEnd ? !(await reader.atEnd()) : rest.consumed !== size)
             return failed(
-              413,
-              `snapshot body of ${size} bytes is over the ${ctx.limits.maxBufferedSnapshotBytes} bytes buffered without a receiveSnapshot hook`,
+              500,
+              toEnd
+                ? `failed to save KV snapshot (the receiver stopped after ${rest.consumed} bytes, before the end of the body)`
+                : `failed to save KV snapshot (the receiver took ${rest.consumed} of ${size} bytes)`,
             );
+        } else if (toEnd || size > 0) {
+          // No streaming receiver: the body goes back into snapshot.data (bounded).
+          const cap = ctx.limits.maxBufferedSnapshotBytes;
+          if (size > cap) {
+            reader.close();
+            return failed(413, `snapshot body of ${size} bytes is over the ${cap} bytes buffered without a receiveSnapshot hook`);
           }
-          const data = new Uint8Array(size);
-          let at = 0;
-          for await (const chunk of rest) {
-            data.set(chunk, at);
-            at += chunk.length;
+          let data: Uint8Array;
+          try {
+            data = await readAll(rest, cap);
+          } catch (err) {
+            if (!isRaftwireError(err, ErrorCode.FRAME_TOO_LARGE)) throw err;
+            reader.close();
+            return failed(413, `snapshot body is over the ${cap} bytes buffered without a receiveSnapshot hook`);
           }
           m = { ...m, snapshot: { ...(m.snapshot ?? createSnapshot()), data } };
         }
-        await reader.expectEnd('snapshot body');
+        if (!toEnd) await reader.expectEnd('snapshot body');
       } catch (err) {
         reader.close();
         const e = err as Error;
         if (isRaftwireError(err, ErrorCode.SNAPSHOT_SIZE) || isRaftwireError(err, ErrorCode.TRUNCATED)) {
           return failed(400, `failed to read snapshot body (${e.message})`);
         }
+        if (isRaftwireError(err, ErrorCode.FRAME_TOO_LARGE)) return failed(413, `failed to read snapshot body (${e.message})`);
         return failed(500, `failed to save KV snapshot (${e.message})`);
       } finally {
         stop();
         child.dispose();
       }
-      const res = await processed(m, req, 'snapshot message');
+      const bytes = rest.consumed;
+      const res = await processed(m, req, 'snapshot message', 'snapshot');
       if (res.status === 204) {
         ctx.metrics.inc(MetricName.snapshotReceiveSuccess, labels);
-        ctx.metrics.inc(MetricName.peerReceivedBytes, labels, size);
+        ctx.metrics.inc(MetricName.peerReceivedBytes, labels, bytes);
         ctx.metrics.observe(MetricName.snapshotReceiveSeconds, labels, (ctx.clock.now() - start) / 1000);
-        log.info({ 'remote-peer-id': labels.From, size }, 'received and saved database snapshot');
+        log.info({ 'remote-peer-id': labels.From, size: bytes }, 'received and saved database snapshot');
       } else {
         ctx.metrics.inc(MetricName.snapshotReceiveFailures, labels);
       }
@@ -276,22 +291,30 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
 
   const serveProbing = (): HandlerResponse => ({
     status: 200,
-    headers: ctx.responseHeaders({ [Header.contentType]: ContentType.json }),
+    headers: ctx.responseHeaders('probing', { [Header.contentType]: ContentType.json }),
     body: textBytes(`${JSON.stringify({ OK: true, Now: new Date(ctx.clock.now()).toISOString() })}\n`),
   });
 
-  return async (req: HandlerRequest): Promise<HandlerResponse> => {
+  const extra = new Set(profile.extraPaths);
+  const extraHost = { clusterIdHex: ctx.clusterIdHex, members: () => host.members() };
+  const endpointOf = (path: string): PeerEndpoint =>
+    path === RaftPath.snapshot ? 'snapshot' : path.startsWith(`${RaftPath.stream}/`) ? 'stream' : 'pipeline';
+
+  const handler: ProtocolHandler = async (req: HandlerRequest): Promise<HandlerResponse> => {
     const path = pathOf(req.path);
     if (path === RaftPath.probing) return serveProbing();
-    if (!host.running) return reply(503, ErrorText.transportStopped);
+    // The profile's endpoints outside /raft (etcd: /version, /members) answer whatever the state, as etcd's do.
+    if (extra.has(path)) return profile.serveExtra(path, req, extraHost);
+    if (!host.running) return reply(endpointOf(path), 503, ErrorText.transportStopped);
     try {
       if (path === RaftPath.pipeline) return await servePipeline(req);
       if (path === RaftPath.snapshot) return await serveSnapshot(req);
       if (path.startsWith(`${RaftPath.stream}/`)) return await serveStream(req, path);
-      return reply(404, ErrorText.notFound);
+      return reply('pipeline', 404, ErrorText.notFound);
     } catch (err) {
       log.error({ error: err instanceof Error ? err.message : String(err), path }, 'protocol handler failed');
-      return reply(500, ErrorText.internalError);
+      return reply(endpointOf(path), 500, ErrorText.internalError);
     }
   };
+  return Object.assign(handler, { extraPaths: profile.extraPaths });
 }

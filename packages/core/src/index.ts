@@ -18,6 +18,15 @@ export { DEFAULT_BUFFERS, DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from './options.js'
 export type { DropReason, TransportEventName, TransportEvents } from './events.js';
 export type { ProbingStatus } from './prober.js';
 export { MIN_CLUSTER_VERSION, SERVER_VERSION, SUPPORTED_STREAMS } from './version.js';
+export type {
+  ClusterMember,
+  PeerEndpoint,
+  SnapshotHead,
+  StreamFrameDecoder,
+  StreamFrameEncoder,
+  WireName,
+  WireProfile,
+} from './wire-profile.js';
 export { DEFAULT_URL_SCHEMES, normalizePeerUrl } from './urls.js';
 
 // Errors.
@@ -77,7 +86,7 @@ export type {
   ProtocolHandler,
 } from './link.js';
 // Helpers every adapter uses, so each behaves the same.
-export { type ServeOptions, serveRequest, textResponse } from './serve.js';
+export { type ServeOptions, handlesPath, serveRequest, textResponse } from './serve.js';
 export { bodyChunks, bodyConsumedError, closeBody, closeIterator, readAll } from './body.js';
 export { abortError, onAbort, raceAbort, sleep } from './abort.js';
 

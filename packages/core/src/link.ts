@@ -78,5 +78,11 @@ export interface HandlerResponse {
   body?: LinkBody;
 }
 
-/** The server side of the protocol, shared by every adapter. */
-export type ProtocolHandler = (req: HandlerRequest) => Promise<HandlerResponse>;
+/**
+ * The server side of the protocol, shared by every adapter. It answers every path under `/raft`
+ * and the paths in `extraPaths` (a wire profile's peer endpoints outside `/raft`, such as the
+ * etcd profile's `/version` and `/members`); adapters route by `handlesPath` (serve.ts).
+ */
+export type ProtocolHandler = ((req: HandlerRequest) => Promise<HandlerResponse>) & {
+  readonly extraPaths?: readonly string[];
+};

@@ -56,9 +56,22 @@ const HEARTBEAT_FRAME = Uint8Array.of(MsgAppFrame.LinkHeartbeat);
 /** Shared zero-length context: a zero-length view cannot be written through. */
 const EMPTY = new Uint8Array(0);
 
-function lastIndex(m: Message): number {
+/** The index of a message's last entry, or its `index` when it carries none: where AppEntries goes on. */
+export function lastIndex(m: Message): number {
   const last = m.entries[m.entries.length - 1];
   return last === undefined ? m.index : last.index;
+}
+
+/** Holds a fully decoded message to a msgapp stream's entry caps. Throws ERR_TOO_MANY_ENTRIES or ERR_ENTRY_TOO_LARGE. */
+export function checkEntryLimits(m: Message, limits: Required<MsgAppLimits>): void {
+  if (m.entries.length > limits.maxEntries) {
+    throw new RaftwireError(ErrorCode.TOO_MANY_ENTRIES, `message has ${m.entries.length} entries, over the cap of ${limits.maxEntries}`);
+  }
+  for (const e of m.entries) {
+    if (e.data.length > limits.maxEntryBytes) {
+      throw new RaftwireError(ErrorCode.ENTRY_TOO_LARGE, `entry of ${e.data.length} bytes, over the cap of ${limits.maxEntryBytes}`);
+    }
+  }
 }
 
 export class MsgAppEncoder {
@@ -276,17 +289,7 @@ export class MsgAppDecoder {
 
   private decodeFull(frame: Uint8Array): Message {
     const m = this.codec.decode(frame);
-    if (m.entries.length > this.limits.maxEntries) {
-      throw new RaftwireError(
-        ErrorCode.TOO_MANY_ENTRIES,
-        `message has ${m.entries.length} entries, over the cap of ${this.limits.maxEntries}`,
-      );
-    }
-    for (const e of m.entries) {
-      if (e.data.length > this.limits.maxEntryBytes) {
-        throw new RaftwireError(ErrorCode.ENTRY_TOO_LARGE, `entry of ${e.data.length} bytes, over the cap of ${this.limits.maxEntryBytes}`);
-      }
-    }
+    checkEntryLimits(m, this.limits);
     this.term = m.term;
     this.index = lastIndex(m);
     return m;

@@ -6,6 +6,7 @@ import type { Message } from './message.js';
 import type { MessageCodec } from './message-codec.js';
 import type { Metrics } from './metrics.js';
 import type { StreamType } from './wire.js';
+import type { ClusterMember, WireName } from './wire-profile.js';
 
 /** Outcome reported to raft for a snapshot send (etcd's SnapshotFinish / SnapshotFailure). */
 export type SnapshotStatus = 'finish' | 'failure';
@@ -27,7 +28,10 @@ export interface RaftCallbacks {
   /**
    * Receives an incoming snapshot body (bytes after the MsgSnap envelope),
    * streamed: store it as it arrives. `size` is the declared size; the body
-   * throws ERR_SNAPSHOT_SIZE if it ends early. `signal` aborts when the sender
+   * throws ERR_SNAPSHOT_SIZE if it ends early. With the `etcd-3.4` profile the
+   * wire declares no size: `size` is -1 and the body runs to the end of the
+   * request (over `limits.maxSnapshotBodyBytes` it throws ERR_FRAME_TOO_LARGE);
+   * read it to its end. `signal` aborts when the sender
    * goes away or the transport stops. `process(msg)` is called only after
    * this resolves. Without it, the body (up to
    * `limits.maxBufferedSnapshotBytes`) is put into `msg.snapshot.data` before
@@ -109,6 +113,11 @@ export interface Limits {
   maxRemotes: number;
   /** A snapshot body buffered into `snapshot.data` when there is no `receiveSnapshot` hook: 256 MiB. */
   maxBufferedSnapshotBytes: number;
+  /**
+   * A snapshot body whose size the wire does not declare (the `etcd-3.4` profile: the database
+   * runs to the end of the request): 8 GiB, etcd's largest recommended backend quota.
+   */
+  maxSnapshotBodyBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -116,6 +125,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxSnapshotEnvelopeBytes: 64 * 1024 * 1024,
   maxRemotes: 128,
   maxBufferedSnapshotBytes: 256 * 1024 * 1024,
+  maxSnapshotBodyBytes: 8 * 1024 * 1024 * 1024,
 });
 
 export interface TransportOptions {
@@ -131,8 +141,20 @@ export interface TransportOptions {
   /** Metric name prefix: `etcd` (so names read `etcd_network_...`). */
   metricsPrefix?: string;
   clock?: Clock;
+  /**
+   * The protocol spoken on the wire (docs/design.md §8): `raftwire` (the default: CBOR, varint
+   * frames) or `etcd-3.4` (etcd 3.4's rafthttp byte for byte, so this member can be a peer of etcd
+   * members; it also serves etcd's `GET /version` and `GET /members`). Both ends must agree.
+   */
+  wire?: WireName;
+  /**
+   * The cluster's members, for the `etcd-3.4` profile's `GET /members` (etcd lists every member
+   * with its name and URLs). Default: this member and the peers, with their URLs and no names.
+   */
+  members?: () => readonly ClusterMember[];
+  /** The message codec of the `raftwire` profile (CBOR by default). */
   codec?: MessageCodec;
-  /** Our wire-protocol version (X-Server-Version). */
+  /** Our wire-protocol version (X-Server-Version); each profile has its own default. */
   version?: string;
   /** Oldest version we interoperate with (X-Min-Cluster-Version). */
   minClusterVersion?: string;

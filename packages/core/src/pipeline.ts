@@ -10,7 +10,7 @@ import { MetricName } from './metrics.js';
 import type { PeerStatus } from './peer-status.js';
 import { preconditionError } from './response-errors.js';
 import type { UrlPicker } from './url-picker.js';
-import { ErrorText, Header, RaftPath, messageContentType } from './wire.js';
+import { ErrorText, Header, RaftPath } from './wire.js';
 
 /**
  * One-shot POSTs of single messages: N workers draining a bounded queue
@@ -104,7 +104,7 @@ export class Pipeline {
       const res = await this.ctx.link.request(url, {
         method: 'POST',
         path: RaftPath.pipeline,
-        headers: this.ctx.requestHeaders({ [Header.contentType]: messageContentType(this.ctx.codec.name) }),
+        headers: this.ctx.requestHeaders({ [Header.contentType]: this.ctx.profile.messageContentType }),
         body: data,
         signal: child.signal,
       });

@@ -6,7 +6,12 @@
 import { closeBody, textBytes } from './body.js';
 import type { HandlerRequest, HandlerResponse, LinkHeaders, ProtocolHandler } from './link.js';
 import { type Logger, silentLogger } from './logger.js';
-import { ContentType, ErrorText, Header } from './wire.js';
+import { ContentType, ErrorText, Header, isRaftPath } from './wire.js';
+
+/** True for the paths `handler` answers: `/raft`, `/raft/...` and the handler's `extraPaths`. */
+export function handlesPath(handler: ProtocolHandler | undefined, path: string): boolean {
+  return isRaftPath(path) || handler?.extraPaths?.includes(path) === true;
+}
 
 /** A plain-text answer (`text` plus a newline, as etcd writes them), with `headers` added. */
 export function textResponse(status: number, text: string, headers: LinkHeaders = {}): HandlerResponse {

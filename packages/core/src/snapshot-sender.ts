@@ -9,7 +9,6 @@ import { type Message, MessageType } from './message.js';
 import { MetricName } from './metrics.js';
 import type { SnapshotStatus } from './options.js';
 import type { PeerStatus } from './peer-status.js';
-import { encodeSnapshotEnvelope } from './snapshot-envelope.js';
 import type { UrlPicker } from './url-picker.js';
 import { ContentType, Header, RaftPath } from './wire.js';
 
@@ -70,7 +69,7 @@ export class SnapshotSender {
       if (m.type !== MessageType.MsgSnap) throw new RaftwireError(ErrorCode.INVALID_MESSAGE, 'sendSnapshot needs a MsgSnap');
       if (!Number.isSafeInteger(size) || size < 0)
         throw new RaftwireError(ErrorCode.INVALID_MESSAGE, `invalid snapshot size ${size} (pass a size, or a body with a size property)`);
-      const envelope = encodeSnapshotEnvelope(this.ctx.codec.encode(m), size);
+      const envelope = this.ctx.profile.encodeSnapshotHead(m, size);
       const signal = child.signal;
       const events = this.ctx.events;
       const peerId = this.peerId;

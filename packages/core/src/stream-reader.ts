@@ -7,18 +7,11 @@ import { type Id, formatId } from './ids.js';
 import type { LinkResponse } from './link.js';
 import type { Logger } from './logger.js';
 import { type Message, isLinkHeartbeat } from './message.js';
-import { MessageStreamDecoder } from './message-stream-codec.js';
 import { MetricName } from './metrics.js';
-import { MsgAppDecoder } from './msgapp-codec.js';
 import type { PeerStatus } from './peer-status.js';
 import type { UrlPicker } from './url-picker.js';
-import { ABSENT_VERSION, parseVersion, remoteSupportsStream } from './version.js';
+import { type Version, remoteSupportsStream } from './version.js';
 import { ErrorText, Header, type StreamType, streamPath, streamTypeName } from './wire.js';
-
-interface Decoder {
-  push(chunk: Uint8Array): Message[];
-  end(): void;
-}
 
 /**
  * Dials one stream type to a peer (receiver-initiated: the peer writes to us
@@ -129,15 +122,15 @@ export class StreamReader {
       if (readBody) throw this.preconditionFailed(text, res);
       throw e;
     };
-    const rv = res.headers[Header.serverVersion] ?? ABSENT_VERSION;
-    let remoteVersion: ReturnType<typeof parseVersion>;
+    const rv = res.headers[Header.serverVersion];
+    let remoteVersion: Version;
     try {
-      remoteVersion = parseVersion(rv);
+      remoteVersion = this.ctx.profile.headerVersion(rv);
     } catch (err) {
       return fail(new RaftwireError(ErrorCode.INVALID_VERSION, `remote sent a malformed version: ${(err as Error).message}`));
     }
     if (!remoteSupportsStream(this.ctx.versionParsed, remoteVersion, this.type, this.ctx.streamSupport)) {
-      return fail(new RaftwireError(ErrorCode.UNSUPPORTED_STREAM, `remote version ${rv} does not serve ${this.typeName}`));
+      return fail(new RaftwireError(ErrorCode.UNSUPPORTED_STREAM, `remote version ${rv ?? '(none)'} does not serve ${this.typeName}`));
     }
     switch (res.status) {
       case 200:
@@ -185,10 +178,7 @@ export class StreamReader {
   }
 
   private async readLoop(res: LinkResponse, child: ChildAbort): Promise<void> {
-    const decoder: Decoder =
-      this.type === 'msgappv2'
-        ? new MsgAppDecoder({ from: this.peerId, to: this.ctx.id }, this.ctx.codec, { maxFrameBytes: this.ctx.limits.maxMessageBytes })
-        : new MessageStreamDecoder(this.ctx.codec, { maxFrameBytes: this.ctx.limits.maxMessageBytes });
+    const decoder = this.ctx.profile.streamDecoder(this.type, { from: this.peerId, to: this.ctx.id }, this.ctx.limits.maxMessageBytes);
     const clock = this.ctx.clock;
     const readTimeout = this.ctx.timeouts.read;
     let last = clock.now();

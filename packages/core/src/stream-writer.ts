@@ -5,18 +5,11 @@ import type { TransportContext } from './context.js';
 import { type Id, formatId } from './ids.js';
 import type { Logger } from './logger.js';
 import { LINK_HEARTBEAT, type Message } from './message.js';
-import { MessageStreamEncoder } from './message-stream-codec.js';
 import { MetricName } from './metrics.js';
-import { MsgAppEncoder } from './msgapp-codec.js';
 import type { OutgoingConn } from './outgoing-conn.js';
 import type { PeerStatus } from './peer-status.js';
 import { type StreamType, streamTypeName } from './wire.js';
-
-interface FrameEncoder {
-  encode(m: Message): Uint8Array;
-  /** Appends the frame to a batch; writes nothing when it throws. */
-  encodeTo(m: Message, out: ByteWriter): void;
-}
+import type { StreamFrameEncoder } from './wire-profile.js';
 
 /** First guess of a batch's size, before the writer has seen any frame. */
 const INITIAL_FRAME_GUESS = 64;
@@ -82,10 +75,7 @@ export class StreamWriter {
       this.log.warn({}, 'closed TCP streaming connection with remote peer');
     }
     this.conn = conn;
-    const encoder: FrameEncoder =
-      this.type === 'msgappv2'
-        ? new MsgAppEncoder({ from: this.ctx.id, to: this.peerId }, this.ctx.codec)
-        : new MessageStreamEncoder(this.ctx.codec);
+    const encoder = this.ctx.profile.streamEncoder(this.type, { from: this.ctx.id, to: this.peerId });
     conn.onClose((reason) => {
       if (this.conn === conn) this.onConnLost(conn, reason, 'write', this.writing);
       this.poke();
@@ -111,7 +101,7 @@ export class StreamWriter {
     w?.();
   }
 
-  private async run(conn: OutgoingConn, encoder: FrameEncoder): Promise<void> {
+  private async run(conn: OutgoingConn, encoder: StreamFrameEncoder): Promise<void> {
     const hb = every(this.ctx.clock, Math.max(1, Math.floor(this.ctx.timeouts.read / 3)), () => {
       this.heartbeatDue = true;
       this.poke();

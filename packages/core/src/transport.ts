@@ -11,6 +11,7 @@ import type { ProbingStatus } from './prober.js';
 import { createProtocolHandler } from './handler.js';
 import { Remote } from './remote.js';
 import { normalizePeerUrls } from './urls.js';
+import type { ClusterMember } from './wire-profile.js';
 
 type State = 'new' | 'started' | 'stopped';
 
@@ -46,6 +47,7 @@ export class Transport extends EventEmitter<TransportEvents> {
       signal: this.abort.signal,
       peer: (id) => this.peers.get(id),
       addRemote: (id, urls) => this.addRemote(id, urls),
+      members: options.members ?? (() => this.knownMembers()),
     });
   }
 
@@ -239,6 +241,12 @@ export class Transport extends EventEmitter<TransportEvents> {
   mendPeer(id: Id): void {
     this.peers.get(id)?.resume();
     this.remotes.get(id)?.resume();
+  }
+
+  /** This member and its peers with their URLs: what `GET /members` lists when the host gives no list. */
+  private knownMembers(): ClusterMember[] {
+    const member = (id: Id, urls: readonly string[]): ClusterMember => ({ id, name: '', peerURLs: urls, clientURLs: [], isLearner: false });
+    return [member(this.ctx.id, this.ctx.urls), ...[...this.peers].map(([id, p]) => member(id, p.picker.list()))];
   }
 
   private track(p: Promise<void>): void {

@@ -56,6 +56,12 @@ export interface RaftConfig {
   preVote?: boolean;
   /** Leader steps down when it has not heard from a quorum for an election timeout. Default true. */
   checkQuorum?: boolean;
+  /**
+   * Never start an election (no pre-vote either), whatever the timeouts or a MsgHup say: the node
+   * votes and replicates but never leads. For a member that cannot serve a leader's duties, such
+   * as a raftwire member inside an etcd cluster. Default false.
+   */
+  neverCampaign?: boolean;
   /** Randomness for election timeouts; inject a seeded source for determinism. */
   rand: Rand;
   logger?: Logger;
@@ -83,6 +89,7 @@ export class Raft {
   heartbeatElapsed = 0;
   readonly checkQuorum: boolean;
   readonly preVote: boolean;
+  readonly neverCampaign: boolean;
   readonly heartbeatTimeout: number;
   readonly electionTimeout: number;
   randomizedElectionTimeout = 0;
@@ -100,6 +107,7 @@ export class Raft {
     this.raftLog = new RaftLog(c.storage);
     this.checkQuorum = c.checkQuorum ?? true;
     this.preVote = c.preVote ?? true;
+    this.neverCampaign = c.neverCampaign ?? false;
     this.heartbeatTimeout = c.heartbeatTick;
     this.electionTimeout = c.electionTick;
     this.maxMsgSize = c.maxSizePerMsg ?? 1024 * 1024;
@@ -290,7 +298,7 @@ export class Raft {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.promotable() && this.pastElectionTimeout()) {
+    if (!this.neverCampaign && this.promotable() && this.pastElectionTimeout()) {
       this.electionElapsed = 0;
       this.step(createMessage({ type: MessageType.MsgHup, from: this.id }));
     }
@@ -353,6 +361,10 @@ export class Raft {
   private hup(preElection: boolean): void {
     if (this.state === StateType.Leader) return;
     if (!this.promotable()) return;
+    if (this.neverCampaign) {
+      this.logger.info({ term: this.term }, 'not campaigning: this member never leads');
+      return;
+    }
     // Cannot campaign while conf changes are committed but not applied.
     if (this.raftLog.committed > this.raftLog.applied) {
       const ents = this.raftLog.slice(Math.max(this.raftLog.applied + 1, this.raftLog.firstIndex()), this.raftLog.committed + 1);
@@ -464,6 +476,10 @@ export class Raft {
           this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (m.type === MessageType.MsgPreVote && m.term > this.term);
         const respType = m.type === MessageType.MsgVote ? MessageType.MsgVoteResp : MessageType.MsgPreVoteResp;
         if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {
+          this.logger.info(
+            { term: this.term, 'msg-term': m.term, 'remote-peer-id': formatId(m.from) },
+            `${formatId(this.id)} cast ${messageTypeName(m.type)} for ${formatId(m.from)} at term ${m.term}`,
+          );
           // Reply with the message's term, not ours: a pre-vote is for a future term.
           this.send(createMessage({ type: respType, to: m.from, term: m.term }));
           if (m.type === MessageType.MsgVote) {

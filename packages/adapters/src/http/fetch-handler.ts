@@ -13,7 +13,7 @@ import {
   type ProtocolHandler,
   RaftwireError,
   closeIterator,
-  isRaftPath,
+  handlesPath,
   onAbort,
   silentLogger,
 } from '@raftwire/core';
@@ -210,7 +210,7 @@ export function createFetchHandler(handler: ProtocolHandler, options: FetchHandl
   const handle = async (request: Request, info: FetchRequestInfo = {}): Promise<Response> => {
     const url = new URL(request.url);
     const path = url.pathname.startsWith(`${basePath}/`) ? url.pathname.slice(basePath.length) : undefined;
-    if (path === undefined || !isRaftPath(path)) {
+    if (path === undefined || !handlesPath(handler, path)) {
       if (options.fallback) return options.fallback(request);
       return plainResponse(serverText(options, 404, ErrorText.notFound));
     }

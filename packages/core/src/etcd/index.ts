@@ -69,3 +69,16 @@ export {
   encodeEtcdVersions,
   decodeEtcdVersions,
 } from './version.js';
+export { EtcdPeerPath, type EtcdProfileOptions, etcdWireProfile } from './profile.js';
+export {
+  type EtcdAttributes,
+  type EtcdRequest,
+  EtcdRequestIdGenerator,
+  createEtcdRequest,
+  decodeEtcdRequest,
+  encodeEtcdAttributes,
+  encodeEtcdRequest,
+  etcdMemberAttributesPath,
+  etcdPublishRequest,
+} from './request.js';
+export { DEFAULT_MAX_V2_STORE_BYTES, type EtcdV2Membership, decodeEtcdV2Membership } from './v2-store.js';

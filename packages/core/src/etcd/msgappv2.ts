@@ -1,7 +1,7 @@
 import { type ByteWriter, Slab, plainBytes } from '../bytes.js';
 import { ErrorCode, RaftwireError, decodeError, isRaftwireError } from '../errors.js';
 import { type Entry, LINK_HEARTBEAT, type Message, MessageType, createMessage, isLinkHeartbeat, messagesEqual } from '../message.js';
-import { MsgAppFrame, type MsgAppLimits, type MsgAppPeers } from '../msgapp-codec.js';
+import { MsgAppFrame, type MsgAppLimits, type MsgAppPeers, checkEntryLimits, lastIndex } from '../msgapp-codec.js';
 import { BodyReader, ETCD_MAX_FRAME_BYTES, U64LengthPrefixReader, U64Reader, overCap } from './framing.js';
 import { PbReader, PbWriter } from './protobuf.js';
 import { entrySize, messageSize, readEntry, readMessage, writeEntry, writeMessage } from './raftpb.js';
@@ -39,11 +39,6 @@ export const DEFAULT_ETCD_MSGAPP_LIMITS: Required<MsgAppLimits> = {
 const HEARTBEAT_FRAME = Uint8Array.of(MsgAppFrame.LinkHeartbeat);
 const EMPTY: Uint8Array = new Uint8Array(0);
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-
-function lastIndex(m: Message): number {
-  const last = m.entries[m.entries.length - 1];
-  return last === undefined ? m.index : last.index;
-}
 
 /** Only the exact link heartbeat becomes `0x00`; a look-alike with other fields set keeps them in a full frame. */
 function isExactLinkHeartbeat(m: Message): boolean {
@@ -283,17 +278,7 @@ export class EtcdMsgAppDecoder {
 
   private decodeFull(buf: Uint8Array, start: number, end: number): Message {
     const m = readMessage(new PbReader(buf, start, end));
-    if (m.entries.length > this.limits.maxEntries) {
-      throw new RaftwireError(
-        ErrorCode.TOO_MANY_ENTRIES,
-        `message has ${m.entries.length} entries, over the cap of ${this.limits.maxEntries}`,
-      );
-    }
-    for (const e of m.entries) {
-      if (e.data.length > this.limits.maxEntryBytes) {
-        throw new RaftwireError(ErrorCode.ENTRY_TOO_LARGE, `entry of ${e.data.length} bytes, over the cap of ${this.limits.maxEntryBytes}`);
-      }
-    }
+    checkEntryLimits(m, this.limits);
     this.term = m.term;
     this.index = lastIndex(m);
     return m;

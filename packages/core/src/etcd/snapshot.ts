@@ -1,7 +1,7 @@
 import { raceAbort, throwIfAborted } from '../abort.js';
 import { plainBytes } from '../bytes.js';
 import { ErrorCode, RaftwireError, decodeError, isRaftwireError } from '../errors.js';
-import { type Message, MessageType } from '../message.js';
+import { type Message, MessageType, messageTypeName } from '../message.js';
 import { ETCD_MAX_FRAME_BYTES, U64LengthPrefixReader } from './framing.js';
 import { PbReader, PbWriter } from './protobuf.js';
 import { messageSize, readMessage, writeMessage } from './raftpb.js';
@@ -151,7 +151,8 @@ export interface EtcdSnapshotRequest {
 /**
  * Reads the envelope of a snapshot request from `source` and hands back the
  * MsgSnap with the rest of the body as a stream (never buffered). Throws
- * ERR_TRUNCATED when the request ends inside the envelope, ERR_DECODE /
+ * ERR_TRUNCATED when the request ends inside the envelope, ERR_INVALID_MESSAGE
+ * when the envelope holds another message type (and stops reading), ERR_DECODE /
  * ERR_FRAME_TOO_LARGE for a bad one, ERR_ABORTED when `signal` aborts.
  */
 export async function readEtcdSnapshot(
@@ -171,6 +172,10 @@ export async function readEtcdSnapshot(
         first = rest;
         break;
       }
+    }
+    const type = (dec.message as Message).type;
+    if (type !== MessageType.MsgSnap) {
+      throw new RaftwireError(ErrorCode.INVALID_MESSAGE, `a snapshot request carries a MsgSnap, not ${messageTypeName(type)}`);
     }
   } catch (err) {
     void Promise.resolve(it.return?.()).catch(() => {});

@@ -1,3 +1,4 @@
+import { concatBytes } from '../bytes.js';
 import { type Clock, type TimerHandle, systemClock } from '../clock.js';
 import { ErrorCode, RaftwireError } from '../errors.js';
 import type { Id } from '../ids.js';
@@ -115,18 +116,22 @@ export class RecordingRaft implements RaftCallbacks {
   async receiveSnapshot(msg: Message, body: AsyncIterable<Uint8Array>, size: number): Promise<void> {
     const rec: ReceivedSnapshot = { msg, size, data: new Uint8Array(0), received: 0, checksum: 0x811c9dc5 };
     this.snapshots.push(rec);
-    const keep = size <= this.keepSnapshotBytes ? new Uint8Array(size) : null;
+    // size -1: the wire declares none (the etcd profile); the body is kept while it stays small.
+    const keep = size >= 0 && size <= this.keepSnapshotBytes ? new Uint8Array(size) : null;
+    const parts: Uint8Array[] | null = size < 0 ? [] : null;
     try {
       for await (const chunk of body) {
         if (keep) keep.set(chunk, rec.received);
         rec.received += chunk.length;
         rec.checksum = fnv1a(chunk, rec.checksum);
+        if (parts && rec.received <= this.keepSnapshotBytes) parts.push(chunk.slice());
       }
     } catch (err) {
       rec.error = err instanceof RaftwireError ? err : new RaftwireError(ErrorCode.LINK, String(err));
       throw err;
     }
     if (keep) rec.data = keep;
+    if (parts && rec.received <= this.keepSnapshotBytes) rec.data = concatBytes(parts);
   }
 }
 

@@ -7,7 +7,9 @@ import {
   RaftwireError,
   createMessage,
   createSnapshot,
+  encodeEtcdFrame,
   encodeEtcdSnapshotEnvelope,
+  etcdMessageCodec,
   etcdSnapshotBody,
   messagesEqual,
   readEtcdSnapshot,
@@ -143,6 +145,27 @@ describe('etcd snapshot body (u64 BE length + MsgSnap, then the database to the 
     expect(await rejection(readEtcdSnapshot(chunks([hex('0000000000000400')]), { maxEnvelopeBytes: 1023 }))).toBe(
       ErrorCode.FRAME_TOO_LARGE,
     );
+  });
+
+  it('refuses a request whose envelope holds anything but a MsgSnap, and stops reading it', async () => {
+    let closed = false;
+    const source = (async function* () {
+      try {
+        yield encodeEtcdFrame(etcdMessageCodec.encode(createMessage({ type: MessageType.MsgApp, from: 1n, to: 2n, term: 4 })));
+        yield Uint8Array.of(1, 2, 3);
+      } finally {
+        closed = true;
+      }
+    })();
+    const err = await readEtcdSnapshot(source).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RaftwireError);
+    expect((err as RaftwireError).code).toBe(ErrorCode.INVALID_MESSAGE);
+    expect((err as RaftwireError).message).toMatch(/MsgApp/);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(closed).toBe(true);
   });
 
   it('rejects a declared 2^63-byte envelope at once, without allocating, and stays failed', () => {

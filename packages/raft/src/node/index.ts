@@ -1,4 +1,5 @@
-/** Node-only storage: a durable {@link FileStorage} (WAL + snapshot files). Its file formats are internal. */
+/** Node-only storage: a durable {@link FileStorage} (WAL + snapshot files) and etcd's snapshots in files. File formats are internal. */
 export { FileStorage, type FileStorageOptions, type RecoveryInfo } from './file-storage.js';
+export { FileEtcdSnapshotStore } from './etcd-snapshot-files.js';
 // WAL inspection, for repair and fault-injection tools: the record layout and a scanner.
 export { scanWal, type WalScan, WAL_HEADER_BYTES } from './wal-record.js';

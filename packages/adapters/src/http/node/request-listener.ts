@@ -1,5 +1,6 @@
 /**
- * Mounts a `ProtocolHandler` on `node:http` requests under `/raft`.
+ * Mounts a `ProtocolHandler` on `node:http` requests under `/raft` (and the few paths outside it
+ * that the handler's wire profile serves, such as etcd's `/version` and `/members`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -9,7 +10,7 @@ import {
   type LinkHeaders,
   type ProtocolHandler,
   RaftwireError,
-  isRaftPath,
+  handlesPath,
   pathOf,
   silentLogger,
 } from '@raftwire/core';
@@ -103,7 +104,7 @@ export function createRaftRequestListener(handler: ProtocolHandler, options: Raf
 
   const listener = ((req: IncomingMessage, res: ServerResponse): boolean => {
     const path = pathOf(req.url ?? '/');
-    if (!isRaftPath(path)) return false;
+    if (!handlesPath(handler, path)) return false;
     const ctl = inFlight.begin();
     res.once('close', () => {
       if (!res.writableFinished) ctl.abort(new RaftwireError(ErrorCode.LINK, 'requester went away'));

@@ -1,0 +1,18 @@
+import { LOG_LEVELS, type LogFormat, type LogLevel } from './log.js';
+import { UsageError } from './usage-error.js';
+
+/** A whole-number flag: `def` when absent, else digits only and within [min, max]; throws {@link UsageError}. */
+export function intFlag(flag: string, text: string | undefined, def: number, min: number, max: number): number {
+  if (text === undefined) return def;
+  if (!/^\d+$/.test(text)) throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a whole number`);
+  const n = Number(text);
+  if (n < min || n > max) throw new UsageError(`${flag}: ${n} is out of range [${min}, ${max}]`);
+  return n;
+}
+
+/** `--log-level` (default info) and `--log-format` (default text), checked; throws {@link UsageError}. */
+export function logFlags(level = 'info', format = 'text'): { logLevel: LogLevel; logFormat: LogFormat } {
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level: want one of ${LOG_LEVELS.join(', ')}`);
+  if (format !== 'text' && format !== 'json') throw new UsageError('--log-format: want text or json');
+  return { logLevel: level as LogLevel, logFormat: format };
+}
