@@ -13,27 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRuntime } from '../../../tools/runtimes.mjs';
-import { api, freePort, type MemberProcess, spawnMember } from '../../cli/test/member-process.js';
+import { api, freePort, type MemberProcess, spawnMember, waitFor } from '../../cli/test/member-process.js';
 import { bundleWorker } from '../bundle.mjs';
 import { startWorkerd, type WorkerdMember, writeWorkerdConfig } from './workerd-process.js';
 
 const TICK_MS = 100;
 const ELECTION_TICKS = 10;
-
-async function waitFor<T>(what: string, timeoutMs: number, cond: () => Promise<T | undefined | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await cond();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: last });
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 let dataRoot = '';
 let bundle = '';

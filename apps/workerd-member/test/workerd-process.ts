@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runtimeBinary } from '../../../tools/runtimes.mjs';
+import { collectLines } from '../../cli/test/member-process.js';
 
 export interface WorkerdMember {
   url: string;
@@ -49,19 +50,7 @@ const member :Workerd.Worker = (
 
 export function startWorkerd(config: string, port: number): WorkerdMember {
   const child = spawn(runtimeBinary('workerd'), ['serve', config, '--verbose'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  let buf = '';
-  const onData = (d: Buffer) => {
-    buf += d.toString('utf8');
-    let i = buf.indexOf('\n');
-    while (i >= 0) {
-      lines.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-      i = buf.indexOf('\n');
-    }
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
+  const lines = collectLines(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
