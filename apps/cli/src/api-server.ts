@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { ErrorCode, formatId, type Id, parseId, RaftwireError, type Transport } from '@raftwire/core';
 import { encodeKvCommand, type RaftNode } from '@raftwire/raft';
 import type { CliLogger } from './log.js';
+import type { MetricsEndpoint } from './metrics.js';
 
 /**
  * The client API of one member: JSON over HTTP.
@@ -14,6 +15,7 @@ import type { CliLogger } from './log.js';
  * - `DELETE /v1/kv/:key` — deletes; `{key, existed}`.
  * - `GET /v1/status` — `{id, leader, term, commit, applied, peers:[{id, url, active, since}]}`.
  * - `POST /v1/members` with `{id, peerUrl}` — adds a voting member; `DELETE /v1/members/:id` removes one.
+ * - `GET /metrics` — Prometheus text exposition (`etcd_network_*`, `etcd_server_*`, process metrics).
  *
  * Errors: `{error, code}` with 400 (bad input), 404 (unknown key or route),
  * 405, 413, 409 (membership conflict), 503 (no leader / stopped / timed out).
@@ -24,6 +26,8 @@ export interface ApiServerOptions {
   host: string;
   port: number;
   logger: CliLogger;
+  /** Served at `GET /metrics` when given. */
+  metrics?: MetricsEndpoint;
   /** How long a write or read may wait (ms). Default 10 000. */
   requestTimeoutMs?: number;
 }
@@ -141,6 +145,13 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
         return;
       }
       throw new HttpError(405, 'ERR_METHOD', `${method} not allowed on ${path}`);
+    }
+    if (path === '/metrics' && o.metrics !== undefined) {
+      if (method !== 'GET') throw new HttpError(405, 'ERR_METHOD', `${method} not allowed on ${path}`);
+      const text = await o.metrics.render();
+      res.writeHead(200, { 'content-type': o.metrics.contentType, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
     }
     if (path === '/v1/status') {
       if (method !== 'GET') throw new HttpError(405, 'ERR_METHOD', `${method} not allowed on ${path}`);

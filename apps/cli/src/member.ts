@@ -4,6 +4,7 @@ import { MemoryStorage, RaftNode, type WritableStorage } from '@raftwire/raft';
 import { FileStorage } from '@raftwire/raft/node';
 import { startApiServer } from './api-server.js';
 import { createLogger } from './log.js';
+import { createMemberMetrics } from './metrics.js';
 import { bindHost, type MemberConfig, origin } from './member-args.js';
 import { raftSide } from './raft-listener.js';
 
@@ -26,7 +27,9 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
   } else {
     storage = new MemoryStorage();
   }
+  const { metrics, endpoint: metricsEndpoint } = createMemberMetrics();
   const node = new RaftNode({
+    metrics,
     id: cfg.id,
     ...(cfg.join ? {} : { peers: [{ id: cfg.id, url: peerUrl }, ...cfg.peers] }),
     storage,
@@ -38,7 +41,7 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
   });
   const side = raftSide(logger);
   const link = side.link;
-  const transport = new Transport({ id: cfg.id, clusterId: cfg.clusterId, urls: [peerUrl], link, raft: node, logger });
+  const transport = new Transport({ id: cfg.id, clusterId: cfg.clusterId, urls: [peerUrl], link, raft: node, logger, metrics });
   const raftServer = await side.listen(transport.handler, bindHost(cfg.listen), Number(cfg.listen.port));
   transport.start();
   node.setTransport(transport);
@@ -94,7 +97,7 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
 
   await node.start();
   try {
-    api = await startApiServer({ node, transport, host: bindHost(cfg.api), port: Number(cfg.api.port), logger });
+    api = await startApiServer({ node, transport, host: bindHost(cfg.api), port: Number(cfg.api.port), logger, metrics: metricsEndpoint });
   } catch (err) {
     logger.error({ err }, 'cannot start the client API server');
     await shutdown(EXIT_FAILED, 'client API server failed');

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { type Clock, systemClock } from './clock.js';
 import { ErrorCode, RaftwireError } from './errors.js';
-import type { TransportEvents } from './events.js';
+import type { DropReason, TransportEvents } from './events.js';
 import { type Id, formatId } from './ids.js';
 import type { Link, LinkHeaders } from './link.js';
 import { LogRateLimiter } from './log-rate-limiter.js';
@@ -130,7 +130,13 @@ export class TransportContext {
    * A send-side drop: counts, logs (rate-limited, per peer) and emits. Raft is
    * told by the caller (peers report, remotes do not).
    */
-  noteDrop(m: Message, to: Id, why: string, reason: 'buffer-full' | 'stream-closed', extra?: Record<string, unknown>): void {
+  noteDrop(
+    m: Message,
+    to: Id,
+    why: string,
+    reason: Extract<DropReason, 'buffer-full' | 'stream-closed' | 'unknown-peer'>,
+    extra?: Record<string, unknown>,
+  ): void {
     const toHex = formatId(to);
     this.metrics.inc(MetricName.peerSentFailures, { To: toHex });
     const suppressed = this.dropLog.take(`send:${toHex}:${why}`);

@@ -64,6 +64,8 @@ export const ErrorCode = {
   SNAP_OUT_OF_DATE: 'ERR_SNAP_OUT_OF_DATE',
   /** Persisted state failed a checksum or is inconsistent. */
   CORRUPT: 'ERR_CORRUPT',
+  /** An optional package this feature needs is not installed (the message names the `npm install` to run). */
+  MISSING_PACKAGE: 'ERR_MISSING_PACKAGE',
   /** An internal invariant was violated (where etcd's raft panics). */
   INVARIANT: 'ERR_INVARIANT',
 } as const;

@@ -3,8 +3,11 @@ import type { Id } from './ids.js';
 import type { MessageType } from './message.js';
 import type { StreamType } from './wire.js';
 
-/** Why a message was not sent. */
-export type DropReason = 'buffer-full' | 'stream-closed' | 'write-failed' | 'post-failed' | 'stopped';
+/**
+ * Why a message was not sent. `unknown-peer`: `send` named a member that is
+ * neither a peer nor a remote (never added, or already removed).
+ */
+export type DropReason = 'buffer-full' | 'stream-closed' | 'unknown-peer' | 'write-failed' | 'post-failed' | 'stopped';
 
 /** Typed events of a {@link Transport} (eventemitter3). */
 export interface TransportEvents {

@@ -94,4 +94,11 @@ export { abortError, onAbort, raceAbort, sleep } from './abort.js';
 export { type Clock, type TimerHandle, every, systemClock } from './clock.js';
 export { type Rand, SeededRand } from './rand.js';
 export { type LogFields, type LogFn, type LogLevel, type LogRecord, type Logger, silentLogger } from './logger.js';
-export { type MetricLabels, MetricName, type Metrics } from './metrics.js';
+export {
+  type ConsoleLogLevel,
+  type ConsoleLoggerOptions,
+  LOG_LEVELS,
+  type LogFormat,
+  createConsoleLogger,
+} from './console-logger.js';
+export { type MetricLabels, MetricName, type Metrics, noopMetrics, prefixedMetrics } from './metrics.js';

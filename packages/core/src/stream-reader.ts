@@ -201,11 +201,12 @@ export class StreamReader {
     this.log.info({}, 'established TCP streaming connection with remote peer');
     this.ctx.events.emit('stream:attached', { id: this.peerId, type: this.type, direction: 'in' });
     let reason = 'remote closed the stream';
-    let bytes = 0;
+    const fromLabels = { From: this.peerHex };
     try {
       for await (const chunk of res.body) {
         last = clock.now();
-        bytes += chunk.length;
+        // Counted as it arrives (a healthy stream lives for days), as etcd counts each message read.
+        this.ctx.metrics.inc(MetricName.peerReceivedBytes, fromLabels, chunk.length);
         for (const m of decoder.push(chunk)) {
           if (this.paused || isLinkHeartbeat(m)) continue;
           this.deliver(m);
@@ -225,7 +226,6 @@ export class StreamReader {
       if (timer !== undefined) clock.clearTimeout(timer);
       child.abort(new RaftwireError(ErrorCode.LINK, 'stream reader closed the stream'));
       this.working = false;
-      if (bytes > 0) this.ctx.metrics.inc(MetricName.peerReceivedBytes, { From: this.peerHex }, bytes);
       if (!this.abort.signal.aborted) this.log.warn({ error: reason }, 'lost TCP streaming connection with remote peer');
       this.ctx.events.emit('stream:closed', { id: this.peerId, type: this.type, direction: 'in', reason });
     }

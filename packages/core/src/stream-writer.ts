@@ -113,7 +113,7 @@ export class StreamWriter {
     let batchCount = 0;
     let framesSeen = 0;
     let frameBytesSeen = 0;
-    let sentBytes = 0;
+    const toLabels = { To: this.peerHex };
     const newBatch = (): ByteWriter => {
       const avg = framesSeen === 0 ? INITIAL_FRAME_GUESS : Math.ceil(frameBytesSeen / framesSeen);
       const want = Math.min(this.ctx.buffers.batchMessages, this.queue.length + 1) * (avg + 8);
@@ -136,7 +136,8 @@ export class StreamWriter {
       } finally {
         this.writing = false;
       }
-      sentBytes += chunk.length;
+      // Counted as it goes (a healthy stream lives for days), as etcd counts each message written.
+      this.ctx.metrics.inc(MetricName.peerSentBytes, toLabels, chunk.length);
     };
     try {
       while (this.conn === conn && !conn.closed) {
@@ -179,7 +180,6 @@ export class StreamWriter {
       }
     } finally {
       hb.stop();
-      if (sentBytes > 0) this.ctx.metrics.inc(MetricName.peerSentBytes, { To: this.peerHex }, sentBytes);
     }
   }
 

@@ -83,7 +83,8 @@ export class Transport extends EventEmitter<TransportEvents> {
 
   /**
    * Sends messages without waiting. `to == 0` is skipped; peers win over
-   * remotes; unknown targets are ignored (debug log). MsgSnap goes only to
+   * remotes; a message to an unknown target is dropped (`message:dropped` with
+   * reason `unknown-peer`, counted and logged like any drop). MsgSnap goes only to
    * the pipeline; use {@link sendSnapshot} to stream a snapshot body.
    */
   send(msgs: readonly Message[]): void {
@@ -100,10 +101,10 @@ export class Transport extends EventEmitter<TransportEvents> {
         r.send(m);
         continue;
       }
-      this.ctx.logger.debug(
-        { 'remote-peer-id': formatId(m.to), 'message-type': m.type },
-        'ignored message send request; unknown remote peer target',
-      );
+      // etcd ignores these with a debug line; here they are counted, logged (rate-limited) and
+      // emitted like every other drop, and a lost MsgSnap is reported so raft retries it.
+      if (m.type === MessageType.MsgSnap) this.ctx.raft.reportSnapshot(m.to, 'failure');
+      this.ctx.noteDrop(m, m.to, 'it is not a known peer', 'unknown-peer');
     }
   }
 

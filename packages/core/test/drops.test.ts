@@ -122,3 +122,43 @@ describe('remote send buffer', () => {
     expect(logger.find('dropped MsgSnap to 9 since sending buffer is full')).toHaveLength(1);
   });
 });
+
+describe('sends to an unknown member', () => {
+  it('are dropped with reason unknown-peer: emitted, counted, logged once per interval, MsgSnap reported failed', async () => {
+    const net = new MemoryNetwork();
+    const raft = new RecordingRaft();
+    const logger = new MemoryLogger();
+    const metrics = new MemoryMetrics();
+    const t = new Transport({ id: 1n, clusterId: CLUSTER, urls: ['memory://n0'], link: net.link('memory://n0'), raft, logger, metrics });
+    t.start();
+    cleanup = async () => {
+      await t.stop();
+      net.close();
+    };
+    const dropped: string[] = [];
+    t.on('message:dropped', (e) => dropped.push(`${e.to}:${e.type}:${e.reason}`));
+    t.send([
+      createMessage({ type: MessageType.MsgApp, from: 1n, to: 7n }),
+      createMessage({ type: MessageType.MsgHeartbeat, from: 1n, to: 7n }),
+      createMessage({ type: MessageType.MsgSnap, from: 1n, to: 7n }),
+    ]);
+    expect(dropped).toEqual([
+      `7:${MessageType.MsgApp}:unknown-peer`,
+      `7:${MessageType.MsgHeartbeat}:unknown-peer`,
+      `7:${MessageType.MsgSnap}:unknown-peer`,
+    ]);
+    expect(metrics.get('etcd_network_peer_sent_failures_total', { To: '7' })).toBe(3);
+    const lines = logger.find('dropped MsgApp to 7 since it is not a known peer');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.level).toBe('warn');
+    expect(logger.find('to 7 since it is not a known peer')).toHaveLength(1);
+    expect(raft.snapshotReports).toEqual([{ id: 7n, status: 'failure' }]);
+    expect(raft.unreachable).toEqual([]);
+
+    // A removed peer is unknown again.
+    t.addPeer(8n, ['memory://n8']);
+    t.removePeer(8n);
+    t.send([createMessage({ type: MessageType.MsgApp, from: 1n, to: 8n })]);
+    expect(dropped.at(-1)).toBe(`8:${MessageType.MsgApp}:unknown-peer`);
+  });
+});

@@ -1,6 +1,6 @@
 import { type Entry, EntryType, ErrorCode, formatId, type Id, type Logger, RaftwireError } from '@raftwire/core';
 import { decodeProposal, type ProposalId } from './driver-codec.js';
-import type { StateMachine } from './kv.js';
+import type { StateMachine } from './state-machine.js';
 import type { Member, Membership } from './membership.js';
 import type { RawNode } from './raw-node.js';
 import type { WritableStorage } from './storage.js';

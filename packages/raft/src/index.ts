@@ -11,6 +11,7 @@ export {
   type RaftNodeOptions,
   type RaftNodeStatus,
   type SnapshotOptions,
+  type StateMachineOption,
   StateNotStarted,
 } from './raft-node.js';
 export type { Member } from './membership.js';
@@ -20,5 +21,7 @@ export { ProgressState } from './progress.js';
 export type { RaftTransport, SnapshotBody } from './transport.js';
 export { type HardState, MemoryStorage, type Storage, type WritableStorage } from './storage.js';
 export { type EntryContent, readEntry } from './entry-content.js';
-export { decodeKvCommand, encodeKvCommand, type KvCommand, type KvResult, KvStateMachine, type StateMachine } from './kv.js';
+export { decodeKvCommand, encodeKvCommand, type KvCommand, type KvResult, KvStateMachine } from './kv.js';
+export type { ReadableStateMachine, ReadQueryOf, ReadValueOf, ResultOf, StateMachine } from './state-machine.js';
+export { RaftMetricName } from './raft-metrics.js';
 export { ErrorCode, isRaftwireError, RaftwireError } from '@raftwire/core';

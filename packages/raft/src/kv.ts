@@ -1,14 +1,5 @@
 import { ErrorCode, RaftwireError } from '@raftwire/core';
-
-/** A replicated state machine: apply committed commands in log order; snapshot and restore as bytes. */
-export interface StateMachine<R = unknown> {
-  /** Applies a committed command (entry data) at `index`; returns the result handed to the proposer. */
-  apply(data: Uint8Array, index: number): R;
-  /** Serializes the whole state. */
-  snapshot(): Uint8Array;
-  /** Replaces the state with a snapshot's. */
-  restore(data: Uint8Array): void;
-}
+import type { ReadableStateMachine } from './state-machine.js';
 
 /** A key-value command. */
 export type KvCommand = { op: 'put'; key: string; value: Uint8Array } | { op: 'delete'; key: string };
@@ -70,10 +61,16 @@ export function decodeKvCommand(data: Uint8Array): KvCommand {
 }
 
 /** The demo's and CLI's state machine: a map from string keys to byte values. */
-export class KvStateMachine implements StateMachine<KvResult> {
+export class KvStateMachine implements ReadableStateMachine<KvResult, string, Uint8Array | undefined> {
   private map = new Map<string, Uint8Array>();
 
   get(key: string): Uint8Array | undefined {
+    return this.map.get(key);
+  }
+
+  /** The value of `key` (what `RaftNode.read(key)` returns after its linearizable barrier). */
+  read(key: string): Uint8Array | undefined {
+    if (typeof key !== 'string') throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'key must be a string');
     return this.map.get(key);
   }
 

@@ -1,12 +1,16 @@
-import type { Clock, Id, Logger, Rand } from '@raftwire/core';
-import type { StateMachine } from './kv.js';
+import type { Clock, Id, Logger, Metrics, Rand } from '@raftwire/core';
+import type { KvStateMachine } from './kv.js';
+import type { StateMachine } from './state-machine.js';
 import type { Member } from './membership.js';
 import type { StateType } from './raft.js';
 import type { WritableStorage } from './storage.js';
 import type { RaftTransport } from './transport.js';
 
-/** Options of `RaftNode`. */
-export interface RaftNodeOptions<R> {
+/**
+ * Options of `RaftNode`. `SM` is the state machine's type; it may be left out
+ * only for the default `KvStateMachine` (see {@link StateMachineOption}).
+ */
+export interface RaftNodeOptions<SM extends StateMachine = KvStateMachine> {
   /** This member's ID (non-zero). */
   id: Id;
   /**
@@ -20,7 +24,7 @@ export interface RaftNodeOptions<R> {
   /** Where messages go; may also be attached later with `RaftNode.setTransport`. */
   transport?: RaftTransport;
   /** The replicated state machine; a `KvStateMachine` by default. */
-  stateMachine?: StateMachine<R>;
+  stateMachine?: SM;
   /** Timer source; inject core's `ManualClock` (`@raftwire/core/testing`) for deterministic tests. Default: real timers. */
   clock?: Clock;
   /** Milliseconds per Raft tick. Default 100. */
@@ -42,7 +46,14 @@ export interface RaftNodeOptions<R> {
   /** Randomness for election timeouts; seed it for reproducible runs. */
   rand?: Rand;
   logger?: Logger;
+  /** Where the `etcd_server_*` metrics go (`RaftMetricName`). Default: nowhere. */
+  metrics?: Metrics;
+  /** Metric name prefix. Default `etcd`. */
+  metricsPrefix?: string;
 }
+
+/** `stateMachine` is required unless the state machine is the default `KvStateMachine`. */
+export type StateMachineOption<SM extends StateMachine> = KvStateMachine extends SM ? unknown : { stateMachine: SM };
 
 /** `raftState` of a node whose `start()` has not run: it has no Raft role yet. */
 export const StateNotStarted = 'StateNotStarted';

@@ -19,7 +19,7 @@ import { EventEmitter } from 'eventemitter3';
 import { Applier } from './apply.js';
 import { type ConfChange, ConfChangeType } from './conf-change.js';
 import { encodeConfContext, encodeProposal, type ProposalId } from './driver-codec.js';
-import { type KvResult, KvStateMachine, type StateMachine } from './kv.js';
+import { KvStateMachine } from './kv.js';
 import { bootstrapSnapshot, type Member, Membership, validateMember, validateMemberId } from './membership.js';
 import { ProposalBatch } from './proposal-batch.js';
 import {
@@ -28,11 +28,14 @@ import {
   type RaftNodeOptions,
   type RaftNodeStatus,
   type SnapshotOptions,
+  type StateMachineOption,
   StateNotStarted,
 } from './raft-node-options.js';
+import { RaftMetrics } from './raft-metrics.js';
 import { type RaftStatus, RawNode, type Ready } from './raw-node.js';
 import { ReadIndexCoalescer } from './read-index.js';
 import { ReadyLoop } from './ready-loop.js';
+import type { ReadQueryOf, ReadValueOf, ResultOf, StateMachine } from './state-machine.js';
 import { isEmptyHardState, type WritableStorage } from './storage.js';
 import type { RaftTransport } from './transport.js';
 import { Wait, WaitTime } from './wait.js';
@@ -46,11 +49,15 @@ export * from './raft-node-options.js';
  * applying committed entries (`apply.ts`), the waiters (`wait.ts`),
  * linearizable reads (`read-index.ts`), members (`membership.ts`) and
  * proposal batching (`proposal-batch.ts`); this class coordinates them.
+ *
+ * `SM` is the state machine's type (`KvStateMachine` by default): `propose`
+ * resolves with what its `apply` returns, `read` takes and returns what its
+ * `read` does, and `query` hands it over after a linearizable barrier.
  */
-export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> implements RaftCallbacks {
+export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmitter<RaftNodeEvents> implements RaftCallbacks {
   readonly id: Id;
-  readonly stateMachine: StateMachine<R>;
-  private readonly opts: RaftNodeOptions<R>;
+  readonly stateMachine: SM;
+  private readonly opts: RaftNodeOptions<SM>;
   private readonly storage: WritableStorage;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -65,12 +72,13 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
   private readonly rand: Rand;
   /** Random per start: tells this life's proposals from a previous one's. */
   private readonly incarnation: number;
-  private readonly applier: Applier<R>;
+  private readonly applier: Applier<ResultOf<SM>>;
+  private readonly metrics: RaftMetrics;
   private readonly membership: Membership;
   private readonly batch: ProposalBatch;
   private readonly reads: ReadIndexCoalescer;
   /** Proposals by sequence, settled with the state machine's result when applied here. */
-  private readonly proposals = new Wait<number, R>();
+  private readonly proposals = new Wait<number, ResultOf<SM>>();
   private readonly confChanges = new Wait<number, Member[]>();
   /** Reads waiting for this member to apply up to their read index. */
   private readonly appliedWait = new WaitTime();
@@ -78,7 +86,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
   private readonly leaderWait = new WaitTime();
   private leaderEpoch = 0;
 
-  constructor(opts: RaftNodeOptions<R>) {
+  constructor(opts: RaftNodeOptions<SM> & StateMachineOption<SM>) {
     super();
     if (!isId(opts.id) || opts.id === 0n) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `invalid member ID ${String(opts.id)}`);
     this.id = opts.id;
@@ -86,7 +94,9 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
     this.storage = opts.storage;
     this.clock = opts.clock ?? systemClock;
     this.transport = opts.transport ?? null;
-    this.stateMachine = opts.stateMachine ?? (new KvStateMachine() as unknown as StateMachine<R>);
+    // Without a state machine SM is KvStateMachine (StateMachineOption requires one otherwise).
+    this.stateMachine = opts.stateMachine ?? (new KvStateMachine() as StateMachine as SM);
+    this.metrics = new RaftMetrics(opts.id, opts.metrics, opts.metricsPrefix);
     this.logger = (opts.logger ?? silentLogger).child({ 'local-member-id': formatId(opts.id) });
     this.rand = opts.rand ?? new SeededRand((Math.random() * 2 ** 32) >>> 0);
     this.incarnation = this.rand.intn(2 ** 32) >>> 0;
@@ -100,7 +110,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
     this.applier = new Applier({
       id: this.id,
       incarnation: this.incarnation,
-      stateMachine: this.stateMachine,
+      stateMachine: this.stateMachine as StateMachine<ResultOf<SM>>,
       membership: this.membership,
       storage: this.storage,
       logger: this.logger,
@@ -242,7 +252,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
    * timeout (e.g. `AbortSignal.timeout(5000)`). Aborting stops the wait; the
    * command may still commit (as with etcd, a timed-out write is indeterminate).
    */
-  async propose(data: Uint8Array, options: CallOptions = {}): Promise<R> {
+  async propose(data: Uint8Array, options: CallOptions = {}): Promise<ResultOf<SM>> {
     if (!(data instanceof Uint8Array)) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'proposal data must be a Uint8Array');
     this.running();
     const seq = ++this.seq;
@@ -263,13 +273,32 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
     return index;
   }
 
-  /** Linearizable get from a {@link KvStateMachine}. */
-  async read(key: string, options: CallOptions = {}): Promise<Uint8Array | undefined> {
-    const sm = this.stateMachine;
-    if (!(sm instanceof KvStateMachine)) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'read(key) needs a KvStateMachine');
-    if (typeof key !== 'string') throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'key must be a string');
+  /**
+   * Linearizable read through the state machine's own `read(query)`: for a
+   * {@link KvStateMachine}, `read(key)` resolves with the key's value. Throws
+   * ERR_INVALID_ARGUMENT when the state machine has no `read`.
+   */
+  async read(query: ReadQueryOf<SM>, options: CallOptions = {}): Promise<ReadValueOf<SM>> {
+    const sm = this.stateMachine as unknown as { read?: (q: ReadQueryOf<SM>) => ReadValueOf<SM> };
+    if (typeof sm.read !== 'function') {
+      throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'read(query) needs a state machine with a read(query) method; use query(fn)');
+    }
+    if (this.stateMachine instanceof KvStateMachine && typeof query !== 'string') {
+      throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'key must be a string');
+    }
     await this.readIndex(options);
-    return sm.get(key);
+    return sm.read.call(this.stateMachine, query);
+  }
+
+  /**
+   * Linearizable access to the state machine: resolves with `fn(stateMachine)`
+   * run once this member has applied everything committed before the call
+   * (the {@link readIndex} barrier). `fn` must only read.
+   */
+  async query<T>(fn: (stateMachine: SM) => T, options: CallOptions = {}): Promise<T> {
+    if (typeof fn !== 'function') throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'query(fn) needs a function');
+    await this.readIndex(options);
+    return fn(this.stateMachine);
   }
 
   /**
@@ -409,6 +438,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
     step: () => void | Promise<void>,
   ): Promise<T> {
     const done = waiters.register(seq, signal);
+    this.metrics.track(done);
     try {
       for (;;) {
         // Skip the wait (and its microtask hop) when a leader is known: the hot path under load.
@@ -439,11 +469,13 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
 
   private leaderChanged(lead: Id, term: number): void {
     this.logger.info({ leader: formatId(lead), term }, 'leader changed');
+    this.metrics.leaderChanged(lead);
     this.emit('leader-change', { leader: lead, term });
     if (lead !== 0n) this.leaderWait.trigger(++this.leaderEpoch);
   }
 
   private apply(rn: RawNode, rd: Ready): void {
+    if (rd.hardState) this.metrics.committed(rd.hardState.commit);
     if (rd.snapshot) this.applier.restoreSnapshot(rd.snapshot.data, rd.snapshot.metadata.index);
     for (const e of rd.committedEntries) this.applier.applyEntry(rn, e);
     this.reads.onReadStates(rd.readStates);
@@ -452,6 +484,7 @@ export class RaftNode<R = KvResult> extends EventEmitter<RaftNodeEvents> impleme
   private async afterApply(rd: Ready): Promise<void> {
     const a = this.applier;
     if (rd.committedEntries.length > 0 || rd.snapshot) {
+      this.metrics.applied(a.applied);
       this.emit('applied', { index: a.applied });
       this.appliedWait.trigger(a.applied);
     }

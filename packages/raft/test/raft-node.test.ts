@@ -5,7 +5,7 @@ import type { Id, Logger } from '@raftwire/core';
 import { createMessage, ErrorCode, isRaftwireError, MessageType, SeededRand } from '@raftwire/core';
 import { ManualClock } from '@raftwire/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeKvCommand, type KvResult, type KvStateMachine } from '../src/kv.js';
+import { encodeKvCommand } from '../src/kv.js';
 import { FileStorage } from '../src/node/file-storage.js';
 import type { Member } from '../src/membership.js';
 import { RaftNode, type RaftNodeOptions } from '../src/raft-node.js';
@@ -32,12 +32,7 @@ class Cluster {
     this.net = new MemoryNetwork(this.clock, new SeededRand(seed));
   }
 
-  async add(
-    id: Id,
-    peers: Member[] | undefined,
-    storage: WritableStorage = new MemoryStorage(),
-    extra: Partial<RaftNodeOptions<KvResult>> = {},
-  ) {
+  async add(id: Id, peers: Member[] | undefined, storage: WritableStorage = new MemoryStorage(), extra: Partial<RaftNodeOptions> = {}) {
     const node = new RaftNode({
       id,
       storage,
@@ -164,7 +159,7 @@ describe('RaftNode driver', () => {
     const n4 = await c.add(4n, undefined); // joins with empty storage, no peers
     await c.until(() => n4.status().applied >= leader.status().commit);
     expect(c.net.snapshotsDelivered).toBeGreaterThan(0);
-    expect(dec((n4.stateMachine as KvStateMachine).get('k39'))).toBe('v39');
+    expect(dec(n4.stateMachine.get('k39'))).toBe('v39');
     expect(n4.status().members.map((m) => m.url)).toEqual([1n, 2n, 3n, 4n].map(url));
     expect(dec(await c.run(n4.read('k7')))).toBe('v7');
 

@@ -1,4 +1,5 @@
 import { ErrorCode, RaftwireError } from '@raftwire/core';
+import { asMissingPackage } from '../missing-package.js';
 import type {
   DataChannelPort,
   PeerConnectionFactory,
@@ -71,10 +72,18 @@ export interface SimplePeerFactoryOptions {
   trickle?: boolean;
 }
 
-/** Loads simple-peer (CommonJS) through a dynamic import, which both bundlers and Node resolve to `module.exports`. */
+/**
+ * Loads simple-peer (CommonJS) through a dynamic import, which both bundlers and Node resolve to
+ * `module.exports`. simple-peer is an optional peer dependency: without it this rejects with
+ * ERR_MISSING_PACKAGE (`npm install simple-peer`).
+ */
 export async function loadSimplePeer(): Promise<SimplePeerConstructor> {
-  const mod = (await import('simple-peer')) as unknown as { default: SimplePeerConstructor };
-  return mod.default;
+  try {
+    const mod = (await import('simple-peer')) as unknown as { default: SimplePeerConstructor };
+    return mod.default;
+  } catch (err) {
+    throw asMissingPackage(err, 'simple-peer', 'the WebRTC adapter');
+  }
 }
 
 function toBytes(data: unknown): Uint8Array | undefined {

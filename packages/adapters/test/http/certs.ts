@@ -13,6 +13,10 @@ export interface TestPki {
   ca: string;
   server: KeyPair;
   client: KeyPair;
+  /** A certificate for both ends (serverAuth and clientAuth), as a member that serves and dials uses: etcd's peer certificate. */
+  peer: KeyPair;
+  /** A peer certificate from the second CA. */
+  otherPeer: KeyPair;
   /** A second, unrelated CA and a client certificate it signed. */
   otherCa: string;
   otherClient: KeyPair;
@@ -70,7 +74,10 @@ export function makeTestPki(): TestPki {
     const server = makeLeaf('server', 'test-ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth');
     const client = makeLeaf('client', 'test-ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=clientAuth');
     const otherClient = makeLeaf('other-client', 'other-ca', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=clientAuth');
-    return { ca: read('test-ca.crt'), server, client, otherCa: read('other-ca.crt'), otherClient };
+    const peerExt = 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth';
+    const peer = makeLeaf('peer', 'test-ca', peerExt);
+    const otherPeer = makeLeaf('other-peer', 'other-ca', peerExt);
+    return { ca: read('test-ca.crt'), server, client, peer, otherPeer, otherCa: read('other-ca.crt'), otherClient };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

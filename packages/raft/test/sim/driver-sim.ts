@@ -308,7 +308,7 @@ export async function runDriverSim(seed: number, durationMs = 3000, options: Dri
   }
   if (errors.length > 0) throw errors[0];
   for (const n of live()) {
-    const kv = n.stateMachine as KvStateMachine;
+    const kv = n.stateMachine;
     for (const [k, v] of acked) {
       if (dec(kv.get(k)) !== v) fail(`durability: acknowledged ${k} missing or wrong on ${n.id} (got ${dec(kv.get(k))})`);
     }

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { requireOptional } from '../../missing-package.js';
 import type { PeerConnectionFactory } from '../peer-connection-port.js';
 import { type PeerConfiguration, type SimplePeerConstructor, type WrtcImplementation, simplePeerFactory } from '../simple-peer-port.js';
 
@@ -30,11 +31,16 @@ type PcConstructor = new (
  * such an attempt with a fresh session.
  */
 function loadNodeDatachannel(): WrtcImplementation {
-  const polyfill = require('node-datachannel/polyfill') as {
-    RTCPeerConnection: PcConstructor;
-    RTCSessionDescription: unknown;
-    RTCIceCandidate: unknown;
-  };
+  const polyfill = requireOptional(
+    () =>
+      require('node-datachannel/polyfill') as {
+        RTCPeerConnection: PcConstructor;
+        RTCSessionDescription: unknown;
+        RTCIceCandidate: unknown;
+      },
+    'node-datachannel',
+    "the WebRTC stack 'node-datachannel'",
+  );
   const Base = polyfill.RTCPeerConnection;
   class PlainSdpPeerConnection extends Base {
     override async createOffer(o?: unknown): Promise<SessionDescriptionLike> {
@@ -54,7 +60,7 @@ function loadNodeDatachannel(): WrtcImplementation {
 }
 
 function loadRoam(): WrtcImplementation {
-  const wrtc = require('@roamhq/wrtc') as WrtcImplementation;
+  const wrtc = requireOptional(() => require('@roamhq/wrtc') as WrtcImplementation, '@roamhq/wrtc', "the WebRTC stack 'roam'");
   return {
     RTCPeerConnection: wrtc.RTCPeerConnection,
     RTCSessionDescription: wrtc.RTCSessionDescription,
@@ -62,7 +68,10 @@ function loadRoam(): WrtcImplementation {
   };
 }
 
-/** Loads one Node WebRTC implementation in the shape simple-peer's `wrtc` option takes. */
+/**
+ * Loads one Node WebRTC implementation in the shape simple-peer's `wrtc` option takes. Both are
+ * optional peer dependencies: a missing one throws ERR_MISSING_PACKAGE naming the `npm install`.
+ */
 export function loadNodeWrtc(stack: NodeWebRtcStack): WrtcImplementation {
   return stack === 'roam' ? loadRoam() : loadNodeDatachannel();
 }
@@ -77,9 +86,9 @@ export function defaultNodePeerConfig(stack: NodeWebRtcStack): PeerConfiguration
   return stack === 'node-datachannel' ? { iceServers: [], bindAddress: '127.0.0.1' } : { iceServers: [] };
 }
 
-/** simple-peer, loaded as the CommonJS module it is. */
+/** simple-peer, loaded as the CommonJS module it is. Throws ERR_MISSING_PACKAGE when it is not installed. */
 export function loadSimplePeerCjs(): SimplePeerConstructor {
-  return require('simple-peer') as SimplePeerConstructor;
+  return requireOptional(() => require('simple-peer') as SimplePeerConstructor, 'simple-peer', 'the WebRTC adapter');
 }
 
 export interface NodePeerConnectionFactoryOptions {
