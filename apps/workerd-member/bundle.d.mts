@@ -1,2 +1,2 @@
-/** Bundles the member Worker into one ES module for workerd and returns its path (dist/worker.bundle.js). */
-export declare function bundleWorker(): Promise<string>;
+/** Bundles `entry` (default: the member Worker, dist/worker.js) into one ES module for workerd at `outfile` (default dist/worker.bundle.js) and returns its path. */
+export declare function bundleWorker(entry?: string, outfile?: string): Promise<string>;

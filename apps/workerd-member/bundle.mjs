@@ -5,11 +5,10 @@ import { build } from 'esbuild';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 
-/** Bundles and returns the bundle's path. */
-export async function bundleWorker() {
-  const outfile = here('./dist/worker.bundle.js');
+/** Bundles `entry` (default: the member Worker) into `outfile` and returns its path. */
+export async function bundleWorker(entry = here('./dist/worker.js'), outfile = here('./dist/worker.bundle.js')) {
   await build({
-    entryPoints: [here('./dist/worker.js')],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     format: 'esm',
