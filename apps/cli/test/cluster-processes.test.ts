@@ -6,27 +6,12 @@
  * member that joins and catches up from a snapshot.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { api, freePort, type MemberProcess, pool, spawnMember } from './member-process.js';
+import { api, freePort, type MemberProcess, pool, spawnMember, waitFor } from './member-process.js';
 
 const TICK_MS = 100;
 const ELECTION_TICKS = 10;
 const ELECTION_TIMEOUT_MS = TICK_MS * ELECTION_TICKS;
 const PUTS = 10_000;
-
-async function waitFor<T>(what: string, timeoutMs: number, cond: () => Promise<T | undefined | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await cond();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: last });
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const procs: MemberProcess[] = [];
 afterAll(async () => {
