@@ -9,6 +9,8 @@ export default defineConfig({
       { find: /^@raftwire\/core$/, replacement: src('./packages/core/src/index.ts') },
       { find: /^@raftwire\/raft$/, replacement: src('./packages/raft/src/index.ts') },
       { find: /^@raftwire\/raft\/node$/, replacement: src('./packages/raft/src/node/index.ts') },
+      { find: /^@raftwire\/raft\/browser$/, replacement: src('./packages/raft/src/browser/index.ts') },
+      { find: /^@raftwire\/raft\/durable-object$/, replacement: src('./packages/raft/src/durable-object/index.ts') },
       { find: /^@raftwire\/raft\/etcd$/, replacement: src('./packages/raft/src/etcd/index.ts') },
       { find: /^@raftwire\/core\/etcd$/, replacement: src('./packages/core/src/etcd/index.ts') },
       { find: /^@raftwire\/core\/testing$/, replacement: src('./packages/core/src/testing/index.ts') },

@@ -16,34 +16,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type MemberEvent, MemberProcess } from '../../packages/adapters/test/http/fixtures/member-process.js';
-import { MsgAppEncoder, MessageType, cborMessageCodec, createEntry, createMessage } from '../../packages/core/src/index.js';
+import { msgappWireBytes } from './_msgapp-bytes.js';
 import { type Result, report, result } from './report.js';
 
 const quick = process.argv.includes('--quick');
 const CLUSTER = '1000';
 const tcpPeer = fileURLToPath(new URL('./_tcp-peer.ts', import.meta.url));
-
-/** Wire bytes of `count` flood MsgApps of `perMsg` entries of `entryBytes` on a fresh msgapp stream (what member.ts sends). */
-function msgappWireBytes(count: number, entryBytes: number, perMsg = 1): number {
-  const enc = new MsgAppEncoder({ from: 1n, to: 2n }, cborMessageCodec);
-  const data = new Uint8Array(entryBytes).fill(0x61);
-  let total = 0;
-  for (let sent = 0, index = 0; sent < count; sent++, index += perMsg) {
-    const first = index;
-    const m = createMessage({
-      type: MessageType.MsgApp,
-      from: 1n,
-      to: 2n,
-      term: 1,
-      logTerm: 1,
-      index: first,
-      commit: first,
-      entries: Array.from({ length: perMsg }, (_, k) => createEntry({ term: 1, index: first + k + 1, data })),
-    });
-    total += enc.encode(m).length;
-  }
-  return total;
-}
 
 function lineOf(child: ReturnType<typeof spawn>): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 
-// The page members' Raft log storage (apps/demo/src/web/indexeddb-storage.ts) in Chromium's real
+// The page members' Raft log storage (`IndexedDbStorage` from @raftwire/raft/browser) in Chromium's real
 // IndexedDB, through the handle the demo page puts on globalThis for the devtools.
 test('IndexedDbStorage keeps what was synced, loses what was not, compacts, and fences a second owner', async ({ browser }) => {
   // A page without media permission: the demo does not start a cluster, the storage class is there.

@@ -48,22 +48,42 @@ test('two tabs on one server each get their own cluster; both elect and commit, 
   expect(badB).toEqual([]);
 });
 
-test('a reload keeps the page members’ logs (IndexedDB) and resumes the same cluster', async ({ page }) => {
-  await openCluster(page);
+test('a reload keeps the page members’ logs (IndexedDB) and resumes the same cluster; a member that missed entries catches up', async ({
+  page,
+}) => {
+  const leader = await openCluster(page);
   const index = await proposeOne(page, 'before-reload');
   await waitForIndex(page, ALL, index);
+  // A page member that does not lead stops (its log kept) and misses the next entry.
+  const behind = ['2', '3', '4'].find((id) => id !== leader.id) as string;
+  await page.getByRole('button', { name: `Kill member ${behind}` }).click();
+  await expect(page.locator(`#members [data-node-id="${behind}"]`)).toHaveAttribute('data-state', 'stopped');
+  const missed = await proposeOne(page, 'while-down');
+  const up = ALL.filter((id) => id !== behind);
+  await waitForIndex(page, up, missed);
   const before = await savedSession(page);
   await page.reload();
   await waitForLeader(page, 4);
   expect((await savedSession(page)).clusterId).toBe(before.clusterId);
   await expect(page.locator('#events')).toContainText(`cluster ${before.clusterId} resumed after a reload`);
+  // Each page member says what its IndexedDB held, read before it started (so not sent to it since).
+  const recovered = async (id: string): Promise<number> => {
+    const text = (await page.locator('#events').textContent()) ?? '';
+    const m = new RegExp(`member ${id} recovered (\\d+) log entries in IndexedDB`).exec(text);
+    return m ? Number(m[1]) : -1;
+  };
+  for (const id of ['2', '3', '4']) await expect.poll(() => recovered(id)).toBeGreaterThanOrEqual(id === behind ? index : missed);
+  expect(await recovered(behind)).toBeLessThan(missed);
   for (const id of ['2', '3', '4']) {
     await expect
       .poll(() => logValues(page, id))
       .toContainEqual(expect.stringMatching(new RegExp(`^entry ${index}, term \\d+: put key-\\w+ = before-reload \\(committed\\)$`)));
   }
+  // The member that was down catches up with what it missed.
+  await waitForIndex(page, [behind], missed);
+  await expect.poll(() => logValues(page, behind)).toContainEqual(expect.stringContaining('= while-down (committed)'));
   const after = await proposeOne(page, 'after-reload');
-  expect(after).toBeGreaterThan(index);
+  expect(after).toBeGreaterThan(missed);
   await waitForIndex(page, ALL, after);
 });
 

@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { logFlags } from './flags.js';
+import { type MemberRuntime, memberRuntime } from './raft-listener.js';
+import { memberCommand, parseRuntimes } from './runtime-command.js';
 import { UsageError } from './usage-error.js';
 
 /** A parsed `raftwire cluster` command line. */
@@ -13,6 +15,8 @@ export interface ClusterConfig {
   dataDir: string | null;
   logLevel: string;
   logFormat: string;
+  /** Runtime of each member, round-robin (member i runs on `runtimes[(i-1) % length]`). */
+  runtimes: MemberRuntime[];
 }
 
 /** Member `i` (1-based) of a local cluster: ID `i` in hex, peer port `base + 2(i-1)`, API port one above. */
@@ -35,6 +39,7 @@ export function parseClusterArgs(argv: readonly string[]): ClusterConfig {
         'data-dir': { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
+        runtimes: { type: 'string' },
       },
     }));
   } catch (err) {
@@ -53,6 +58,7 @@ export function parseClusterArgs(argv: readonly string[]): ClusterConfig {
     basePort: Number(portText),
     dataDir: (values['data-dir'] as string | undefined) ?? null,
     ...log,
+    runtimes: values.runtimes === undefined ? [memberRuntime()] : parseRuntimes(values.runtimes as string),
   };
 }
 
@@ -67,14 +73,19 @@ export function runCluster(cfg: ClusterConfig): Promise<number> {
   const members = Array.from({ length: cfg.size }, (_, k) => localMember(k + 1, cfg.basePort));
   const children = new Map<string, ChildProcess>();
   process.stdout.write(`raftwire cluster: ${cfg.size} member(s) on 127.0.0.1\n`);
-  for (const m of members) process.stdout.write(`  member ${m.id}  peer ${m.peerUrl}  api ${m.apiUrl}\n`);
+  const runtimeOf = (k: number): MemberRuntime => cfg.runtimes[k % cfg.runtimes.length] as MemberRuntime;
+  for (const [k, m] of members.entries()) {
+    process.stdout.write(`  member ${m.id}  peer ${m.peerUrl}  api ${m.apiUrl}  on ${runtimeOf(k)}\n`);
+  }
   process.stdout.write(`try: curl -X PUT --data-binary hello ${members[0]?.apiUrl}/v1/kv/greeting\n`);
-  for (const m of members) {
-    const args = [main, 'member', '--id', m.id, '--listen', m.peerUrl, '--api', m.apiUrl];
+  for (const [k, m] of members.entries()) {
+    const args = ['member', '--id', m.id, '--listen', m.peerUrl, '--api', m.apiUrl];
     for (const p of members) if (p !== m) args.push('--peer', `${p.id}=${p.peerUrl}`);
     if (cfg.dataDir) args.push('--data-dir', join(cfg.dataDir, `member-${m.id}`));
     args.push('--log-level', cfg.logLevel, '--log-format', cfg.logFormat);
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const cmd = memberCommand(runtimeOf(k), memberRuntime(), main, args);
+    const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.on('error', (err) => process.stdout.write(`[${m.id}] cannot start ${cmd.command}: ${err.message}\n`));
     children.set(m.id, child);
     for (const s of [child.stdout, child.stderr]) {
       createInterface({ input: s }).on('line', (line) => process.stdout.write(`[${m.id}] ${line}\n`));

@@ -12,7 +12,7 @@ const HELP = `raftwire — run Raft members over the raftwire transport (HTTP)
 
 usage:
   raftwire member --id <hex> --listen <url> --api <url> --peer <hex>=<url> ... [options]
-  raftwire cluster [--size N] [--base-port P] [--data-dir DIR] [--log-level L] [--log-format F]
+  raftwire cluster [--size N] [--base-port P] [--data-dir DIR] [--runtimes node,deno,bun] [--log-level L] [--log-format F]
   raftwire etcd-member --id <hex> --name <name> --listen <url> --peers <url>[,<url>...] --data-dir <dir>
                        (--insecure | --peer-cert-file F --peer-key-file F --peer-trusted-ca-file F)
   raftwire wal repair --data-dir <dir> [--truncate]
@@ -45,6 +45,8 @@ with --truncate does it keep the intact records and drop the rest (the file is c
 
 cluster: runs N members (default 3) on 127.0.0.1 as child processes; member i has ID i,
 peer port P+2(i-1) and API port P+2(i-1)+1 (P default 2380). Ctrl-C stops them all.
+--runtimes runs the members on Node, Deno or Bun in turn (default: the runtime running this).
+Any member runs on any of them: \`deno run -A main.js member ...\`, \`bun main.js member ...\`.
 
 client API (JSON over HTTP): PUT/GET/DELETE /v1/kv/:key, GET /v1/status,
 POST /v1/members {"id","peerUrl"}, DELETE /v1/members/:id.

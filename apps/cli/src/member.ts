@@ -1,12 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { formatId, Transport } from '@raftwire/core';
-import { NodeHttpLink, startRaftServer } from '@raftwire/adapters/http/node';
 import { MemoryStorage, RaftNode, type WritableStorage } from '@raftwire/raft';
 import { FileStorage, WalCorruptionError } from '@raftwire/raft/node';
 import { startApiServer } from './api-server.js';
 import { createLogger } from './log.js';
 import { createMemberMetrics } from './metrics.js';
 import { bindHost, type MemberConfig, origin } from './member-args.js';
+import { raftSide } from './raft-listener.js';
 
 /** Exit code of a member that stopped because it was removed from the cluster. */
 export const EXIT_REMOVED = 3;
@@ -46,9 +46,10 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
     snapshotEntries: cfg.snapshotEntries,
     snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
   });
-  const link = new NodeHttpLink({ logger });
+  const side = raftSide(logger);
+  const link = side.link;
   const transport = new Transport({ id: cfg.id, clusterId: cfg.clusterId, urls: [peerUrl], link, raft: node, logger, metrics });
-  const raftServer = await startRaftServer({ handler: transport.handler, host: bindHost(cfg.listen), port: Number(cfg.listen.port) });
+  const raftServer = await side.listen(transport.handler, bindHost(cfg.listen), Number(cfg.listen.port));
   transport.start();
   node.setTransport(transport);
   // A joining member knows no members until the leader's snapshot names them: like etcd, it
@@ -79,7 +80,7 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
     force.unref();
     try {
       await node.stop();
-      await Promise.allSettled([transport.stop(), api?.close(), raftServer.close({ signal: AbortSignal.timeout(500) })]);
+      await Promise.allSettled([transport.stop(), api?.close(), raftServer.close(AbortSignal.timeout(500))]);
       link.close();
     } catch (err) {
       logger.warn({ err }, 'error while shutting down');
@@ -110,7 +111,13 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
     return done;
   }
   logger.info(
-    { 'peer-url': raftServer.url, 'api-url': api.url, peers: cfg.peers.map((p) => `${formatId(p.id)}=${p.url}`), join: cfg.join },
+    {
+      runtime: side.runtime,
+      'peer-url': raftServer.url,
+      'api-url': api.url,
+      peers: cfg.peers.map((p) => `${formatId(p.id)}=${p.url}`),
+      join: cfg.join,
+    },
     'member ready',
   );
   return done;

@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { type ScriptRuntime, runtimeCommand } from '../../../tools/runtimes.mjs';
 
 export const CLI_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
@@ -29,13 +30,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function spawnMember(args: { id: string; peerUrl: string; apiUrl: string; extra: string[] }): MemberProcess {
-  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run pnpm run build first`);
-  const child = spawn(
-    process.execPath,
-    [CLI_MAIN, 'member', '--id', args.id, '--listen', args.peerUrl, '--api', args.apiUrl, ...args.extra],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+/** The child's stdout and stderr lines, as they come. */
+export function collectLines(child: ChildProcess): string[] {
   const lines: string[] = [];
   let buf = '';
   const onData = (d: Buffer) => {
@@ -49,6 +45,39 @@ export function spawnMember(args: { id: string; peerUrl: string; apiUrl: string;
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
+  return lines;
+}
+
+/** Polls `cond` every `intervalMs` until it returns something truthy; fails after `timeoutMs`, naming `what` (an error `cond` threw is the cause). */
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  cond: () => Promise<T | undefined | null | false>,
+  intervalMs = 25,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await cond();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: last });
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Starts `raftwire member` on `runtime` (default node; deno and bun from node_modules). */
+export function spawnMember(
+  args: { id: string; peerUrl: string; apiUrl: string; extra: string[] },
+  runtime: ScriptRuntime = 'node',
+): MemberProcess {
+  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run pnpm run build first`);
+  const cmd = runtimeCommand(runtime, CLI_MAIN, ['member', '--id', args.id, '--listen', args.peerUrl, '--api', args.apiUrl, ...args.extra]);
+  const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = collectLines(child);
   const m: MemberProcess = {
     ...args,
     child,

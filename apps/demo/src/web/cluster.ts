@@ -64,6 +64,14 @@ export interface ClusterListener extends DeliveryListener {
   lost(reason: string): void;
 }
 
+/** What a page member's storage held when the page opened it, before the member started. */
+export interface RecoveredLog {
+  member: string;
+  lastIndex: number;
+  term: number;
+  commit: number;
+}
+
 /** Where a proposal is on its way to commit. */
 export interface ProposalProgress {
   /** Log index and term of its entry on the leader (0 until it is there). */
@@ -126,7 +134,7 @@ export class PageCluster {
    * Starts the page's members in `session` (a new cluster, or one this page
    * resumes after a reload: its members then recover their logs from storage).
    */
-  async start(session: SessionInfo, resumed: SavedMembers | undefined): Promise<void> {
+  async start(session: SessionInfo, resumed: SavedMembers | undefined): Promise<RecoveredLog[]> {
     this.session = session;
     this.api = new SessionApi(session.clusterId, session.token);
     const clusterId = parseId(session.clusterId);
@@ -142,8 +150,11 @@ export class PageCluster {
     const peers = INITIAL_MEMBERS.map((h) => ({ id: parseId(h), url: webrtcUrl(parseId(h)) }));
     const pageIds = resumed?.members ?? INITIAL_MEMBERS.filter((h) => h !== NODE_MEMBER);
     for (const h of resumed?.removed ?? []) this.removedIds.add(h);
+    const recovered: RecoveredLog[] = [];
     for (const h of pageIds) {
       const storage = await this.provider.open(session.clusterId, h);
+      const { hardState } = storage.initialState();
+      recovered.push({ member: h, lastIndex: storage.lastIndex(), term: hardState.term, commit: hardState.commit });
       this.slots.set(h, { hex: h, id: parseId(h), storage, member: undefined, removed: this.removedIds.has(h) });
     }
     if (resumed) {
@@ -155,6 +166,7 @@ export class PageCluster {
     await Promise.all(
       pageIds.filter((h) => !this.removedIds.has(h)).map((h) => this.startSlot(h, INITIAL_MEMBERS.includes(h) ? { peers } : {})),
     );
+    return recovered;
   }
 
   /** The page's members, for a reload to resume them. */

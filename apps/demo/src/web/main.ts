@@ -11,7 +11,7 @@ import { EventLog } from './event-log.js';
 import { LinkStats } from './link-stats.js';
 import { LogStrips } from './log-strip.js';
 import { type TrackedProposal, narrate } from './narration.js';
-import { IndexedDbStorage } from './indexeddb-storage.js';
+import { IndexedDbStorage } from '@raftwire/raft/browser';
 import { type MemberStorageProvider, indexedDbStorageProvider, memoryStorageProvider } from './page-storage.js';
 import { type TabLock, lockCluster } from './tab-lock.js';
 import { canGatherLoopback, isChromium, loopbackAdvice, mediaPermission, requestMediaPermission } from './webrtc-probe.js';
@@ -458,7 +458,15 @@ async function start(): Promise<void> {
   );
   // A new cluster's Node member waits with its clock paused: every member's timer starts together.
   if (!resumed) session.time = { ...session.time, paused: false };
-  await cluster.start(session, resumed);
+  const recovered = await cluster.start(session, resumed);
+  if (resumed) {
+    for (const r of recovered) {
+      events.op(
+        `demo: member ${r.member} recovered ${r.lastIndex} log entries ${provider.where} (term ${r.term}, commit ${r.commit})`,
+        true,
+      );
+    }
+  }
   await cluster.setSpeed(session.time.factor);
   started = true;
   setControls(true);

@@ -1,5 +1,5 @@
 import { MemoryStorage, type WritableStorage } from '@raftwire/raft';
-import { IndexedDbStorage } from './indexeddb-storage.js';
+import { IndexedDbStorage } from '@raftwire/raft/browser';
 
 /**
  * Where the page's members keep their Raft logs: raft's {@link WritableStorage}

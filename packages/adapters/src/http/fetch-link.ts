@@ -149,7 +149,9 @@ export class FetchLink implements Link {
       method: req.method,
       headers: req.headers,
       signal: ctl.signal,
-      redirect: 'error',
+      // Redirects are refused, as etcd's transport does. 'manual' and a check, not 'error': workerd
+      // rejects 'error' outright; a browser answers 'manual' with an opaque redirect (status 0).
+      redirect: 'manual',
       cache: 'no-store',
     };
     try {
@@ -178,6 +180,10 @@ export class FetchLink implements Link {
       }
       const res = await this.fetchFn(url.href, init);
       clearTimeout(timer);
+      if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400)) {
+        res.body?.cancel().catch(() => {});
+        throw new RaftwireError(ErrorCode.LINK, `${target}: refused a redirect (status ${res.status})`);
+      }
       const headers: LinkHeaders = {};
       res.headers.forEach((value, name) => {
         headers[name.toLowerCase()] = value;

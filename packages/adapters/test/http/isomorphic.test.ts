@@ -4,11 +4,22 @@ import { describe, expect, it } from 'vitest';
 
 const httpDir = fileURLToPath(new URL('../../src/http/', import.meta.url));
 
-describe('the fetch client is isomorphic', () => {
+describe('the fetch client and fetch handler are isomorphic', () => {
   const files = readdirSync(httpDir).filter((f) => f.endsWith('.ts'));
 
-  it('covers the client files', () => {
-    expect(files).toEqual(expect.arrayContaining(['index.ts', 'fetch-link.ts', 'body-streams.ts', 'link-errors.ts', 'request-url.ts']));
+  it('covers the client and server files', () => {
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'index.ts',
+        'fetch-link.ts',
+        'body-streams.ts',
+        'link-errors.ts',
+        'request-url.ts',
+        'fetch-handler.ts',
+        'serve-http.ts',
+        'bounded-body.ts',
+      ]),
+    );
   });
 
   it.each(files)('%s imports no node: module, no Node global, and nothing from ./node', (file) => {

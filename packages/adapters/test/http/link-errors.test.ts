@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FetchLink } from '../../src/http/index.js';
 import { NodeHttpLink } from '../../src/http/node/index.js';
 import { Resources, bytes, clients, readText, rejectionOf, waitFor } from './helpers.js';
 
@@ -200,5 +201,23 @@ describe('NodeHttpLink and keep-alive connections the remote closes', () => {
     })();
     const err = await rejectionOf(link.request(url, { method: 'POST', path: '/raft', headers: {}, body }));
     expect(err).toMatchObject({ code: 'ERR_LINK' });
+  });
+});
+
+describe('FetchLink and redirects', () => {
+  const r = new Resources();
+  afterEach(() => r.closeAll());
+
+  it('refuses a redirect with ERR_LINK and never follows it', async () => {
+    // The Location is an RFC 5737 address: following it would be a bug, and it is never dialled.
+    const url = await rawServer(r, (s) =>
+      s.once('data', () => s.end('HTTP/1.1 307 Temporary Redirect\r\nlocation: http://192.0.2.1:2380/raft\r\ncontent-length: 0\r\n\r\n')),
+    );
+    const link = r.link(new FetchLink({ dialTimeoutMs: 5000 }));
+    const err = await rejectionOf(link.request(url, { method: 'POST', path: '/raft', headers: {}, body: bytes('m') }));
+    expect(err).toMatchObject({ name: 'RaftwireError', code: 'ERR_LINK' });
+    expect(String((err as Error).message)).toContain('refused a redirect (status 307)');
+    const err2 = await rejectionOf(link.openStream(url, { method: 'GET', path: '/raft/stream/message/1', headers: {} }));
+    expect(err2).toMatchObject({ code: 'ERR_LINK' });
   });
 });
