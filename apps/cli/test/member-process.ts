@@ -125,19 +125,3 @@ export async function pool(n: number, concurrency: number, fn: (i: number) => Pr
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
 }
-
-/** Polls `cond` every 25 ms until it gives a truthy value; throws after `timeoutMs`, naming `what`. */
-export async function waitFor<T>(what: string, timeoutMs: number, cond: () => Promise<T | undefined | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await cond();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: last });
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
