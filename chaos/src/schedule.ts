@@ -48,8 +48,8 @@ export const DEFAULT_KINDS: readonly FaultKind[] = [
 /** Kinds left out of the default set, with the reason (turn them on with --faults once fixed). */
 export const EXCLUDED_KINDS: Readonly<Partial<Record<FaultKind, string>>> = {
   torn:
-    'cuts a WAL record the member may already have acknowledged (a disk that lost an fsynced write): Raft does not promise to survive that, ' +
-    'and a follower that lost an acknowledged record is not caught up until the leader writes again (its reads answer 503 meanwhile)',
+    'cuts a WAL record the member may already have acknowledged (a disk that lost an fsynced write): Raft does not promise to survive that ' +
+    '(a lost vote, or the same entries lost on a quorum of members)',
 };
 
 /** Who a fault hits, decided when it starts. */

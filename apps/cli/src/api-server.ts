@@ -1,24 +1,35 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ErrorCode, formatId, type Id, parseId, RaftwireError, type Transport } from '@raftwire/core';
-import { encodeKvCommand, type RaftNode } from '@raftwire/raft';
+import { ErrorCode, formatId, type Id, normalizePeerUrl, parseId, RaftwireError, type Transport } from '@raftwire/core';
+import { encodeKvCommand, type Member, type RaftNode } from '@raftwire/raft';
 import type { CliLogger } from './log.js';
 import type { MetricsEndpoint } from './metrics.js';
 
 /**
  * The client API of one member: JSON over HTTP.
  *
- * - `PUT /v1/kv/:key` — the body is the value (UTF-8 text, ≤ 1 MiB); answers
- *   `{key, index?}` once the write is committed and applied here. On a
- *   follower, raft forwards the proposal to the leader.
- * - `GET /v1/kv/:key` — linearizable (ReadIndex): `{key, value}`, 404 if absent.
+ * - `PUT /v1/kv/:key` — the body is the value (any bytes, ≤ 1 MiB, stored as
+ *   they are); answers `{key}` once the write is committed and applied here.
+ *   On a follower, raft forwards the proposal to the leader.
+ * - `GET /v1/kv/:key` — linearizable (ReadIndex): `{key, value}` when the value
+ *   is UTF-8 text, `{key, valueBase64}` when it is not; with `Accept:
+ *   application/octet-stream`, the value's bytes themselves. 404 if absent.
  * - `DELETE /v1/kv/:key` — deletes; `{key, existed}`.
  * - `GET /v1/status` — `{id, leader, term, commit, applied, peers:[{id, url, active, since}]}`.
- * - `POST /v1/members` with `{id, peerUrl}` — adds a voting member; `DELETE /v1/members/:id` removes one.
+ * - `POST /v1/members` with `{id, peerUrl, learner?}` — adds a voter, or a
+ *   learner with `learner: true`; `POST /v1/members/:id/promote` makes a
+ *   learner a voter; `DELETE /v1/members/:id` removes a member. The peer URL
+ *   is checked before anything is proposed (see {@link peerUrlOf}).
  * - `GET /metrics` — Prometheus text exposition (`etcd_network_*`, `etcd_server_*`, process metrics).
  *
- * Errors: `{error, code}` with 400 (bad input), 404 (unknown key or route),
- * 405, 413, 409 (membership conflict), 503 (no leader / stopped / timed out).
+ * Errors: `{error, code}` with 400 (bad input), 404 (unknown key, member or
+ * route), 405, 413, 409 (membership conflict: an ID or URL in use, another
+ * change in progress, a change strict reconfiguration refuses), 503 (no
+ * leader / stopped / timed out).
+ *
+ * Idle connections are closed: one that sends no complete request head within
+ * `headersTimeoutMs` (default 10 s), and a kept-alive one idle for
+ * `keepAliveTimeoutMs` (default 30 s) between requests.
  */
 export interface ApiServerOptions {
   node: RaftNode;
@@ -30,6 +41,14 @@ export interface ApiServerOptions {
   metrics?: MetricsEndpoint;
   /** How long a write or read may wait (ms). Default 10 000. */
   requestTimeoutMs?: number;
+  /** How long a connection has to send a complete request head (ms); then it is closed. Default 10 000. */
+  headersTimeoutMs?: number;
+  /**
+   * How long a kept-alive connection may sit idle between requests (ms). Default 30 000. It is
+   * sent as the Keep-Alive hint; clients that read it stop reusing a connection a little before
+   * (undici: 1 s), and a short value makes a client that stalls longer than that meet a closed one.
+   */
+  keepAliveTimeoutMs?: number;
 }
 
 export interface ApiServer {
@@ -39,7 +58,7 @@ export interface ApiServer {
 
 const MAX_VALUE_BYTES = 1 << 20;
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
@@ -48,6 +67,12 @@ class HttpError extends Error {
     super(message);
   }
 }
+
+const memberJson = (m: Member): { id: string; peerUrl: string; learner: boolean } => ({
+  id: formatId(m.id),
+  peerUrl: m.url,
+  learner: m.learner === true,
+});
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -89,14 +114,35 @@ function memberId(text: unknown): Id {
   return id;
 }
 
-function toHttpError(err: unknown): HttpError {
+/** Peer URL schemes a member can be added with through this API (the CLI's transport is HTTP). */
+const API_PEER_SCHEMES = ['http', 'https'] as const;
+
+/**
+ * The peer URL of a member to add, checked before it is proposed: http(s), a
+ * host (at most 253 characters), an explicit non-zero port, nothing else (no
+ * path, query or credentials), at most 512 characters. Given back as written
+ * (raft normalises and checks it again with the same rules).
+ */
+function peerUrlOf(v: unknown): string {
+  if (typeof v !== 'string') throw new HttpError(400, 'ERR_INVALID_URL', 'peerUrl must be a string like "http://10.0.0.4:2380"');
+  try {
+    normalizePeerUrl(v, API_PEER_SCHEMES);
+  } catch (err) {
+    throw new HttpError(400, 'ERR_INVALID_URL', (err as Error).message);
+  }
+  return v;
+}
+
+/** Maps an error to the HTTP answer (exported for tests). */
+export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof RaftwireError) {
     switch (err.code) {
-      case ErrorCode.INVALID_ARGUMENT: {
-        const conflict = /exists|was removed|not found/.test(err.message);
-        return new HttpError(conflict ? 409 : 400, err.code, err.message);
-      }
+      case ErrorCode.CONFLICT:
+        return new HttpError(409, err.code, err.message);
+      case ErrorCode.MEMBER_NOT_FOUND:
+        return new HttpError(404, err.code, err.message);
+      case ErrorCode.INVALID_ARGUMENT:
       case ErrorCode.CORRUPT: // a command the state machine cannot decode
       case ErrorCode.INVALID_ID:
       case ErrorCode.INVALID_URL:
@@ -118,7 +164,9 @@ function toHttpError(err: unknown): HttpError {
 export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const { node, transport, logger } = o;
   const timeout = o.requestTimeoutMs ?? 10_000;
-  const utf8 = new TextDecoder();
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const headersTimeout = o.headersTimeoutMs ?? 10_000;
+  const keepAliveTimeout = o.keepAliveTimeoutMs ?? 30_000;
 
   const route = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -136,7 +184,18 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       if (method === 'GET') {
         const v = await node.read(key, { signal });
         if (v === undefined) throw new HttpError(404, 'ERR_KEY_NOT_FOUND', `key ${JSON.stringify(key)} not found`);
-        send(res, 200, { key, value: utf8.decode(v) });
+        if ((req.headers.accept ?? '').includes('application/octet-stream')) {
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': v.length });
+          res.end(v);
+          return;
+        }
+        let text: string | null = null;
+        try {
+          text = utf8.decode(v);
+        } catch {
+          // Not UTF-8: given as base64 rather than altered.
+        }
+        send(res, 200, text !== null ? { key, value: text } : { key, valueBase64: Buffer.from(v).toString('base64') });
         return;
       }
       if (method === 'DELETE') {
@@ -182,19 +241,24 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
         throw new HttpError(400, 'ERR_INVALID_JSON', 'body must be JSON: {"id": "<hex>", "peerUrl": "http://host:port"}');
       }
       if (body === null || typeof body !== 'object') throw new HttpError(400, 'ERR_INVALID_JSON', 'body must be a JSON object');
-      const b = body as { id?: unknown; peerUrl?: unknown };
+      const b = body as { id?: unknown; peerUrl?: unknown; learner?: unknown };
       const id = memberId(b.id);
-      if (typeof b.peerUrl !== 'string') throw new HttpError(400, 'ERR_INVALID_URL', 'peerUrl must be a string');
-      let pu: URL;
-      try {
-        pu = new URL(b.peerUrl);
-      } catch {
-        throw new HttpError(400, 'ERR_INVALID_URL', `peerUrl ${JSON.stringify(b.peerUrl.slice(0, 100))} is not a URL`);
-      }
-      if (pu.protocol !== 'http:' && pu.protocol !== 'https:') throw new HttpError(400, 'ERR_INVALID_URL', 'peerUrl must be http(s)');
-      const members = await node.addMember(id, `${pu.protocol}//${pu.host}`, { signal });
-      logger.info({ member: formatId(id), 'peer-url': pu.host }, 'added member');
-      send(res, 201, { members: members.map((m) => ({ id: formatId(m.id), peerUrl: m.url })) });
+      const peerUrl = peerUrlOf(b.peerUrl);
+      if (b.learner !== undefined && typeof b.learner !== 'boolean')
+        throw new HttpError(400, 'ERR_INVALID_JSON', 'learner must be true or false');
+      const learner = b.learner === true;
+      const members = await node.addMember(id, peerUrl, { signal, learner });
+      logger.info({ member: formatId(id), 'peer-url': peerUrl, learner }, learner ? 'added learner' : 'added member');
+      send(res, 201, { members: members.map(memberJson) });
+      return;
+    }
+    const promote = /^\/v1\/members\/([^/]+)\/promote$/.exec(path);
+    if (promote) {
+      if (method !== 'POST') throw new HttpError(405, 'ERR_METHOD', `${method} not allowed on ${path}`);
+      const id = memberId(promote[1]);
+      const members = await node.promoteMember(id, { signal });
+      logger.info({ member: formatId(id) }, 'promoted learner');
+      send(res, 200, { members: members.map(memberJson) });
       return;
     }
     if (path.startsWith('/v1/members/')) {
@@ -202,13 +266,13 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       const id = memberId(path.slice('/v1/members/'.length));
       const members = await node.removeMember(id, { signal });
       logger.info({ member: formatId(id) }, 'removed member');
-      send(res, 200, { members: members.map((m) => ({ id: formatId(m.id), peerUrl: m.url })) });
+      send(res, 200, { members: members.map(memberJson) });
       return;
     }
     throw new HttpError(404, 'ERR_NOT_FOUND', `no route ${method} ${path}`);
   };
 
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({ connectionsCheckingInterval: Math.max(50, Math.min(1_000, headersTimeout / 4)) }, (req, res) => {
     route(req, res).catch((err: unknown) => {
       const e = toHttpError(err);
       if (e.status >= 500) logger.warn({ err, path: req.url, status: e.status }, 'client request failed');
@@ -221,7 +285,12 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       if (e.status === 413) req.destroy();
     });
   });
-  server.keepAliveTimeout = 30_000;
+  // Idle connections are closed (a client must not hold descriptors for ever): one with no
+  // complete request head in time (headersTimeout, checked every connectionsCheckingInterval),
+  // a kept-alive one idle between requests, and any request not done in time.
+  server.keepAliveTimeout = keepAliveTimeout;
+  server.headersTimeout = headersTimeout;
+  server.requestTimeout = timeout + headersTimeout;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {

@@ -6,6 +6,7 @@ import { parseEtcdMemberArgs } from './etcd-member-args.js';
 import { parseMemberArgs } from './member-args.js';
 import { runMember } from './member.js';
 import { UsageError } from './usage-error.js';
+import { runWalCommand } from './wal-command.js';
 
 const HELP = `raftwire — run Raft members over the raftwire transport (HTTP)
 
@@ -14,6 +15,7 @@ usage:
   raftwire cluster [--size N] [--base-port P] [--data-dir DIR] [--runtimes node,deno,bun] [--log-level L] [--log-format F]
   raftwire etcd-member --id <hex> --name <name> --listen <url> --peers <url>[,<url>...] --data-dir <dir>
                        (--insecure | --peer-cert-file F --peer-key-file F --peer-trusted-ca-file F)
+  raftwire wal repair --data-dir <dir> [--truncate]
   raftwire --help
 
 member options:
@@ -38,6 +40,9 @@ first with \`etcdctl member add <name> --peer-urls=<url>\` and pass the hex ID t
   --heartbeat-interval <ms>, --election-timeout <ms>           as the etcd cluster's (default 100, 1000)
   --compact-entries <n>     compact the log every n applied entries (default 10000)
 
+wal repair: examines a stopped member's WAL and names any damage (file, byte offset); only
+with --truncate does it keep the intact records and drop the rest (the file is copied first).
+
 cluster: runs N members (default 3) on 127.0.0.1 as child processes; member i has ID i,
 peer port P+2(i-1) and API port P+2(i-1)+1 (P default 2380). Ctrl-C stops them all.
 --runtimes runs the members on Node, Deno or Bun in turn (default: the runtime running this).
@@ -47,7 +52,7 @@ client API (JSON over HTTP): PUT/GET/DELETE /v1/kv/:key, GET /v1/status,
 POST /v1/members {"id","peerUrl"}, DELETE /v1/members/:id.
 
 exit codes: 0 stopped by SIGINT/SIGTERM, 1 fatal error, 2 bad command line,
-3 this member was removed from the cluster.
+3 this member was removed from the cluster, 4 (wal repair) the WAL is damaged and was left as it is.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -55,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'member') return runMemberCommand(argv.slice(1));
   if (cmd === 'cluster') return runCluster(parseClusterArgs(argv.slice(1)));
   if (cmd === 'etcd-member') return runEtcdMember(parseEtcdMemberArgs(argv.slice(1)));
+  if (cmd === 'wal') return runWalCommand(argv.slice(1), (line) => process.stdout.write(`${line}\n`));
   const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: false });
   if (values.help || argv.length === 0) {
     process.stdout.write(HELP);

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { formatId, Transport } from '@raftwire/core';
 import { MemoryStorage, RaftNode, type WritableStorage } from '@raftwire/raft';
-import { FileStorage } from '@raftwire/raft/node';
+import { FileStorage, WalCorruptionError } from '@raftwire/raft/node';
 import { startApiServer } from './api-server.js';
 import { createLogger } from './log.js';
 import { createMemberMetrics } from './metrics.js';
@@ -23,7 +23,14 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
   let storage: WritableStorage;
   if (cfg.dataDir) {
     await mkdir(cfg.dataDir, { recursive: true });
-    storage = await FileStorage.open(cfg.dataDir, { logger });
+    try {
+      storage = await FileStorage.open(cfg.dataDir, { logger });
+    } catch (err) {
+      if (!(err instanceof WalCorruptionError)) throw err;
+      // Damage that is not a torn tail: starting would drop records that may have been acknowledged.
+      logger.error({ file: err.file, offset: err.offset, reason: err.reason }, err.message);
+      return EXIT_FAILED;
+    }
   } else {
     storage = new MemoryStorage();
   }

@@ -1,7 +1,9 @@
 /**
  * Torn WAL tails, made on a stopped member's data directory (the format is
- * FileStorage's: records of u32 length, u32 CRC-32, payload; see
- * @raftwire/raft/node's wal-record.ts).
+ * FileStorage's: a file header, then records of a checksummed header and a
+ * payload; see @raftwire/raft/node's wal-record.ts). Only what a crash can
+ * leave is made here: the end of the file cut, never damage before it, which
+ * the WAL refuses as corruption.
  *
  * - `cut`: the last record is cut at a random byte. This is what a crash in
  *   the middle of the last write leaves, but that write may already have been
@@ -15,7 +17,7 @@
  */
 import { readFile, truncate, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { scanWal, WAL_HEADER_BYTES } from '@raftwire/raft/node';
+import { scanWal } from '@raftwire/raft/node';
 
 export type TearMode = 'cut' | 'extra';
 
@@ -30,14 +32,6 @@ export interface TearResult {
   skipped?: string;
 }
 
-/** Start offsets of the WAL's records (the file must hold whole records only). */
-function recordOffsets(bytes: Uint8Array): number[] {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out: number[] = [];
-  for (let off = 0; off + WAL_HEADER_BYTES <= bytes.length; off += WAL_HEADER_BYTES + dv.getUint32(off, true)) out.push(off);
-  return out;
-}
-
 /** Tears the tail of `dataDir`'s WAL; `random` gives numbers in [0, 1). */
 export async function tearWalTail(dataDir: string, mode: TearMode, random: () => number): Promise<TearResult> {
   const file = join(dataDir, 'wal.log');
@@ -49,8 +43,8 @@ export async function tearWalTail(dataDir: string, mode: TearMode, random: () =>
   }
   const scan = scanWal(bytes);
   const base = { mode, bytesBefore: bytes.length, records: scan.batches.length };
-  if (scan.tornTail) return { ...base, bytesAfter: bytes.length, skipped: 'the WAL already has a torn tail' };
-  const offsets = recordOffsets(bytes);
+  if (scan.damage !== null) return { ...base, bytesAfter: bytes.length, skipped: 'the WAL already has a torn tail' };
+  const offsets = scan.offsets;
   const lastStart = offsets[offsets.length - 1];
   if (lastStart === undefined) return { ...base, bytesAfter: bytes.length, skipped: 'empty WAL' };
   const lastLen = bytes.length - lastStart;

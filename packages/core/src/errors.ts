@@ -16,6 +16,12 @@ export const ErrorCode = {
   INVALID_MESSAGE: 'ERR_INVALID_MESSAGE',
   /** A caller passed an invalid argument or option (an `options.link` that is not a Link, a member that does not exist). */
   INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
+  /**
+   * A request that is valid but conflicts with the current state: a membership change while
+   * another is pending, one that would leave the started voters short of quorum, promoting a
+   * learner that has not caught up, a member ID or URL already in use.
+   */
+  CONFLICT: 'ERR_CONFLICT',
   /** An ID string or value is not a valid 64-bit member or cluster ID. */
   INVALID_ID: 'ERR_INVALID_ID',
   /** A version string is malformed. */

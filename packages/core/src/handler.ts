@@ -5,6 +5,7 @@ import type { TransportContext } from './context.js';
 import { ErrorCode, isRaftwireError } from './errors.js';
 import { type Id, formatId, tryParseId } from './ids.js';
 import type { HandlerRequest, HandlerResponse, LinkHeaders, ProtocolHandler } from './link.js';
+import { LogRateLimiter, rateLimitedLogger } from './log-rate-limiter.js';
 import { type Message, MessageType, createSnapshot, messageTypeName } from './message.js';
 import { MetricName } from './metrics.js';
 import { OutgoingConn } from './outgoing-conn.js';
@@ -13,6 +14,9 @@ import { parsePeerUrlsHeader } from './urls.js';
 import { type Version, servedStreams, versionIncompatibility } from './version.js';
 import { ContentType, ErrorText, Header, RaftPath, type StreamType, parseStreamPath, pathOf } from './wire.js';
 import type { ClusterMember, PeerEndpoint } from './wire-profile.js';
+
+/** Distinct log messages the handler's rate limiter tracks (its lines embed at most a remote's cluster ID). */
+const HANDLER_LOG_KEYS = 64;
 
 /** What the protocol handler needs from the transport. */
 export interface HandlerHost {
@@ -36,7 +40,8 @@ export interface HandlerHost {
  */
 export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
   const ctx = host.ctx;
-  const log = ctx.logger;
+  // Anyone who reaches the peer port can make the handler log: one line per message per interval.
+  const log = rateLimitedLogger(ctx.logger, new LogRateLimiter(ctx.clock, ctx.dropLog.intervalMs, HANDLER_LOG_KEYS));
   const profile = ctx.profile;
   const served = new Set(servedStreams(ctx.versionParsed, ctx.streamSupport));
 
@@ -110,7 +115,7 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
       await ctx.raft.process(m, child.signal);
       return noContent(endpoint);
     } catch (err) {
-      if (isRaftwireError(err, ErrorCode.MEMBER_REMOVED)) return reply(endpoint, 403, err.message);
+      if (isRaftwireError(err, ErrorCode.MEMBER_REMOVED)) return reply(endpoint, 403, ErrorText.fromRemovedMember);
       log.warn(
         { error: err instanceof Error ? err.message : String(err), 'message-type': messageTypeName(m.type) },
         `failed to process ${what}`,

@@ -38,6 +38,7 @@ export {
   type ConfState,
   type Entry,
   EntryType,
+  MAX_LOG_POSITION,
   type Message,
   MessageType,
   type MessageTypeName,
@@ -94,6 +95,7 @@ export { abortError, onAbort, raceAbort, sleep } from './abort.js';
 export { type Clock, type TimerHandle, every, systemClock } from './clock.js';
 export { type Rand, SeededRand } from './rand.js';
 export { type LogFields, type LogFn, type LogLevel, type LogRecord, type Logger, silentLogger } from './logger.js';
+export { LogRateLimiter, rateLimitedLogger } from './log-rate-limiter.js';
 export {
   type ConsoleLogLevel,
   type ConsoleLoggerOptions,

@@ -4,7 +4,16 @@ import { createCborEncoder, createScratchCborDecoder } from './cbor-options.js';
 import { CborWriter } from './cbor-writer.js';
 import { ErrorCode, RaftwireError, decodeError, isRaftwireError } from './errors.js';
 import { type Id, MAX_ID } from './ids.js';
-import { type ConfState, type Entry, type EntryType, type Message, type MessageType, type Snapshot, isMessageType } from './message.js';
+import {
+  type ConfState,
+  type Entry,
+  type EntryType,
+  type Message,
+  type MessageType,
+  type Snapshot,
+  isMessageType,
+  logPosition,
+} from './message.js';
 
 /**
  * Encodes and decodes one raft message. The native profile is CBOR; an etcd
@@ -214,12 +223,13 @@ function writeMessage(w: CborWriter, m: Message): void {
 
 // ---------------------------------------------------------------- decoding
 
+/** A term or index field (every numeric field of the schema is one), bounded by MAX_LOG_POSITION. */
 function num(v: unknown, field: string): number {
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return logPosition(v, field);
   if (v === undefined) return 0;
   if (typeof v === 'bigint') {
     // cbor-x reads every uint64 head as bigint; terms and indexes from 2^32 up arrive so.
-    if (v >= 0n && v <= MAX_SAFE_BIGINT) return Number(v);
+    if (v >= 0n && v <= MAX_SAFE_BIGINT) return logPosition(Number(v), field);
     throw decodeError(`${field} ${v} exceeds 2^53-1`);
   }
   throw decodeError(`${field} is not a non-negative safe integer`);

@@ -1,4 +1,19 @@
+import { decodeError } from './errors.js';
 import type { Id } from './ids.js';
+
+/**
+ * The largest term or log index a peer may send: 2^53 − 2^20. Decoders refuse anything above
+ * it (ERR_DECODE), so a member never adopts a term whose successor cannot be represented
+ * exactly or encoded (a term of 2^53 − 1 would make every later vote unencodable), and a log
+ * can still grow by 2^20 entries past the largest index accepted.
+ */
+export const MAX_LOG_POSITION = 2 ** 53 - 2 ** 20;
+
+/** `n` when it is at most {@link MAX_LOG_POSITION}; ERR_DECODE naming `field` otherwise. */
+export function logPosition(n: number, field: string): number {
+  if (n > MAX_LOG_POSITION) throw decodeError(`${field} ${n} is above the largest term or index accepted (2^53 - 2^20)`);
+  return n;
+}
 
 /** raftpb.MessageType with etcd's numbers. Names are used verbatim in logs. */
 export const MessageType = {

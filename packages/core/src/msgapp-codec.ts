@@ -10,6 +10,7 @@ import {
   MessageType,
   isEntryType,
   isLinkHeartbeat,
+  logPosition,
   messagesEqual,
 } from './message.js';
 import { type MessageCodec, cborMessageCodec } from './message-codec.js';
@@ -257,16 +258,16 @@ export class MsgAppDecoder {
     for (let i = 0; i < n; i++) {
       const type = r.varint('entry type');
       if (!isEntryType(type)) throw decodeError(`entry type ${type} is not an EntryType`);
-      const term = r.varint('entry term');
+      const term = logPosition(r.varint('entry term'), 'entry term');
       const len = r.varint('entry length');
       if (len > this.limits.maxEntryBytes) {
         throw new RaftwireError(ErrorCode.ENTRY_TOO_LARGE, `entry declares ${len} bytes, over the cap of ${this.limits.maxEntryBytes}`);
       }
       entries[i] = { type: type as EntryType, term, index: this.index + i + 1, data: r.bytes(len) };
     }
-    const commit = r.varint('commit');
+    const commit = logPosition(r.varint('commit'), 'commit');
     if (r.remaining !== 0) throw decodeError(`${r.remaining} trailing bytes after AppEntries`);
-    if (this.index + n > Number.MAX_SAFE_INTEGER) throw decodeError('entry index exceeds 2^53-1');
+    logPosition(this.index + n, 'entry index');
     const m: Message = {
       type: MessageType.MsgApp,
       to: this.peers.to,

@@ -8,7 +8,7 @@ import type { Logger } from './logger.js';
 import { type Message, MessageType } from './message.js';
 import { MetricName } from './metrics.js';
 import type { PeerStatus } from './peer-status.js';
-import { preconditionError } from './response-errors.js';
+import { forbiddenAnswer, preconditionError } from './response-errors.js';
 import type { UrlPicker } from './url-picker.js';
 import { ErrorText, Header, RaftPath } from './wire.js';
 
@@ -112,8 +112,9 @@ export class Pipeline {
       if (child.signal.aborted) throw abortError(child.signal.reason);
       if (res.status === 204) return;
       if (res.status === 403) {
-        this.ctx.reportRemoved(this.peerId, `POST ${RaftPath.pipeline} answered 403`);
-        throw new RaftwireError(ErrorCode.MEMBER_REMOVED, 'the member has been permanently removed from the cluster');
+        const answer = forbiddenAnswer(text, `POST ${RaftPath.pipeline} to ${url}`);
+        if (answer.removed) this.ctx.reportRemoved(this.peerId, `POST ${RaftPath.pipeline} answered 403 ${ErrorText.fromRemovedMember}`);
+        throw answer.error;
       }
       if (res.status === 412) {
         const e = preconditionError(text, 'request sent was ignored by peer');

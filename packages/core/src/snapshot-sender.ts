@@ -10,7 +10,8 @@ import { MetricName } from './metrics.js';
 import type { SnapshotStatus } from './options.js';
 import type { PeerStatus } from './peer-status.js';
 import type { UrlPicker } from './url-picker.js';
-import { ContentType, Header, RaftPath } from './wire.js';
+import { forbiddenAnswer } from './response-errors.js';
+import { ContentType, ErrorText, Header, RaftPath } from './wire.js';
 
 /**
  * Streams snapshots to one peer over POST /raft/snapshot, never buffering the
@@ -116,8 +117,9 @@ export class SnapshotSender {
       }
       if (bodyError) throw bodyError;
       if (status === 403) {
-        this.ctx.reportRemoved(this.peerId, `POST ${RaftPath.snapshot} answered 403`);
-        throw new RaftwireError(ErrorCode.MEMBER_REMOVED, 'the member has been permanently removed from the cluster');
+        const answer = forbiddenAnswer(text, `POST ${RaftPath.snapshot} to ${url}`);
+        if (answer.removed) this.ctx.reportRemoved(this.peerId, `POST ${RaftPath.snapshot} answered 403 ${ErrorText.fromRemovedMember}`);
+        throw answer.error;
       }
       if (status !== 204) {
         throw new RaftwireError(

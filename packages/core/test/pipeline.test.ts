@@ -122,13 +122,26 @@ describe('pipeline', () => {
     expect(f.raft.snapshotReports[0]).toEqual({ id: 2n, status: 'finish' });
   });
 
-  it('emits removed when a post is answered 403 (TestPipelinePostErrorc)', async () => {
-    const f = fake(() => ({ status: 403, headers: {} }));
+  it('emits removed when a post is answered 403 "cannot process message from removed member" (TestPipelinePostErrorc)', async () => {
+    const f = fake(() => ({ status: 403, headers: {}, body: new TextEncoder().encode('cannot process message from removed member\n') }));
     let removed = 0;
     f.t.on('removed', () => removed++);
     expect(removed).toBe(0);
     f.t.send([app()]);
     await waitFor(() => removed === 1, 'removed event', 1000);
+  });
+
+  it('a 403 that does not say "removed" (a message for another member: a URL mix-up) fails the post, never means removal', async () => {
+    for (const body of ['cannot process message to mismatch member\n', '', 'origin not allowed\n']) {
+      const f = fake(() => ({ status: 403, headers: {}, body: new TextEncoder().encode(body) }));
+      let removed = 0;
+      f.t.on('removed', () => removed++);
+      for (let i = 0; i < 5; i++) f.t.send([app()]);
+      await waitFor(() => f.raft.unreachable.length >= 5, 'unreachable reports', 2000);
+      expect(removed, JSON.stringify(body)).toBe(0);
+      await cleanup?.();
+      cleanup = undefined;
+    }
   });
 
   it('logs both cluster IDs when a post is rejected for a cluster mismatch', async () => {

@@ -57,6 +57,28 @@ describe('snapshots', () => {
     expect(a.metrics.get('etcd_network_snapshot_send_success', { To: '2' })).toBe(1);
   });
 
+  it('only a 403 that says the sender was removed means removal; "to mismatch member" fails that snapshot alone', async () => {
+    c = makeCluster(2);
+    const [a, b] = [c.m(0), c.m(1)];
+    const handler = b.transport.handler;
+    let answer = 'cannot process message to mismatch member\n';
+    b.unserve();
+    c.net.serve(b.url, async (req) => {
+      if (req.path !== '/raft/snapshot') return handler(req);
+      for await (const _ of req.body) {
+        // read the upload to its end, as a real server does before answering
+      }
+      return { status: 403, headers: { 'x-server-version': '1.0.0' }, body: new TextEncoder().encode(answer) };
+    });
+    let removed = 0;
+    a.transport.on('removed', () => removed++);
+    expect(await a.transport.sendSnapshot(snapMsg(a.id, b.id), chunks(new Uint8Array(10)), 10)).toBe('failure');
+    expect(removed).toBe(0);
+    answer = 'cannot process message from removed member\n';
+    expect(await a.transport.sendSnapshot(snapMsg(a.id, b.id), chunks(new Uint8Array(10)), 10)).toBe('failure');
+    expect(removed).toBe(1);
+  });
+
   it('hands receiveSnapshot (msg, body, size, signal): the order of sendSnapshot', async () => {
     c = makeCluster(2);
     const [a, b] = [c.m(0), c.m(1)];

@@ -36,6 +36,16 @@ describe('peer URL validation', () => {
     expect(normalizePeerUrl('webrtc://a1')).toBe('webrtc://a1');
   });
 
+  it('keeps a default port that was written (WHATWG URL drops it), so validation and dialling agree', () => {
+    expect(normalizePeerUrl('http://127.0.0.1:80')).toBe('http://127.0.0.1:80');
+    expect(normalizePeerUrl('https://[::1]:443/')).toBe('https://[::1]:443');
+    expect(normalizePeerUrl('HTTP://LocalHost:02380')).toBe('http://localhost:2380');
+    expect(normalizePeerUrls(['http://127.0.0.1:80'])).toEqual(['http://127.0.0.1:80']);
+    for (const bad of ['http://127.0.0.1', 'http://[::1]', 'http://127.0.0.1:0', 'http://127.0.0.1:65536']) {
+      expect(() => normalizePeerUrl(bad), bad).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_URL }));
+    }
+  });
+
   it('rejects bad URLs with ERR_INVALID_URL', () => {
     for (const bad of [
       'ftp://127.0.0.1:1',
@@ -45,6 +55,8 @@ describe('peer URL validation', () => {
       'nonsense',
       '',
       'http://127.0.0.1:1?x=1',
+      `http://${'h'.repeat(254)}:1`, // longer than any DNS name
+      `http://127.0.0.1:1/${'p'.repeat(520)}`,
     ]) {
       let err: unknown;
       try {

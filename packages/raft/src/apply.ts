@@ -1,5 +1,6 @@
-import { type Entry, EntryType, ErrorCode, formatId, type Id, type Logger, RaftwireError } from '@raftwire/core';
-import { decodeProposal, type ProposalId } from './driver-codec.js';
+import { type Entry, EntryType, ErrorCode, formatId, type Id, type Logger, RaftwireError, type Snapshot } from '@raftwire/core';
+import { ConfChangeRefusal, decodeRefusedConfChange } from './conf-change.js';
+import { decodeConfContext, decodeProposal, type ProposalId } from './driver-codec.js';
 import type { StateMachine } from './state-machine.js';
 import type { Member, Membership } from './membership.js';
 import type { RawNode } from './raw-node.js';
@@ -27,6 +28,12 @@ export interface ApplierOptions<R> {
  * to the membership, commands to the state machine, snapshots to both; and
  * settles the waiter of each entry this member proposed in this life. Also
  * saves snapshots and compacts the log.
+ *
+ * Nothing a committed entry holds can stop it: an entry it cannot decode
+ * (not written by a driver), a command the state machine throws on, a conf
+ * change that is malformed or invalid for the members it applies to, are
+ * each skipped the same way on every member, deterministically (the
+ * proposer's waiter, if it is this member's, fails with the reason).
  */
 export class Applier<R> {
   /** Index of the last entry applied. */
@@ -37,9 +44,10 @@ export class Applier<R> {
   constructor(private readonly o: ApplierOptions<R>) {}
 
   /** Replaces the state machine and the members with a snapshot's. */
-  restoreSnapshot(data: Uint8Array, index: number): void {
+  restoreSnapshot(snap: Snapshot): void {
     const o = this.o;
-    o.membership.restoreSnapshot(data, (state) => o.stateMachine.restore(state));
+    const index = snap.metadata.index;
+    o.membership.restoreSnapshot(snap.data, snap.metadata.confState, (state) => o.stateMachine.restore(state));
     this.applied = index;
     this.snapshotIndex = index;
     o.logger.info({ 'snapshot-index': index, members: o.membership.size }, 'applied snapshot');
@@ -73,16 +81,30 @@ export class Applier<R> {
     const out = o.membership.applyConfChange(rn, e.data);
     if (out.removedSelf) o.onRemovedSelf();
     if (!this.isMine(out.proposal)) return;
-    if (out.ok) o.confChanges.trigger(out.proposal.seq, o.membership.list());
-    else {
-      const err = new RaftwireError(ErrorCode.INVALID_ARGUMENT, `member ${formatId(out.nodeId)} was removed and cannot be re-added`);
-      o.confChanges.fail(out.proposal.seq, err);
-    }
+    if (out.error === null) o.confChanges.trigger(out.proposal.seq, o.membership.list());
+    else o.confChanges.fail(out.proposal.seq, out.error);
+  }
+
+  /** A conf change the leader refused: the proposer's waiter fails with the reason (ERR_CONFLICT). */
+  private applyRefusedConfChange(refused: NonNullable<ReturnType<typeof decodeRefusedConfChange>>): void {
+    const p = decodeConfContext(refused.cc.context);
+    if (!this.isMine(p)) return;
+    const member = formatId(refused.cc.nodeId);
+    const why =
+      refused.reason === ConfChangeRefusal.Pending
+        ? `another membership change is in progress; retry once it is applied (member ${member} not changed)`
+        : `learner ${member} has not caught up with the leader's log yet; promote it later`;
+    this.o.confChanges.fail(p.seq, new RaftwireError(ErrorCode.CONFLICT, why));
   }
 
   private applyCommand(e: Entry): void {
+    const refused = decodeRefusedConfChange(e.data);
+    if (refused) {
+      this.applyRefusedConfChange(refused);
+      return;
+    }
     const env = decodeProposal(e.data);
-    if (!env) return; // not written by a driver (a new leader's empty entry)
+    if (!env) return; // not written by a driver (a new leader's empty entry): nothing to apply
     let result: R | undefined;
     let error: unknown = null;
     try {

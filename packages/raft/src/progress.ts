@@ -18,10 +18,16 @@ export class Progress {
   recentActive = false;
   /** In Probe: a MsgApp was sent and we wait for its response or the next heartbeat. */
   probeSent = false;
+  /**
+   * A learner receives the log like any follower but does not vote: it is counted neither
+   * in the commit quorum nor in elections, and never campaigns (etcd's Progress.IsLearner).
+   */
+  isLearner: boolean;
   readonly inflights: Inflights;
 
-  constructor(next: number, maxInflight: number) {
+  constructor(next: number, maxInflight: number, isLearner = false) {
     this.next = next;
+    this.isLearner = isLearner;
     this.inflights = new Inflights(maxInflight);
   }
 

@@ -46,6 +46,11 @@ export interface RaftNodeOptions<SM extends StateMachine = KvStateMachine> {
   /** Randomness for election timeouts; seed it for reproducible runs. */
   rand?: Rand;
   logger?: Logger;
+  /**
+   * Refuse a membership change that would leave the started voters short of a quorum
+   * (etcd's `--strict-reconfig-check`). Default true.
+   */
+  strictReconfigCheck?: boolean;
   /** Where the `etcd_server_*` metrics go (`RaftMetricName`). Default: nowhere. */
   metrics?: Metrics;
   /** Metric name prefix. Default `etcd`. */
@@ -71,6 +76,9 @@ export interface RaftNodeStatus {
   lastIndex: number;
   snapshotIndex: number;
   voters: Id[];
+  /** Non-voting members (they receive the log; promote them once caught up). */
+  learners: Id[];
+  /** Every member, with `learner` set. */
   members: Member[];
   started: boolean;
   stopped: boolean;
@@ -94,6 +102,12 @@ export interface RaftNodeEvents {
 /** Options of calls that can wait. */
 export interface CallOptions {
   signal?: AbortSignal;
+}
+
+/** Options of `RaftNode.addMember`. */
+export interface AddMemberOptions extends CallOptions {
+  /** Add a learner: it receives the log but does not vote until promoted. Default false (a voter). */
+  learner?: boolean;
 }
 
 /** Options of `RaftNode.takeSnapshot`. */

@@ -20,9 +20,10 @@ import { Applier } from './apply.js';
 import { type ConfChange, ConfChangeType } from './conf-change.js';
 import { encodeConfContext, encodeProposal, type ProposalId } from './driver-codec.js';
 import { KvStateMachine } from './kv.js';
-import { bootstrapSnapshot, type Member, Membership, validateMember, validateMemberId } from './membership.js';
+import { bootstrapSnapshot, type Member, type MemberChange, Membership, validateMember, validateMemberId } from './membership.js';
 import { ProposalBatch } from './proposal-batch.js';
 import {
+  type AddMemberOptions,
   type CallOptions,
   type RaftNodeEvents,
   type RaftNodeOptions,
@@ -37,6 +38,7 @@ import { ReadIndexCoalescer } from './read-index.js';
 import { ReadyLoop } from './ready-loop.js';
 import type { ReadQueryOf, ReadValueOf, ResultOf, StateMachine } from './state-machine.js';
 import { isEmptyHardState, type WritableStorage } from './storage.js';
+import { strictReconfigError } from './strict-reconfig.js';
 import type { RaftTransport } from './transport.js';
 import { Wait, WaitTime } from './wait.js';
 
@@ -101,7 +103,16 @@ export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmi
     this.rand = opts.rand ?? new SeededRand((Math.random() * 2 ** 32) >>> 0);
     this.incarnation = this.rand.intn(2 ** 32) >>> 0;
     if (opts.peers) {
-      for (const p of opts.peers) validateMember(p.id, p.url);
+      const urls = new Set<string>();
+      for (const p of opts.peers) {
+        const url = validateMember(p.id, p.url);
+        if (p.learner === true) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'initial members are voters: add learners later');
+        if (urls.has(url)) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `peer URL ${url} is given for two members`);
+        urls.add(url);
+      }
+      if (new Set(opts.peers.map((p) => p.id)).size !== opts.peers.length) {
+        throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'peers name a member ID twice');
+      }
       if (!opts.peers.some((p) => p.id === opts.id)) {
         throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'peers must include this member');
       }
@@ -150,14 +161,15 @@ export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmi
     const s = this.storage;
     const empty = isEmptyHardState(s.initialState().hardState) && s.lastIndex() === 0 && s.snapshot().metadata.index === 0;
     if (empty && this.opts.peers) {
-      const first = bootstrapSnapshot(this.opts.peers, this.stateMachine.snapshot());
+      const peers = this.opts.peers.map((p) => ({ id: p.id, url: validateMember(p.id, p.url) }));
+      const first = bootstrapSnapshot(peers, this.stateMachine.snapshot());
       s.applySnapshot(first);
       s.setHardState({ term: 1, vote: 0n, commit: 1 });
       await s.sync(options.signal);
       this.logger.info({ members: first.metadata.confState.voters.map(formatId) }, 'bootstrapped new cluster');
     }
     const snap = s.snapshot();
-    if (snap.metadata.index > 0) this.applier.restoreSnapshot(snap.data, snap.metadata.index);
+    if (snap.metadata.index > 0) this.applier.restoreSnapshot(snap);
     const o = this.opts;
     const rn = new RawNode({
       id: this.id,
@@ -302,32 +314,78 @@ export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmi
   }
 
   /**
-   * Adds a voting member (one at a time). Resolves with the member list once
-   * the change is applied here. A change proposed while another is pending
-   * is ignored by the leader and never resolves: pass a signal with a timeout.
+   * Adds a member, a voter or (with `learner: true`) a learner, which receives
+   * the log without voting until {@link promoteMember} makes it a voter.
+   * Resolves with the member list once the change is applied here.
+   *
+   * One change at a time, checked before anything is proposed (the same rules
+   * run again when the change is applied): ERR_INVALID_URL / ERR_INVALID_ARGUMENT
+   * for a bad URL or ID; ERR_CONFLICT for an ID or URL in use, a removed ID,
+   * another change still in progress, or (strict reconfiguration, unless
+   * `strictReconfigCheck: false`) a voter that would leave the started voters
+   * short of a quorum.
    */
-  async addMember(id: Id, url: string, options: CallOptions = {}): Promise<Member[]> {
-    validateMember(id, url);
-    if (this.membership.has(id)) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `member ${formatId(id)} exists`);
-    if (this.membership.isRemoved(id)) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `member ${formatId(id)} was removed`);
-    return this.changeMembership({ type: ConfChangeType.AddNode, nodeId: id }, url, options);
+  async addMember(id: Id, url: string, options: AddMemberOptions = {}): Promise<Member[]> {
+    const norm = validateMember(id, url);
+    return this.changeMembership({ kind: 'add', id, url: norm, learner: options.learner === true }, options);
   }
 
-  /** Removes a member; resolves with the member list once applied here. */
+  /**
+   * Promotes a learner to a voter; resolves with the member list once applied
+   * here. ERR_CONFLICT while the learner's log is behind the leader's (less
+   * than 90 % of it, as etcd), while another change is in progress, or when
+   * the started voters would be short of a quorum; ERR_MEMBER_NOT_FOUND for an
+   * unknown member.
+   */
+  async promoteMember(id: Id, options: CallOptions = {}): Promise<Member[]> {
+    validateMemberId(id);
+    return this.changeMembership({ kind: 'promote', id }, options);
+  }
+
+  /**
+   * Removes a member (voter or learner); resolves with the member list once
+   * applied here. ERR_MEMBER_NOT_FOUND for an unknown member; ERR_CONFLICT for
+   * the last voter, while another change is in progress, or when the
+   * remaining started voters would be short of a quorum.
+   */
   async removeMember(id: Id, options: CallOptions = {}): Promise<Member[]> {
     validateMemberId(id);
-    if (!this.membership.has(id)) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `member ${formatId(id)} not found`);
-    return this.changeMembership({ type: ConfChangeType.RemoveNode, nodeId: id }, '', options);
+    return this.changeMembership({ kind: 'remove', id }, options);
   }
 
-  private changeMembership(cc: Omit<ConfChange, 'context'>, url: string, options: CallOptions): Promise<Member[]> {
-    this.running();
+  private changeMembership(change: MemberChange, options: CallOptions): Promise<Member[]> {
+    const invalid = this.membership.check(change);
+    if (invalid) throw invalid;
+    // One at a time: refused here when this member's log holds a change not applied yet; a
+    // change racing another from elsewhere is refused by the leader, which answers with an
+    // entry that fails this call as soon as it applies (never a silent drop).
+    if (this.running().hasPendingConfChange()) {
+      throw new RaftwireError(ErrorCode.CONFLICT, 'another membership change is in progress; retry once it is applied');
+    }
+    if (this.opts.strictReconfigCheck !== false) {
+      const short = strictReconfigError(change, this.membership.voters(), (v) => this.isStarted(v));
+      if (short) throw short;
+    }
     const seq = ++this.seq;
-    const change: ConfChange = { ...cc, context: encodeConfContext(this.proposalId(seq), url) };
+    const type =
+      change.kind === 'remove'
+        ? ConfChangeType.RemoveNode
+        : change.kind === 'add' && change.learner
+          ? ConfChangeType.AddLearnerNode
+          : ConfChangeType.AddNode;
+    const url = change.kind === 'add' ? change.url : '';
+    const cc: ConfChange = { type, nodeId: change.id, context: encodeConfContext(this.proposalId(seq), url) };
     return this.submit(this.confChanges, seq, options.signal, () => {
-      this.running().proposeConfChange(change);
+      this.running().proposeConfChange(cc);
       this.loop?.kick();
     });
+  }
+
+  /** This member, or a member whose peer the transport reaches now (strict reconfiguration's "started"). */
+  private isStarted(id: Id): boolean {
+    if (id === this.id) return true;
+    const since = this.transport?.activeSince;
+    return since === undefined ? true : since.call(this.transport, id) > 0;
   }
 
   /** Current members with their URLs, as of the last applied entry. */
@@ -363,6 +421,7 @@ export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmi
       lastIndex: st?.lastIndex ?? 0,
       snapshotIndex: this.applier.snapshotIndex,
       voters: st?.voters ?? [],
+      learners: st?.learners ?? [],
       members: this.membership.list(),
       started: this.rn !== null,
       stopped: this.stopped,
@@ -476,7 +535,7 @@ export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmi
 
   private apply(rn: RawNode, rd: Ready): void {
     if (rd.hardState) this.metrics.committed(rd.hardState.commit);
-    if (rd.snapshot) this.applier.restoreSnapshot(rd.snapshot.data, rd.snapshot.metadata.index);
+    if (rd.snapshot) this.applier.restoreSnapshot(rd.snapshot);
     for (const e of rd.committedEntries) this.applier.applyEntry(rn, e);
     this.reads.onReadStates(rd.readStates);
   }

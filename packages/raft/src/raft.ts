@@ -5,12 +5,13 @@ import {
   EntryType,
   ErrorCode,
   formatId,
+  MAX_LOG_POSITION,
   MessageType,
   messageTypeName,
   RaftwireError,
   silentLogger,
 } from '@raftwire/core';
-import { type ConfChange, ConfChangeType, decodeConfChange } from './conf-change.js';
+import { type ConfChange, ConfChangeRefusal, ConfChangeType, decodeConfChange, encodeRefusedConfChange } from './conf-change.js';
 import { invariant } from './invariant.js';
 import { Progress, ProgressState } from './progress.js';
 import { RaftLog } from './raft-log.js';
@@ -19,6 +20,21 @@ import type { HardState, Storage } from './storage.js';
 
 /** No node: etcd's `None`. */
 export const NONE: Id = 0n;
+
+/**
+ * Context of a rejecting MsgAppResp that says "my log ends before entries I acknowledged"
+ * (raftwire's own; an etcd leader ignores it as a stale rejection, as before).
+ */
+const LOST_ENTRIES = new TextEncoder().encode('raftwire:lost-entries');
+
+function isLostEntries(ctx: Uint8Array): boolean {
+  if (ctx.length !== LOST_ENTRIES.length) return false;
+  for (let i = 0; i < ctx.length; i++) if (ctx[i] !== LOST_ENTRIES[i]) return false;
+  return true;
+}
+
+/** A learner may be promoted once its match reaches this fraction of the leader's (etcd's readyPercent). */
+export const LEARNER_READY_FRACTION = 0.9;
 
 /** Role of a node (etcd's StateType). */
 export const StateType = {
@@ -77,7 +93,7 @@ export class Raft {
   readonly raftLog: RaftLog;
   state: StateType = StateType.Follower;
   lead: Id = NONE;
-  /** Voters and their progress; the leader's flow control state. */
+  /** Voters and learners with their progress (the leader's flow control state). */
   prs = new Map<Id, Progress>();
   votes = new Map<Id, boolean>();
   msgs: Message[] = [];
@@ -85,6 +101,8 @@ export class Raft {
   pendingConfIndex = 0;
   pendingReadIndexMessages: Message[] = [];
   private readOnly = new ReadOnly();
+  /** Last index at which this follower last logged that entries it acknowledged are missing (logged once per index). */
+  private lostEntriesLogged = -1;
   electionElapsed = 0;
   heartbeatElapsed = 0;
   readonly checkQuorum: boolean;
@@ -116,7 +134,15 @@ export class Raft {
     this.rand = c.rand;
     this.logger = (c.logger ?? silentLogger).child({ 'local-member-id': formatId(c.id) });
     const { hardState, confState } = c.storage.initialState();
-    for (const v of confState.voters) this.prs.set(v, new Progress(1, this.maxInflight));
+    if (hardState.term > MAX_LOG_POSITION) {
+      throw new RaftwireError(
+        ErrorCode.CORRUPT,
+        `the persisted term ${hardState.term} is above ${MAX_LOG_POSITION} (2^53 - 2^20), the largest term a member accepts: ` +
+          'it was adopted from a forged message by an earlier version, and no election can follow it. ' +
+          "Recover this member from a healthy member's data (remove it and add it back with empty storage).",
+      );
+    }
+    this.setConfiguration(confState.voters, confState.learners, () => new Progress(1, this.maxInflight));
     if (hardState.term !== 0 || hardState.vote !== NONE || hardState.commit !== 0) this.loadState(hardState);
     if (c.applied !== undefined && c.applied > 0) this.raftLog.appliedTo(c.applied);
     this.becomeFollower(this.term, NONE);
@@ -150,15 +176,50 @@ export class Raft {
 
   /** Voter IDs, sorted. */
   voters(): Id[] {
-    return [...this.prs.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return this.members(false);
+  }
+
+  /** Learner IDs, sorted. */
+  learners(): Id[] {
+    return this.members(true);
+  }
+
+  private members(learners: boolean): Id[] {
+    const ids: Id[] = [];
+    for (const [id, pr] of this.prs) if (pr.isLearner === learners) ids.push(id);
+    return ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  private isVoter(id: Id): boolean {
+    const pr = this.prs.get(id);
+    return pr !== undefined && !pr.isLearner;
+  }
+
+  private voterCount(): number {
+    let n = 0;
+    for (const pr of this.prs.values()) if (!pr.isLearner) n++;
+    return n;
+  }
+
+  /** Replaces the configuration: every voter and learner gets a fresh progress from `make`. */
+  private setConfiguration(voters: readonly Id[], learners: readonly Id[], make: () => Progress): void {
+    this.prs = new Map();
+    for (const v of voters) this.prs.set(v, make());
+    for (const l of learners) {
+      if (this.prs.has(l)) continue; // a voter listed as a learner too stays a voter
+      const pr = make();
+      pr.isLearner = true;
+      this.prs.set(l, pr);
+    }
   }
 
   confState(): ConfState {
-    return { voters: this.voters(), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    return { voters: this.voters(), learners: this.learners(), votersOutgoing: [], learnersNext: [], autoLeave: false };
   }
 
+  /** Majority of the voters (learners never count). */
   private quorum(): number {
-    return Math.floor(this.prs.size / 2) + 1;
+    return Math.floor(this.voterCount() / 2) + 1;
   }
 
   private send(m: Message): void {
@@ -251,9 +312,11 @@ export class Raft {
     for (const id of this.prs.keys()) if (id !== this.id) this.sendHeartbeat(id, ctx);
   }
 
-  /** Advances the commit index to the quorum's match, if that entry is from the current term. */
+  /** Advances the commit index to the voters' quorum match, if that entry is from the current term. */
   maybeCommit(): boolean {
-    const matches = [...this.prs.values()].map((p) => p.match).sort((a, b) => b - a);
+    const matches: number[] = [];
+    for (const pr of this.prs.values()) if (!pr.isLearner) matches.push(pr.match);
+    matches.sort((a, b) => b - a);
     if (matches.length === 0) return false;
     const mci = matches[this.quorum() - 1] as number;
     return this.raftLog.maybeCommit(mci, this.term);
@@ -270,8 +333,8 @@ export class Raft {
     this.resetRandomizedElectionTimeout();
     this.votes.clear();
     const last = this.raftLog.lastIndex();
-    for (const id of this.prs.keys()) {
-      const pr = new Progress(last + 1, this.maxInflight);
+    for (const [id, old] of this.prs) {
+      const pr = new Progress(last + 1, this.maxInflight, old.isLearner);
       if (id === this.id) pr.match = last;
       this.prs.set(id, pr);
     }
@@ -403,20 +466,21 @@ export class Raft {
     if (!this.votes.has(id)) this.votes.set(id, granted);
     let yes = 0;
     let no = 0;
-    for (const v of this.prs.keys()) {
+    for (const [v, pr] of this.prs) {
+      if (pr.isLearner) continue; // a learner's vote never counts
       const r = this.votes.get(v);
       if (r === true) yes++;
       else if (r === false) no++;
     }
     const q = this.quorum();
     if (yes >= q) return 'won';
-    if (this.prs.size - no >= q) return 'pending';
+    if (this.voterCount() - no >= q) return 'pending';
     return 'lost';
   }
 
-  /** A node may campaign when it is a voter in its own configuration. */
+  /** A node may campaign when it is a voter (not a learner) in its own configuration. */
   promotable(): boolean {
-    return this.prs.has(this.id);
+    return this.isVoter(this.id);
   }
 
   private pastElectionTimeout(): boolean {
@@ -507,7 +571,7 @@ export class Raft {
         const self = this.prs.get(this.id);
         if (self) self.recentActive = true;
         let active = 0;
-        for (const pr of this.prs.values()) if (pr.recentActive) active++;
+        for (const pr of this.prs.values()) if (pr.recentActive && !pr.isLearner) active++;
         if (active < this.quorum()) {
           this.logger.warn({ term: this.term }, `${formatId(this.id)} stepped down to follower since quorum is not active`);
           this.becomeFollower(this.term, NONE);
@@ -521,9 +585,16 @@ export class Raft {
         const li = this.raftLog.lastIndex();
         const ents = m.entries.map((e, i) => {
           if (e.type === EntryType.EntryConfChange) {
-            if (this.pendingConfIndex > this.raftLog.applied) {
-              this.logger.info({ index: li + i + 1 }, 'ignoring conf change: a previous one is not yet applied');
-              return createEntry({ type: EntryType.EntryNormal });
+            const refusal = this.confChangeRefusal(e.data);
+            if (refusal !== null) {
+              this.logger.info(
+                { index: li + i + 1, reason: refusal === ConfChangeRefusal.Pending ? 'pending' : 'learner-not-ready' },
+                refusal === ConfChangeRefusal.Pending
+                  ? 'refusing conf change: a previous one is not yet applied'
+                  : 'refusing conf change: the learner has not caught up',
+              );
+              // In its place, an entry that tells the proposer (etcd appends an empty one).
+              return createEntry({ type: EntryType.EntryNormal, data: encodeRefusedConfChange(refusal, e.data) });
             }
             this.pendingConfIndex = li + i + 1;
           }
@@ -534,7 +605,7 @@ export class Raft {
         return;
       }
       case MessageType.MsgReadIndex: {
-        if (this.prs.size === 1) {
+        if (this.voterCount() === 1) {
           this.respondToReadIndex(m, this.raftLog.committed);
           return;
         }
@@ -553,6 +624,10 @@ export class Raft {
     switch (m.type) {
       case MessageType.MsgAppResp: {
         pr.recentActive = true;
+        if (m.reject && isLostEntries(m.context)) {
+          this.handleLostEntries(m.from, pr, m);
+          return;
+        }
         if (m.reject) {
           let nextProbeIdx = m.rejectHint;
           if (m.logTerm > 0) nextProbeIdx = this.raftLog.findConflictByTerm(m.rejectHint, m.logTerm);
@@ -593,7 +668,7 @@ export class Raft {
         const acks = this.readOnly.recvAck(m.from, m.context);
         if (acks === null) return;
         let n = 0;
-        for (const id of acks) if (this.prs.has(id)) n++;
+        for (const id of acks) if (this.isVoter(id)) n++;
         if (n < this.quorum()) return;
         for (const rs of this.readOnly.advance(m)) this.respondToReadIndex(rs.req, rs.index);
         return;
@@ -732,8 +807,50 @@ export class Raft {
   }
 
   private handleHeartbeat(m: Message): void {
-    this.raftLog.commitTo(Math.min(m.commit, this.raftLog.lastIndex()));
+    const last = this.raftLog.lastIndex();
+    this.raftLog.commitTo(Math.min(m.commit, last));
     this.send(createMessage({ type: MessageType.MsgHeartbeatResp, to: m.from, context: m.context }));
+    // A leader's heartbeat commits no more than it believes this member has (its match), so a
+    // commit index past the end of this log means entries it acknowledged are gone (a disk that
+    // lost a write). etcd stops here; this member tells the leader instead, which sends them again.
+    if (m.commit > last) {
+      if (this.lostEntriesLogged !== last) {
+        this.lostEntriesLogged = last;
+        this.logger.warn(
+          { 'from-peer': formatId(m.from), commit: m.commit, 'last-index': last },
+          'the leader counts entries this member no longer has; asking it to send them again',
+        );
+      }
+      this.send(
+        createMessage({
+          type: MessageType.MsgAppResp,
+          to: m.from,
+          index: m.commit,
+          reject: true,
+          rejectHint: last,
+          logTerm: this.raftLog.term(last),
+          context: LOST_ENTRIES,
+        }),
+      );
+    }
+  }
+
+  /**
+   * A follower reports that its log ends before entries it had acknowledged (see
+   * handleHeartbeat): its match comes down to what it still has and it is probed from there.
+   * A late, stale report only costs a resend (the follower acknowledges again); match going
+   * down never takes back a commit.
+   */
+  private handleLostEntries(from: Id, pr: Progress, m: Message): void {
+    const hint = m.logTerm > 0 ? this.raftLog.findConflictByTerm(m.rejectHint, m.logTerm) : m.rejectHint;
+    if (pr.state === ProgressState.Snapshot || hint >= pr.match) return;
+    this.logger.warn(
+      { 'remote-peer-id': formatId(from), match: pr.match, 'last-index': m.rejectHint },
+      'member lost entries it had acknowledged; sending them again',
+    );
+    pr.match = hint;
+    pr.becomeProbe();
+    this.sendAppend(from);
   }
 
   private handleSnapshot(m: Message): void {
@@ -754,7 +871,8 @@ export class Raft {
       return false;
     }
     // A member must be in the snapshot's configuration, unless it has no configuration yet (a joining node).
-    if (this.prs.size > 0 && !s.metadata.confState.voters.includes(this.id)) {
+    const cs = s.metadata.confState;
+    if (this.prs.size > 0 && !cs.voters.includes(this.id) && !cs.learners.includes(this.id)) {
       this.logger.warn({ 'snapshot-index': s.metadata.index }, 'attempted to restore snapshot but it is not in the ConfState');
       return false;
     }
@@ -764,8 +882,7 @@ export class Raft {
       return false;
     }
     this.raftLog.restore(s);
-    this.prs = new Map();
-    for (const v of s.metadata.confState.voters) this.prs.set(v, new Progress(this.raftLog.lastIndex() + 1, this.maxInflight));
+    this.setConfiguration(cs.voters, cs.learners, () => new Progress(this.raftLog.lastIndex() + 1, this.maxInflight));
     const self = this.prs.get(this.id);
     if (self) self.maybeUpdate(self.next - 1);
     return true;
@@ -776,12 +893,18 @@ export class Raft {
    * applies an EntryConfChange). Returns the new ConfState.
    */
   applyConfChange(cc: ConfChange): ConfState {
-    if (cc.type === ConfChangeType.AddNode) {
-      if (!this.prs.has(cc.nodeId)) {
-        const pr = new Progress(Math.max(this.raftLog.lastIndex(), 1), this.maxInflight);
+    const existing = this.prs.get(cc.nodeId);
+    if (cc.type === ConfChangeType.AddNode || cc.type === ConfChangeType.AddLearnerNode) {
+      const learner = cc.type === ConfChangeType.AddLearnerNode;
+      if (existing === undefined) {
+        const pr = new Progress(Math.max(this.raftLog.lastIndex(), 1), this.maxInflight, learner);
         // Treat a new member as active so check-quorum does not step down right away.
         pr.recentActive = true;
         this.prs.set(cc.nodeId, pr);
+      } else if (!learner) {
+        // AddNode for a learner promotes it; for a voter it changes nothing. (Demoting a voter to
+        // a learner is not supported: AddLearnerNode for a voter changes nothing either.)
+        existing.isLearner = false;
       }
     } else {
       this.prs.delete(cc.nodeId);
@@ -798,10 +921,41 @@ export class Raft {
     return this.confState();
   }
 
-  /** Decodes and applies a conf-change entry. */
-  applyConfChangeEntry(e: Entry): { cc: ConfChange; confState: ConfState } {
-    const cc = decodeConfChange(e.data);
-    return { cc, confState: this.applyConfChange(cc) };
+  /**
+   * Why the leader must not append a proposed conf change, or null: a previous one is not
+   * applied yet (one change at a time), or it promotes a learner whose log is behind. A
+   * learner is ready when its match reaches 90 % of the leader's (etcd's isLearnerReady).
+   * Anything else about the change is checked by the driver, before it is proposed and again
+   * when it is applied.
+   */
+  private confChangeRefusal(data: Uint8Array): ConfChangeRefusal | null {
+    if (this.pendingConfIndex > this.raftLog.applied) return ConfChangeRefusal.Pending;
+    let cc: ConfChange;
+    try {
+      cc = decodeConfChange(data);
+    } catch {
+      return null; // skipped when applied, the same way on every member
+    }
+    const pr = this.prs.get(cc.nodeId);
+    if (cc.type === ConfChangeType.AddNode && pr?.isLearner === true && !this.learnerReady(pr)) return ConfChangeRefusal.LearnerNotReady;
+    return null;
+  }
+
+  private learnerReady(pr: Progress): boolean {
+    const leaderMatch = this.prs.get(this.id)?.match ?? this.raftLog.lastIndex();
+    return pr.match >= leaderMatch * LEARNER_READY_FRACTION;
+  }
+
+  /**
+   * True while a conf change is in the log but not applied yet here (on the
+   * leader, also one it has accepted but not yet appended to storage).
+   */
+  hasPendingConfChange(): boolean {
+    if (this.state === StateType.Leader && this.pendingConfIndex > this.raftLog.applied) return true;
+    const lo = Math.max(this.raftLog.applied + 1, this.raftLog.firstIndex());
+    const hi = this.raftLog.lastIndex();
+    if (lo > hi) return false;
+    return this.raftLog.slice(lo, hi + 1).some((e) => e.type === EntryType.EntryConfChange);
   }
 
   /** Called by the driver after it applied and persisted a Ready. */

@@ -1,5 +1,5 @@
 import type { ConfState, Entry, Id, Message, SnapshotStatus, Snapshot } from '@raftwire/core';
-import { createEntry, createMessage, EntryType, ErrorCode, isRaftwireError, MessageType } from '@raftwire/core';
+import { createEntry, createMessage, EntryType, ErrorCode, isRaftwireError, MAX_LOG_POSITION, MessageType } from '@raftwire/core';
 import { type ConfChange, encodeConfChange } from './conf-change.js';
 import { NONE, Raft, type RaftConfig, type SoftState, StateType } from './raft.js';
 import type { ReadState } from './read-only.js';
@@ -39,6 +39,7 @@ export interface ProgressStatus {
   recentActive: boolean;
   inflight: number;
   pendingSnapshot: number;
+  isLearner: boolean;
 }
 
 /** A snapshot of the node's Raft status. */
@@ -52,6 +53,7 @@ export interface RaftStatus {
   raftState: StateType;
   lastIndex: number;
   voters: Id[];
+  learners: Id[];
   progress: Map<Id, ProgressStatus>;
   /**
    * Ticks since the election timer was last reset: a follower resets it when it hears from the
@@ -106,9 +108,14 @@ export class RawNode {
     return this.raft.lead;
   }
 
-  /** The current configuration: voters (and the empty joint-consensus fields). */
+  /** The current configuration: voters, learners (and the empty joint-consensus fields). */
   confState(): ConfState {
     return this.raft.confState();
+  }
+
+  /** True while a conf change is in the log (or accepted by this leader) but not yet applied. */
+  hasPendingConfChange(): boolean {
+    return this.raft.hasPendingConfChange();
   }
 
   /** Advances the logical clock by one tick. */
@@ -150,12 +157,13 @@ export class RawNode {
   }
 
   /**
-   * Steps a message received from a peer. Local message types and responses
-   * from unknown peers are ignored (etcd returns ErrStepLocalMsg / ErrStepPeerNotFound);
-   * returns false then.
+   * Steps a message received from a peer. Local message types, responses
+   * from unknown peers (etcd returns ErrStepLocalMsg / ErrStepPeerNotFound)
+   * and messages whose term is above MAX_LOG_POSITION (their successor term
+   * could not be represented) are ignored; returns false then.
    */
   step(m: Message): boolean {
-    if (LOCAL_MSGS.has(m.type)) return false;
+    if (LOCAL_MSGS.has(m.type) || m.term > MAX_LOG_POSITION) return false;
     if (RESPONSE_MSGS.has(m.type) && !this.raft.prs.has(m.from)) return false;
     try {
       this.raft.step(m);
@@ -236,6 +244,7 @@ export class RawNode {
           recentActive: pr.recentActive,
           inflight: pr.inflights.count(),
           pendingSnapshot: pr.pendingSnapshot,
+          isLearner: pr.isLearner,
         });
       }
     }
@@ -249,6 +258,7 @@ export class RawNode {
       raftState: r.state,
       lastIndex: r.raftLog.lastIndex(),
       voters: r.voters(),
+      learners: r.learners(),
       progress,
       electionElapsed: r.electionElapsed,
       electionTimeout: r.state === StateType.Leader ? r.electionTimeout : r.randomizedElectionTimeout,

@@ -25,4 +25,10 @@ export interface RaftTransport {
   addPeer?(id: Id, urls: string[]): void;
   /** Optional: called when a member is removed. */
   removePeer?(id: Id): void;
+  /**
+   * Optional: when the peer last became reachable (ms since the epoch), 0 while it is not
+   * (core's `Transport.activeSince`). The strict reconfiguration check counts a voter as
+   * started only while this is non-zero; without it every voter counts as started.
+   */
+  activeSince?(id: Id): number;
 }

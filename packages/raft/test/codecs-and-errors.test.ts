@@ -119,6 +119,6 @@ describe('driver and storage codecs', () => {
     const n = new RaftNode({ id: 1n, storage: new MemoryStorage() });
     await expect(n.propose(new Uint8Array(1))).rejects.toSatisfy((e: unknown) => (e as { code?: string }).code === 'ERR_NOT_STARTED');
     await expect(n.addMember(0n, 'http://127.0.0.1:1')).rejects.toSatisfy(code(ErrorCode.INVALID_ARGUMENT));
-    await expect(n.removeMember(9n)).rejects.toSatisfy(code(ErrorCode.INVALID_ARGUMENT));
+    await expect(n.removeMember(9n)).rejects.toSatisfy(code(ErrorCode.MEMBER_NOT_FOUND));
   });
 });

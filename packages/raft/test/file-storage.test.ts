@@ -1,12 +1,11 @@
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Entry } from '@raftwire/core';
-import { createEntry, ErrorCode, isRaftwireError } from '@raftwire/core';
+import { ErrorCode, isRaftwireError } from '@raftwire/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileStorage } from '../src/node/file-storage.js';
-import { encodeWalRecord, scanWal } from '../src/node/wal-record.js';
-import type { HardState } from '../src/storage.js';
+import { encodeWalRecord, scanWal, WalCorruptionError, walFileHeader } from '../src/node/wal-record.js';
+import { ent, observe, openMutatedCopy, writeHistory } from './helpers/wal-history.js';
 
 let root: string;
 beforeEach(async () => {
@@ -15,63 +14,7 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-const ent = (index: number, term: number, text = `e${index}t${term}`): Entry =>
-  createEntry({ index, term, data: new TextEncoder().encode(text) });
-
-interface Expected {
-  hs: HardState;
-  entries: { index: number; term: number; text: string }[];
-  snapIndex: number;
-}
-
-function observe(s: FileStorage): Expected {
-  const first = s.firstIndex();
-  const last = s.lastIndex();
-  const entries = last >= first ? s.entries(first, last + 1) : [];
-  return {
-    hs: s.initialState().hardState,
-    entries: entries.map((e) => ({ index: e.index, term: e.term, text: new TextDecoder().decode(e.data) })),
-    snapIndex: s.snapshot().metadata.index,
-  };
-}
-
-/** Writes a log as a sequence of acknowledged (fsynced) batches; returns the state after each and the WAL size after each. */
-async function writeHistory(dir: string): Promise<{ states: Expected[]; sizes: number[] }> {
-  const s = await FileStorage.open(dir);
-  const states: Expected[] = [observe(s)];
-  const sizes: number[] = [0];
-  const steps: ((s: FileStorage) => void)[] = [
-    (s) => s.setHardState({ term: 1, vote: 1n, commit: 0 }),
-    (s) => s.append([ent(1, 1), ent(2, 1)]),
-    (s) => {
-      s.append([ent(3, 1, 'x'.repeat(40))]);
-      s.setHardState({ term: 1, vote: 1n, commit: 2 });
-    },
-    (s) => s.setHardState({ term: 2, vote: 3n, commit: 2 }),
-    (s) => s.append([ent(3, 2), ent(4, 2)]), // overwrites index 3 from term 1
-    (s) => {
-      s.append([ent(5, 2)]);
-      s.setHardState({ term: 2, vote: 3n, commit: 5 });
-    },
-  ];
-  for (const step of steps) {
-    step(s);
-    await s.sync();
-    states.push(observe(s));
-    sizes.push((await readFile(join(dir, 'wal.log'))).length);
-  }
-  await s.close();
-  return { states, sizes };
-}
-
-async function openCopy(src: string, mutate: (wal: Uint8Array) => Uint8Array): Promise<FileStorage> {
-  const dir = await mkdtemp(join(root, 'copy-'));
-  await mkdir(join(dir, 'snap'));
-  for (const f of await readdir(join(src, 'snap'))) await copyFile(join(src, 'snap', f), join(dir, 'snap', f));
-  await writeFile(join(dir, 'wal.log'), mutate(await readFile(join(src, 'wal.log'))));
-  return FileStorage.open(dir);
-}
+const openCopy = (src: string, mutate: (wal: Uint8Array) => Uint8Array): Promise<FileStorage> => openMutatedCopy(root, src, mutate);
 
 describe('file-backed WAL', () => {
   it('recovers after a crash at every byte of the log: nothing acknowledged is lost, the torn tail is truncated', async () => {
@@ -87,7 +30,8 @@ describe('file-backed WAL', () => {
       while (k + 1 < sizes.length && (sizes[k + 1] as number) <= cut) k++;
       expect(observe(s), `cut at byte ${cut}`).toEqual(states[k]);
       if (s.recovery.tornTail) torn++;
-      expect(s.recovery.tornTail).toBe(cut !== sizes[k]);
+      // Cut at 0, the file is simply empty (a new WAL); anywhere else but a record boundary, a torn tail.
+      expect(s.recovery.tornTail).toBe(cut !== 0 && cut !== sizes[k]);
       // The truncated WAL accepts new writes and they survive another reopen.
       s.append([ent(s.lastIndex() + 1, 9, 'after')]);
       await s.sync();
@@ -99,42 +43,68 @@ describe('file-backed WAL', () => {
       await again.close();
       await rm(s.dir, { recursive: true, force: true });
     }
-    expect(torn).toBe(total + 1 - sizes.length);
+    expect(torn).toBe(total - sizes.length);
   });
 
-  it('treats a checksum failure in the last record as a torn tail, and in an earlier record as corruption', async () => {
+  it('a flipped byte anywhere refuses to open with ERR_CORRUPT naming the file and offset; only in the last record may it read as a torn tail', async () => {
     const src = join(root, 'src');
     const { states, sizes } = await writeHistory(src);
     const n = sizes.length - 1;
+    const total = sizes[n] as number;
     const lastStart = sizes[n - 1] as number;
-    for (let off = lastStart; off < (sizes[n] as number); off += 3) {
-      const s = await openCopy(src, (b) => {
-        const c = Uint8Array.from(b);
-        c[off] = (c[off] as number) ^ 0x40;
-        return c;
-      });
-      expect(observe(s)).toEqual(states[n - 1]);
-      expect(s.recovery.tornTail).toBe(true);
-      await s.close();
+    let corrupt = 0;
+    for (let at = 0; at < total; at++) {
+      // The record the byte belongs to starts at the largest boundary at or below it (0: the file header).
+      const recordStart = at < (sizes[0] as number) ? 0 : (sizes.filter((z) => z <= at).pop() as number);
+      let opened: FileStorage | null = null;
+      let error: unknown = null;
+      try {
+        opened = await openCopy(src, (b) => {
+          const c = Uint8Array.from(b);
+          c[at] = (c[at] as number) ^ (1 << (at % 8));
+          return c;
+        });
+      } catch (err) {
+        error = err;
+      }
+      if (opened === null) {
+        expect(isRaftwireError(error, ErrorCode.CORRUPT), `flip at ${at}: ${String(error)}`).toBe(true);
+        const e = error as WalCorruptionError;
+        expect(e).toBeInstanceOf(WalCorruptionError);
+        expect(e.offset, `flip at ${at}`).toBe(recordStart);
+        expect(e.file.endsWith('wal.log')).toBe(true);
+        expect(e.message).toContain(`byte offset ${recordStart}`);
+        corrupt++;
+        continue;
+      }
+      // Never silently accepted, and a torn tail only ever drops the damaged last record.
+      expect(opened.recovery.tornTail, `flip at ${at} was accepted`).toBe(true);
+      expect(at, `flip at ${at} read as a torn tail`).toBeGreaterThanOrEqual(lastStart);
+      expect(observe(opened)).toEqual(states[n - 1]);
+      await opened.close();
     }
-    const mid = (sizes[2] as number) + 10; // inside the third record, followed by valid records
-    await expect(
-      openCopy(src, (b) => {
-        const c = Uint8Array.from(b);
-        c[mid] = (c[mid] as number) ^ 1;
-        return c;
-      }),
-    ).rejects.toSatisfy((e: unknown) => isRaftwireError(e, ErrorCode.CORRUPT));
+    expect(corrupt).toBeGreaterThan(lastStart);
   });
 
   it('zero-filled tails (size extended, data never written) are torn tails', () => {
     const rec = encodeWalRecord({ snapshot: null, hardState: { term: 1, vote: 0n, commit: 0 }, entries: [ent(1, 1)] });
-    const bytes = new Uint8Array(rec.length + 4096);
-    bytes.set(rec);
+    const bytes = new Uint8Array(8 + rec.length + 4096);
+    bytes.set(walFileHeader());
+    bytes.set(rec, 8);
     const scan = scanWal(bytes);
     expect(scan.batches).toHaveLength(1);
-    expect(scan.validBytes).toBe(rec.length);
-    expect(scan.tornTail).toBe(true);
+    expect(scan.validBytes).toBe(8 + rec.length);
+    expect(scan.damage?.torn).toBe(true);
+    // The last record's data never reached the disk from a sector boundary on: also a torn tail.
+    const two = encodeWalRecord({ snapshot: null, hardState: null, entries: [ent(2, 1, 'y'.repeat(2000))] });
+    const partial = new Uint8Array(8 + rec.length + two.length); // the rest stays zero
+    partial.set(walFileHeader());
+    partial.set(rec, 8);
+    partial.set(two.subarray(0, 1024 - 8 - rec.length), 8 + rec.length);
+    expect(partial.length).toBeGreaterThan(1024 + 16);
+    const scan2 = scanWal(partial);
+    expect(scan2.batches).toHaveLength(1);
+    expect(scan2.damage?.torn).toBe(true);
   });
 
   it('snapshots and compaction rewrite the WAL atomically and survive restarts', async () => {

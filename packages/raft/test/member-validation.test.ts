@@ -44,6 +44,6 @@ describe('member URLs', () => {
 
   it('removeMember checks the ID alone', async () => {
     await expect(node().removeMember(0n)).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
-    await expect(node().removeMember(9n)).rejects.toMatchObject({ code: ErrorCode.INVALID_ARGUMENT });
+    await expect(node().removeMember(9n)).rejects.toMatchObject({ code: ErrorCode.MEMBER_NOT_FOUND });
   });
 });

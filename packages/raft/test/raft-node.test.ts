@@ -2,99 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Id, Logger } from '@raftwire/core';
-import { createMessage, ErrorCode, isRaftwireError, MessageType, SeededRand } from '@raftwire/core';
+import { createMessage, ErrorCode, isRaftwireError, MessageType } from '@raftwire/core';
 import { ManualClock } from '@raftwire/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeKvCommand } from '../src/kv.js';
 import { FileStorage } from '../src/node/file-storage.js';
-import type { Member } from '../src/membership.js';
-import { RaftNode, type RaftNodeOptions } from '../src/raft-node.js';
-import { MemoryStorage, type WritableStorage } from '../src/storage.js';
-import { MemoryNetwork } from './helpers/memory-transport.js';
-
-const enc = (s: string) => new TextEncoder().encode(s);
-const dec = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
-const put = (k: string, v: string) => encodeKvCommand({ op: 'put', key: k, value: enc(v) });
-const url = (id: Id) => `http://127.0.0.1:${2379 + Number(id)}`;
-
-class Cluster {
-  readonly clock = new ManualClock();
-  readonly net: MemoryNetwork;
-  readonly nodes = new Map<Id, RaftNode>();
-  readonly storages = new Map<Id, WritableStorage>();
-
-  /** With real disk I/O, wait for every node to be idle before moving simulated time on. */
-  realIo = false;
-  /** Bound of every wait, in simulated milliseconds. */
-  maxMs = 20_000;
-
-  constructor(seed: number) {
-    this.net = new MemoryNetwork(this.clock, new SeededRand(seed));
-  }
-
-  async add(id: Id, peers: Member[] | undefined, storage: WritableStorage = new MemoryStorage(), extra: Partial<RaftNodeOptions> = {}) {
-    const node = new RaftNode({
-      id,
-      storage,
-      clock: this.clock,
-      tickMs: 10,
-      rand: new SeededRand(Number(id) * 7919),
-      snapshotEntries: 20,
-      snapshotCatchUpEntries: 5,
-      ...(peers ? { peers } : {}),
-      ...extra,
-    });
-    node.setTransport(this.net.transportFor(id));
-    this.net.register(node);
-    this.nodes.set(id, node);
-    this.storages.set(id, storage);
-    await node.start();
-    return node;
-  }
-
-  node(id: Id): RaftNode {
-    return this.nodes.get(id) as RaftNode;
-  }
-
-  leader(): RaftNode | undefined {
-    return [...this.nodes.values()].find((n) => !n.status().stopped && n.status().raftState === 'StateLeader');
-  }
-
-  /** Advances the clock until `cond` holds (bounded in simulated time). */
-  async until(cond: () => boolean, maxMs = this.maxMs): Promise<void> {
-    for (let t = 0; t < maxMs; t += 10) {
-      if (cond()) return;
-      await this.clock.advance(10);
-      if (this.realIo) {
-        // Simulated time stands still while real fsyncs are under way.
-        for (const n of this.nodes.values()) await n.whenIdle();
-      }
-    }
-    if (!cond()) throw new Error('condition not reached in simulated time');
-  }
-
-  /** Runs the clock while awaiting `p`. */
-  async run<T>(p: Promise<T>, maxMs = this.maxMs): Promise<T> {
-    let done = false;
-    let failed = false;
-    p.then(
-      () => {
-        done = true;
-      },
-      () => {
-        failed = true;
-      },
-    );
-    await this.until(() => done || failed, maxMs);
-    return p;
-  }
-
-  async stopAll(): Promise<void> {
-    for (const n of this.nodes.values()) await n.stop();
-  }
-}
-
-const three = (): Member[] => [1n, 2n, 3n].map((id) => ({ id, url: url(id) }));
+import { RaftNode } from '../src/raft-node.js';
+import { MemoryStorage } from '../src/storage.js';
+import { Cluster, dec, put, startedThree, three, url } from './helpers/node-cluster.js';
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -264,12 +178,8 @@ describe('RaftNode waiters', () => {
    * that it has not applied yet: its reads wait for the apply.
    */
   async function readsWaitingForApply(seed: number) {
-    const c = new Cluster(seed);
+    const { c, leader } = await startedThree(seed);
     cleanup.push(() => c.stopAll());
-    for (const m of three()) await c.add(m.id, three());
-    await c.until(() => c.leader() !== undefined);
-    const leader = c.leader() as RaftNode;
-    await c.run(leader.propose(put('a', '1')));
     const follower = [...c.nodes.values()].find((n) => n !== leader) as RaftNode;
     await c.until(() => follower.status().applied === leader.status().applied);
     c.net.drop = (m) => m.type === MessageType.MsgApp && m.to === follower.id;

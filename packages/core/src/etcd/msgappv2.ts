@@ -1,6 +1,15 @@
 import { type ByteWriter, Slab, plainBytes } from '../bytes.js';
 import { ErrorCode, RaftwireError, decodeError, isRaftwireError } from '../errors.js';
-import { type Entry, LINK_HEARTBEAT, type Message, MessageType, createMessage, isLinkHeartbeat, messagesEqual } from '../message.js';
+import {
+  type Entry,
+  LINK_HEARTBEAT,
+  type Message,
+  MessageType,
+  createMessage,
+  isLinkHeartbeat,
+  logPosition,
+  messagesEqual,
+} from '../message.js';
 import { MsgAppFrame, type MsgAppLimits, type MsgAppPeers, checkEntryLimits, lastIndex } from '../msgapp-codec.js';
 import { BodyReader, ETCD_MAX_FRAME_BYTES, U64LengthPrefixReader, U64Reader, overCap } from './framing.js';
 import { PbReader, PbWriter } from './protobuf.js';
@@ -38,7 +47,6 @@ export const DEFAULT_ETCD_MSGAPP_LIMITS: Required<MsgAppLimits> = {
 
 const HEARTBEAT_FRAME = Uint8Array.of(MsgAppFrame.LinkHeartbeat);
 const EMPTY: Uint8Array = new Uint8Array(0);
-const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
 /** Only the exact link heartbeat becomes `0x00`; a look-alike with other fields set keeps them in a full frame. */
 function isExactLinkHeartbeat(m: Message): boolean {
@@ -258,8 +266,9 @@ export class EtcdMsgAppDecoder {
 
   private finishAppEntries(commit: number): Message {
     if (commit < 0) throw decodeError(`commit ${this.u64.text} exceeds 2^53-1`);
+    logPosition(commit, 'commit');
     const n = this.entries.length;
-    if (this.index + n > MAX_SAFE) throw decodeError('entry index exceeds 2^53-1');
+    logPosition(this.index + n, 'entry index');
     const m = createMessage({
       type: MessageType.MsgApp,
       to: this.peers.to,

@@ -10,6 +10,7 @@ import {
   type MessageType,
   type Snapshot,
   createMessage,
+  logPosition,
   messageTypeName,
 } from '../message.js';
 import { PbReader, PbWriter, idVarintSize, lenFieldSize, uvarintSize } from './protobuf.js';
@@ -290,10 +291,10 @@ export function readEntry(r: PbReader, end: number): Entry {
         type = r.uint('entry type');
         break;
       case T.entryTerm:
-        term = r.uint('entry term');
+        term = logPosition(r.uint('entry term'), 'entry term');
         break;
       case T.entryIndex:
-        index = r.uint('entry index');
+        index = logPosition(r.uint('entry index'), 'entry index');
         break;
       case T.entryData:
         data = r.bytes('entry data');
@@ -384,10 +385,10 @@ function readMetadata(r: PbReader, end: number, into: { confState: ConfState; in
         into.confState = readConfState(r, r.lenEnd('confState'));
         break;
       case T.mdIndex:
-        into.index = r.uint('snapshot.metadata.index');
+        into.index = logPosition(r.uint('snapshot.metadata.index'), 'snapshot.metadata.index');
         break;
       case T.mdTerm:
-        into.term = r.uint('snapshot.metadata.term');
+        into.term = logPosition(r.uint('snapshot.metadata.term'), 'snapshot.metadata.term');
         break;
       default:
         r.skip(tag, 'snapshot.metadata');
@@ -452,19 +453,19 @@ export function readMessage(r: PbReader): Message {
         m.from = r.id('from');
         break;
       case T.msgTerm:
-        m.term = r.uint('term');
+        m.term = logPosition(r.uint('term'), 'term');
         break;
       case T.msgLogTerm:
-        m.logTerm = r.uint('logTerm');
+        m.logTerm = logPosition(r.uint('logTerm'), 'logTerm');
         break;
       case T.msgIndex:
-        m.index = r.uint('index');
+        m.index = logPosition(r.uint('index'), 'index');
         break;
       case T.msgEntries:
         m.entries.push(readEntry(r, r.lenEnd('entry')));
         break;
       case T.msgCommit:
-        m.commit = r.uint('commit');
+        m.commit = logPosition(r.uint('commit'), 'commit');
         break;
       case T.msgSnapshot: {
         const s = readSnapshot(r, r.lenEnd('snapshot'));
@@ -475,7 +476,7 @@ export function readMessage(r: PbReader): Message {
         m.reject = r.bool('reject');
         break;
       case T.msgRejectHint:
-        m.rejectHint = r.uint('rejectHint');
+        m.rejectHint = logPosition(r.uint('rejectHint'), 'rejectHint');
         break;
       case T.msgContext:
         m.context = r.bytes('context');

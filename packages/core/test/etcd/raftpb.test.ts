@@ -6,6 +6,7 @@ import {
   type Entry,
   ErrorCode,
   type EtcdHardState,
+  MAX_LOG_POSITION,
   type Message,
   MessageType,
   type Snapshot,
@@ -198,23 +199,23 @@ describe('etcd raftpb message codec: gogoproto layout', () => {
     expect(h.endsWith('5000' + '5800' + '620109')).toBe(true);
   });
 
-  it('round-trips the largest values: IDs up to 2^64-1, terms and indexes up to 2^53-1', () => {
+  it('round-trips the largest values: IDs up to 2^64-1, terms and indexes up to MAX_LOG_POSITION (2^53 - 2^20)', () => {
     const m = createMessage({
       type: MessageType.MsgPreVoteResp,
       to: MAX_U64,
       from: (1n << 63n) + 1n,
-      term: MAX_SAFE,
-      logTerm: MAX_SAFE,
-      index: MAX_SAFE,
-      commit: MAX_SAFE,
-      rejectHint: MAX_SAFE,
+      term: MAX_LOG_POSITION,
+      logTerm: MAX_LOG_POSITION,
+      index: MAX_LOG_POSITION,
+      commit: MAX_LOG_POSITION,
+      rejectHint: MAX_LOG_POSITION,
       reject: true,
-      entries: [{ type: 2, term: MAX_SAFE, index: MAX_SAFE, data: Uint8Array.of(1) }],
+      entries: [{ type: 2, term: MAX_LOG_POSITION, index: MAX_LOG_POSITION, data: Uint8Array.of(1) }],
       snapshot: {
         data: Uint8Array.of(1, 2),
         metadata: {
-          index: MAX_SAFE,
-          term: MAX_SAFE,
+          index: MAX_LOG_POSITION,
+          term: MAX_LOG_POSITION,
           confState: {
             voters: [MAX_U64, 0n, 1n],
             learners: [2n ** 53n],
@@ -277,9 +278,11 @@ describe('etcd raftpb message codec: decoding', () => {
   const decode = (h: string) => codec.decode(hex(h));
 
   it('rejects a term or index of 2^53 or more instead of rounding it', () => {
-    expect(decode(`0808${'20'}ffffffffffffff0f`).term).toBe(MAX_SAFE); // 2^53-1
+    expect(decode(`0808${'20'}8080c0ffffffff0f`).term).toBe(MAX_LOG_POSITION); // 2^53-2^20
     for (const field of ['20', '28', '30', '40', '58']) {
       expect(errorCode(() => decode(`0808${field}8080808080808010`))).toBe(ErrorCode.DECODE); // 2^53
+      // 2^53-1 is exact, but above the largest term or index accepted: its successor would not be
+      expect(errorCode(() => decode(`0808${field}ffffffffffffff0f`))).toBe(ErrorCode.DECODE);
     }
     expect(errorCode(() => decode('3a09' + '108080808080808010'))).toBe(ErrorCode.DECODE); // an entry's term
   });

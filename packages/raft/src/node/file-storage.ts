@@ -5,7 +5,7 @@ import type { ConfState, Entry, Logger, Snapshot } from '@raftwire/core';
 import { ErrorCode, RaftwireError, silentLogger } from '@raftwire/core';
 import { type HardState, isEmptyHardState, MemoryStorage } from '../storage.js';
 import { fsyncDir, SnapshotStore } from './snapshot-store.js';
-import { encodeWalRecord, scanWal, type WalBatch } from './wal-record.js';
+import { encodeWalRecord, scanWal, WAL_FILE_HEADER_BYTES, type WalBatch, walFileHeader } from './wal-record.js';
 
 const WAL = 'wal.log';
 const WAL_TMP = 'wal.log.tmp';
@@ -18,6 +18,8 @@ export interface RecoveryInfo {
   tornTail: boolean;
   /** Bytes removed from the end of the WAL. */
   truncatedBytes: number;
+  /** The WAL was in the version 1 format and was rewritten in the current one. */
+  upgraded: boolean;
   /** Index of the snapshot the log starts from (0 for none). */
   snapshotIndex: number;
 }
@@ -36,7 +38,9 @@ export interface FileStorageOptions {
  * writes the record and fsyncs before resolving, so a driver that awaits it
  * before sending honours etcd's Ready contract. Compaction and applied
  * snapshots rewrite the WAL (tmp + fsync + rename + directory fsync), which
- * also bounds its size. Recovery replays the WAL and truncates a torn tail.
+ * also bounds its size. Recovery replays the WAL and truncates a torn tail;
+ * any other damage refuses to open (ERR_CORRUPT, naming the file and byte
+ * offset) instead of dropping records that may have been acknowledged.
  */
 export class FileStorage extends MemoryStorage {
   readonly dir: string;
@@ -81,7 +85,7 @@ export class FileStorage extends MemoryStorage {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       bytes = new Uint8Array(0);
     }
-    const scan = scanWal(bytes);
+    const scan = scanWal(bytes, join(dir, WAL));
     const first = scan.batches[0];
     const marker = first?.snapshot ?? null;
     if (scan.batches.some((b, i) => i > 0 && b.snapshot !== null)) {
@@ -90,21 +94,34 @@ export class FileStorage extends MemoryStorage {
     const store = new SnapshotStore(snapDir);
     const snap = marker ? await store.load(marker.index, marker.term) : null;
     const fh = await open(join(dir, WAL), 'a+');
-    if (scan.tornTail) {
-      logger.warn({ dir, 'valid-bytes': scan.validBytes, 'truncated-bytes': bytes.length - scan.validBytes }, 'truncating torn WAL tail');
+    const torn = scan.damage?.torn === true;
+    let size = scan.validBytes;
+    if (torn) {
+      logger.warn(
+        { dir, offset: scan.damage?.offset, reason: scan.damage?.reason, 'truncated-bytes': bytes.length - scan.validBytes },
+        'truncating torn WAL tail (the last write, cut short by a crash)',
+      );
       await fh.truncate(scan.validBytes);
       await fh.sync();
+    }
+    if (scan.version !== 1 && size < WAL_FILE_HEADER_BYTES) {
+      // A new WAL (or one whose header was cut short before anything followed it).
+      await fh.truncate(0);
+      await fh.write(walFileHeader(), 0, WAL_FILE_HEADER_BYTES, 0);
+      await fh.sync();
+      size = WAL_FILE_HEADER_BYTES;
     }
     await fsyncDir(dir);
     const s = new FileStorage(
       dir,
       fh,
-      scan.validBytes,
+      size,
       {
         records: scan.batches.length,
-        tornTail: scan.tornTail,
+        tornTail: torn,
         truncatedBytes: bytes.length - scan.validBytes,
         snapshotIndex: snap?.metadata.index ?? 0,
+        upgraded: scan.version === 1,
       },
       logger,
     );
@@ -117,6 +134,12 @@ export class FileStorage extends MemoryStorage {
       const ents = b.entries.filter((e) => e.index > s.snapshot().metadata.index);
       if (ents.length > 0) s.replayAppend(ents);
       if (b.hardState) s.hardState = { ...b.hardState };
+    }
+    if (scan.version === 1) {
+      // An intact version 1 WAL: rewritten at once (atomically) so that new records are never
+      // appended in the current layout to a file in the old one.
+      await s.rewrite();
+      logger.info({ dir, records: scan.batches.length }, 'rewrote a version 1 WAL in the current format');
     }
     // Snapshot files the WAL does not reference (a crash between writing one and rewriting the WAL).
     await store.prune(s.walSnap.index > 0 ? s.walSnap : null);
@@ -225,7 +248,10 @@ export class FileStorage extends MemoryStorage {
     const tmp = join(this.dir, WAL_TMP);
     const fh = await open(tmp, 'w');
     try {
-      await fh.writeFile(rec);
+      const file = new Uint8Array(WAL_FILE_HEADER_BYTES + rec.length);
+      file.set(walFileHeader());
+      file.set(rec, WAL_FILE_HEADER_BYTES);
+      await fh.writeFile(file);
       await fh.sync();
     } finally {
       await fh.close();
@@ -234,7 +260,7 @@ export class FileStorage extends MemoryStorage {
     await fsyncDir(this.dir);
     await this.fh?.close();
     this.fh = await open(join(this.dir, WAL), 'a+');
-    this.walSize = rec.length;
+    this.walSize = WAL_FILE_HEADER_BYTES + rec.length;
     this.walSnap = { index: snap.metadata.index, term: snap.metadata.term };
     await this.snaps.prune(this.walSnap.index > 0 ? this.walSnap : null);
   }

@@ -4,7 +4,9 @@ import type { Id, Snapshot } from '@raftwire/core';
 import { createSnapshot, ErrorCode, RaftwireError } from '@raftwire/core';
 import { crc32 } from '../crc32.js';
 
-const MAGIC = 0x52575331; // "RWS1"
+/** Snapshot files: "RWS2" (voters and learners); "RWS1" files (voters only) are still read. */
+const MAGIC = 0x52575332; // "RWS2"
+const MAGIC_V1 = 0x52575331; // "RWS1"
 const NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
 
 const hex16 = (n: number): string => n.toString(16).padStart(16, '0');
@@ -33,10 +35,11 @@ export async function writeFileAtomic(dir: string, name: string, bytes: Uint8Arr
   await fsyncDir(dir);
 }
 
-/** Encodes a snapshot file: magic, CRC-32 of the body, then index, term, voters and data. */
+/** Encodes a snapshot file: magic, CRC-32 of the body, then index, term, voters, learners and data. */
 export function encodeSnapshotFile(s: Snapshot): Uint8Array {
-  const voters = s.metadata.confState.voters;
-  const body = new Uint8Array(20 + voters.length * 8 + s.data.length);
+  const { voters, learners } = s.metadata.confState;
+  const ids = 24 + (voters.length + learners.length) * 8;
+  const body = new Uint8Array(ids + s.data.length);
   const dv = new DataView(body.buffer);
   dv.setBigUint64(0, BigInt(s.metadata.index), true);
   dv.setBigUint64(8, BigInt(s.metadata.term), true);
@@ -44,7 +47,12 @@ export function encodeSnapshotFile(s: Snapshot): Uint8Array {
   voters.forEach((v, i) => {
     dv.setBigUint64(20 + i * 8, v, true);
   });
-  body.set(s.data, 20 + voters.length * 8);
+  const lo = 20 + voters.length * 8;
+  dv.setUint32(lo, learners.length, true);
+  learners.forEach((l, i) => {
+    dv.setBigUint64(lo + 4 + i * 8, l, true);
+  });
+  body.set(s.data, ids);
   const out = new Uint8Array(8 + body.length);
   const odv = new DataView(out.buffer);
   odv.setUint32(0, MAGIC, true);
@@ -53,24 +61,33 @@ export function encodeSnapshotFile(s: Snapshot): Uint8Array {
   return out;
 }
 
-/** Decodes a snapshot file; throws ERR_CORRUPT when the checksum or layout is wrong. */
+/** Decodes a snapshot file (either version); throws ERR_CORRUPT when the checksum or layout is wrong. */
 export function decodeSnapshotFile(bytes: Uint8Array): Snapshot {
   const bad = (why: string): RaftwireError => new RaftwireError(ErrorCode.CORRUPT, `snapshot file: ${why}`);
   if (bytes.length < 28) throw bad('too short');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (dv.getUint32(0, true) !== MAGIC) throw bad('bad magic');
+  const magic = dv.getUint32(0, true);
+  if (magic !== MAGIC && magic !== MAGIC_V1) throw bad('bad magic');
   const body = bytes.subarray(8);
   if (crc32(body) !== dv.getUint32(4, true)) throw bad('checksum mismatch');
   const bdv = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const index = Number(bdv.getBigUint64(0, true));
   const term = Number(bdv.getBigUint64(8, true));
-  const n = bdv.getUint32(16, true);
-  if (20 + n * 8 > body.length) throw bad('voter count out of range');
-  const voters: Id[] = [];
-  for (let i = 0; i < n; i++) voters.push(bdv.getBigUint64(20 + i * 8, true));
+  let off = 16;
+  const readIds = (what: string): Id[] => {
+    if (off + 4 > body.length) throw bad(`${what} count missing`);
+    const n = bdv.getUint32(off, true);
+    if (off + 4 + n * 8 > body.length) throw bad(`${what} count out of range`);
+    const ids: Id[] = [];
+    for (let i = 0; i < n; i++) ids.push(bdv.getBigUint64(off + 4 + i * 8, true));
+    off += 4 + n * 8;
+    return ids;
+  };
+  const voters = readIds('voter');
+  const learners = magic === MAGIC ? readIds('learner') : [];
   return createSnapshot({
-    data: body.slice(20 + n * 8),
-    metadata: { index, term, confState: { voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } },
+    data: body.slice(off),
+    metadata: { index, term, confState: { voters, learners, votersOutgoing: [], learnersNext: [], autoLeave: false } },
   });
 }
 

@@ -76,6 +76,11 @@ export class MemoryNetwork {
 
   transportFor(id: Id): RaftTransport {
     return {
+      // As core's Transport: non-zero while the peer is up and reachable.
+      activeSince: (peer) => {
+        const to = this.nodes.get(peer);
+        return to && !to.status().stopped && this.reachable(id, peer) ? 1 : 0;
+      },
       send: (msgs) => {
         for (const m of msgs) {
           if (m.from !== id) throw new Error('message from wrong member');

@@ -1,7 +1,7 @@
 /** A deterministic in-test network of RawNodes (like etcd's raft test `network`). */
 import type { Entry, Id, Message } from '@raftwire/core';
 import { createSnapshot, EntryType, MessageType, SeededRand } from '@raftwire/core';
-import { ConfChangeType, decodeConfChange } from '../../src/conf-change.js';
+import { ConfChangeType, decodeConfChange, decodeRefusedConfChange } from '../../src/conf-change.js';
 import type { RaftConfig } from '../../src/raft.js';
 import type { ReadState } from '../../src/read-only.js';
 import { RawNode } from '../../src/raw-node.js';
@@ -188,10 +188,15 @@ export class RawNetwork {
     this.stabilize();
   }
 
-  /** Data of applied normal entries, as text. */
+  addLearner(leader: number, id: number): void {
+    this.node(leader).rn?.proposeConfChange({ type: ConfChangeType.AddLearnerNode, nodeId: BigInt(id), context: new Uint8Array(0) });
+    this.stabilize();
+  }
+
+  /** Data of the applied normal entries (not a leader's empty entry, not a refused conf change). */
   appliedData(id: number): string[] {
     return this.node(id)
-      .applied.filter((e) => e.type === EntryType.EntryNormal && e.data.length > 0)
+      .applied.filter((e) => e.type === EntryType.EntryNormal && e.data.length > 0 && decodeRefusedConfChange(e.data) === null)
       .map((e) => new TextDecoder().decode(e.data));
   }
 

@@ -3,7 +3,10 @@
  * with durable MemoryStorage, an in-test network that delays, drops,
  * reorders and partitions Message objects, crashes that lose everything not
  * persisted, restarts from storage, log compaction with snapshots, reads, and
- * single-member membership changes. Safety invariants are checked after every step.
+ * single-member membership changes (voters and learners: added, promoted,
+ * removed). Safety invariants are checked after every step, and each time a
+ * leader advances its commit index: a quorum of its voters, never counting a
+ * learner, holds the entry.
  */
 import type { Entry, Id, Message, Snapshot } from '@raftwire/core';
 import { createSnapshot, EntryType, ErrorCode, isRaftwireError, MessageType, SeededRand } from '@raftwire/core';
@@ -109,6 +112,13 @@ export class SimCluster {
   readsCompleted = 0;
   crashesBeforePersist = 0;
   confChangesApplied = 0;
+  /** Log indexes of the applied conf changes that added a learner / promoted one. */
+  readonly learnerAdds = new Set<number>();
+  readonly learnerPromotions = new Set<number>();
+  /** Commit advances checked against the voters' storage. */
+  commitChecks = 0;
+  /** Per leader (id:term), the commit index last checked. */
+  private readonly checkedCommit = new Map<string, number>();
   maxCommit = 0;
   private allIds: Id[];
 
@@ -179,6 +189,8 @@ export class SimCluster {
   private handleReady(n: SimNode): void {
     const rn = n.rn;
     if (!rn) return;
+    // Before this Ready is applied, the configuration is the one the commit was computed with.
+    this.checkCommitQuorum(n);
     while (rn.hasReady()) {
       const rd = rn.ready();
       // Persist before sending (etcd's Ready contract).
@@ -228,7 +240,10 @@ export class SimCluster {
     this.stateAt.set(e.index, n.hash);
     if (e.type === EntryType.EntryConfChange && n.rn) {
       const cc = decodeConfChange(e.data);
+      const wasLearner = raftOf(n.rn).prs.get(cc.nodeId)?.isLearner === true;
       n.rn.applyConfChange(cc);
+      if (cc.type === ConfChangeType.AddLearnerNode) this.learnerAdds.add(e.index);
+      if (cc.type === ConfChangeType.AddNode && wasLearner) this.learnerPromotions.add(e.index);
       if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === n.id) n.removed = true;
       if (cc.type === ConfChangeType.AddNode && cc.nodeId === n.id) n.removed = false;
       this.confChangesApplied++;
@@ -320,15 +335,23 @@ export class SimCluster {
         this.handleReady(n);
       }
     }
-    // Membership changes: add or remove the spare / a random member through the leader.
+    // Membership changes through the leader: add the spare as a voter or a learner, promote or
+    // remove a learner, remove a random voter.
     if (r.chance(this.opts.confChangeRate)) {
       const l = this.leader();
       if (l?.rn) {
         const voters = raftOf(l.rn).voters();
-        const spare = this.allIds.find((id) => !voters.includes(id));
+        const learners = raftOf(l.rn).learners();
+        const spare = this.allIds.find((id) => !voters.includes(id) && !learners.includes(id));
+        const learner = learners[0];
         try {
-          if (spare !== undefined) {
-            l.rn.proposeConfChange({ type: ConfChangeType.AddNode, nodeId: spare, context: new Uint8Array(0) });
+          if (learner !== undefined && r.chance(0.7)) {
+            // Promote (refused while it lags) or drop the learner.
+            const type = r.chance(0.8) ? ConfChangeType.AddNode : ConfChangeType.RemoveNode;
+            l.rn.proposeConfChange({ type, nodeId: learner, context: new Uint8Array(0) });
+          } else if (spare !== undefined) {
+            const type = r.chance(0.5) ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
+            l.rn.proposeConfChange({ type, nodeId: spare, context: new Uint8Array(0) });
           } else if (voters.length > 3) {
             l.rn.proposeConfChange({
               type: ConfChangeType.RemoveNode,
@@ -361,11 +384,47 @@ export class SimCluster {
     for (let i = 0; i < this.opts.steps; i++) this.step();
   }
 
+  /**
+   * When `n` leads and its commit index moved, a quorum of its voters must hold the newly
+   * committed entry (the leader in its log, the others in durable storage, which they write
+   * before acknowledging). Learners hold it too, but never count.
+   */
+  private checkCommitQuorum(n: SimNode): void {
+    const raft = n.rn ? raftOf(n.rn) : undefined;
+    if (!raft || raft.state !== StateType.Leader) return;
+    const key = `${n.id}:${raft.term}`;
+    const c = raft.raftLog.committed;
+    if (c <= (this.checkedCommit.get(key) ?? 0)) return;
+    this.checkedCommit.set(key, c);
+    const t = raft.raftLog.termOrNull(c);
+    // A leader commits only entries of its own term; an older commit index was inherited.
+    if (t !== raft.term) return;
+    const voters = raft.voters();
+    let holding = 0;
+    for (const v of voters) {
+      if (v === n.id) {
+        holding++;
+        continue;
+      }
+      const s = this.node(v).storage;
+      if (c <= s.snapshot().metadata.index) holding++;
+      else if (c <= s.lastIndex() && s.term(c) === t) holding++;
+    }
+    this.commitChecks++;
+    if (holding < Math.floor(voters.length / 2) + 1) {
+      this.fail(`commit quorum: leader ${n.id} committed ${c} held by ${holding} of its ${voters.length} voters`);
+    }
+  }
+
   check(): void {
     for (const n of this.nodes.values()) {
       const rn = n.rn;
       if (!rn) continue;
       const raft = raftOf(rn);
+      // A learner never campaigns or leads.
+      if (raft.prs.get(n.id)?.isLearner === true && raft.state !== StateType.Follower) {
+        this.fail(`learner ${n.id} is ${raft.state} in term ${raft.term}`);
+      }
       // Election safety: at most one leader per term.
       if (raft.state === StateType.Leader) {
         const l = this.leaders.get(raft.term);
@@ -426,9 +485,10 @@ export class SimCluster {
       this.step();
       const l = this.leader();
       if (!l?.rn) continue;
-      const voters = raftOf(l.rn).voters();
+      // Learners catch up too: they get the log like every follower.
+      const members = [...raftOf(l.rn).voters(), ...raftOf(l.rn).learners()];
       const commit = raftOf(l.rn).raftLog.committed;
-      if (voters.every((id) => this.node(id).applied >= commit) && raftOf(l.rn).raftLog.term(commit) === l.rn.term) return true;
+      if (members.every((id) => this.node(id).applied >= commit) && raftOf(l.rn).raftLog.term(commit) === l.rn.term) return true;
     }
     return false;
   }
