@@ -124,7 +124,7 @@ const API_PEER_SCHEMES = ['http', 'https'] as const;
  * (raft normalises and checks it again with the same rules).
  */
 function peerUrlOf(v: unknown): string {
-  if (typeof v !== 'string') throw new HttpError(400, 'ERR_INVALID_URL', 'peerUrl must be a string like "http://10.0.0.4:2380"');
+  if (typeof v !== 'string') throw new HttpError(400, 'ERR_INVALID_URL', 'peerUrl must be a string like "https://member-4.example:2380"');
   try {
     normalizePeerUrl(v, API_PEER_SCHEMES);
   } catch (err) {

@@ -163,7 +163,7 @@ describe('createHttpMember', () => {
     );
     expect(await code({ ...base, tls: { key: 'k', cert: 'c' }, storage: new MemoryStorage() })).toMatch(/tls needs key, cert and ca/);
     expect(await code({ ...base, listen: '127.0.0.1:2380', insecure: true, storage: new MemoryStorage() })).toMatch(/^ERR_INVALID_URL/);
-    expect(await code({ ...base, listen: 'http://0.0.0.0:0', insecure: true, storage: new MemoryStorage() })).toMatch(/pass advertise/);
+    expect(await code({ ...base, listen: 'http://[::]:0', insecure: true, storage: new MemoryStorage() })).toMatch(/pass advertise/);
     expect(
       await code({ ...base, insecure: true, storage: new MemoryStorage(), peers: [{ id: 2n, url: 'https://127.0.0.1:2381' }] }),
     ).toMatch(/^ERR_INVALID_URL: .*must be http:\/\//);
