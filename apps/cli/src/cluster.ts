@@ -15,6 +15,8 @@ export interface ClusterConfig {
   dataDir: string | null;
   logLevel: string;
   logFormat: string;
+  /** `--insecure`: members run plain http with no authentication (passed on to each member). */
+  insecure: boolean;
   /** Runtime of each member, round-robin (member i runs on `runtimes[(i-1) % length]`). */
   runtimes: MemberRuntime[];
 }
@@ -40,6 +42,7 @@ export function parseClusterArgs(argv: readonly string[]): ClusterConfig {
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
         runtimes: { type: 'string' },
+        insecure: { type: 'boolean' },
       },
     }));
   } catch (err) {
@@ -58,6 +61,7 @@ export function parseClusterArgs(argv: readonly string[]): ClusterConfig {
     basePort: Number(portText),
     dataDir: (values['data-dir'] as string | undefined) ?? null,
     ...log,
+    insecure: values.insecure === true,
     runtimes: values.runtimes === undefined ? [memberRuntime()] : parseRuntimes(values.runtimes as string),
   };
 }
@@ -82,6 +86,7 @@ export function runCluster(cfg: ClusterConfig): Promise<number> {
     const args = ['member', '--id', m.id, '--listen', m.peerUrl, '--api', m.apiUrl];
     for (const p of members) if (p !== m) args.push('--peer', `${p.id}=${p.peerUrl}`);
     if (cfg.dataDir) args.push('--data-dir', join(cfg.dataDir, `member-${m.id}`));
+    if (cfg.insecure) args.push('--insecure');
     args.push('--log-level', cfg.logLevel, '--log-format', cfg.logFormat);
     const cmd = memberCommand(runtimeOf(k), memberRuntime(), main, args);
     const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -23,6 +23,8 @@ member options:
   --listen <url>            peer URL to serve the raft protocol on, e.g. http://127.0.0.1:2380
   --api <url>               client API URL, e.g. http://127.0.0.1:2381
   --peer <hex>=<url>        another member of the initial cluster (once per member)
+  --insecure                plain http between members and on the API, no authentication
+                            (today the only mode; TLS flags will make it an explicit choice)
   --join                    join an existing cluster (add it first: POST /v1/members on a member)
   --data-dir <dir>          durable storage (WAL + snapshots); in memory when omitted
   --cluster-id <hex>        cluster ID, the same on every member (default 7261667477697265)

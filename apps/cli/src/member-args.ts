@@ -19,6 +19,8 @@ export interface MemberConfig {
   dataDir: string | null;
   clusterId: Id;
   join: boolean;
+  /** `--insecure`: plain http between members and on the API, no authentication. */
+  insecure: boolean;
   logLevel: LogLevel;
   logFormat: LogFormat;
   tickMs: number;
@@ -79,6 +81,7 @@ export function parseMemberArgs(argv: readonly string[]): MemberConfig {
         'data-dir': { type: 'string' },
         'cluster-id': { type: 'string' },
         join: { type: 'boolean' },
+        insecure: { type: 'boolean' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
         'tick-ms': { type: 'string' },
@@ -127,6 +130,7 @@ export function parseMemberArgs(argv: readonly string[]): MemberConfig {
     dataDir: dataDir ?? null,
     clusterId: cid === undefined ? DEFAULT_CLUSTER_ID : id('--cluster-id', cid),
     join,
+    insecure: values.insecure === true,
     ...log,
     tickMs: intFlag('--tick-ms', str('tick-ms'), 100, 1, 10_000),
     electionTicks: intFlag('--election-ticks', str('election-ticks'), 10, 2, 1000),
