@@ -81,6 +81,10 @@ export interface ChaosVerdict {
 }
 
 export const DEFAULT_MEMBER_ARGS: readonly string[] = [
+  // Plain http between members and on the API, said explicitly: the CLI is
+  // moving to TLS by default, and the proxy forwards TLS just as well (see
+  // docs/chaos.md, "TLS and tokens").
+  '--insecure',
   '--tick-ms',
   '100',
   '--election-ticks',
