@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseClusterArgs, runCluster } from './cluster.js';
 import { runEtcdMember } from './etcd-member.js';
@@ -16,7 +17,7 @@ usage:
   raftwire etcd-member --id <hex> --name <name> --listen <url> --peers <url>[,<url>...] --data-dir <dir>
                        (--insecure | --peer-cert-file F --peer-key-file F --peer-trusted-ca-file F)
   raftwire wal repair --data-dir <dir> [--truncate]
-  raftwire --help
+  raftwire --help | --version
 
 member options:
   --id <hex>                this member's ID (lowercase hex, not 0)
@@ -63,12 +64,26 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'cluster') return runCluster(parseClusterArgs(argv.slice(1)));
   if (cmd === 'etcd-member') return runEtcdMember(parseEtcdMemberArgs(argv.slice(1)));
   if (cmd === 'wal') return runWalCommand(argv.slice(1), (line) => process.stdout.write(`${line}\n`));
-  const { values } = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: false });
+  const { values } = parseArgs({
+    args: argv,
+    options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+    allowPositionals: true,
+    strict: false,
+  });
+  if (values.version) {
+    process.stdout.write(`${cliVersion()}\n`);
+    return 0;
+  }
   if (values.help || argv.length === 0) {
     process.stdout.write(HELP);
     return 0;
   }
   throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
+}
+
+/** The version in the CLI's package.json (beside dist/ in the workspace and in the published package). */
+export function cliVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 async function runMemberCommand(argv: string[]): Promise<number> {
