@@ -59,7 +59,11 @@ describe('usage errors echo the bad value', () => {
     [['cluster', '--log-format', 'xml'], '--log-format: "xml" is not', 'raftwire cluster --help'],
     [['cluster', '--runtimes', 'java'], '"java"', 'raftwire cluster --help'],
     [['member', '--id', 'XYZ', '--listen', 'http://127.0.0.1:1', '--api', 'http://127.0.0.1:2'], '"XYZ"', 'raftwire member --help'],
-    [['member', '--id', '1', '--listen', 'ftp://127.0.0.1:1', '--api', 'http://127.0.0.1:2'], '"ftp://127.0.0.1:1"', 'raftwire member --help'],
+    [
+      ['member', '--id', '1', '--listen', 'ftp://127.0.0.1:1', '--api', 'http://127.0.0.1:2'],
+      '"ftp://127.0.0.1:1"',
+      'raftwire member --help',
+    ],
     [['put', 'k'], 'got "k"', 'raftwire put --help'],
     [['get', 'k', '--timeout-ms', 'soon'], '--timeout-ms: "soon"', 'raftwire get --help'],
     [['get', 'k', '--endpoint', 'nope'], '--endpoint: "nope"', 'raftwire get --help'],
