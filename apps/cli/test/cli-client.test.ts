@@ -62,7 +62,8 @@ beforeAll(async () => {
   await waitFor('3 members ready and a leader', 30_000, async () => {
     if (c.child.exitCode !== null) throw new Error(`cluster exited:\n${c.lines.join('\n')}`);
     return (
-      c.lines.filter((l) => l.includes('member ready')).length === 3 && c.lines.filter((l) => l.includes('leader changed')).length >= 3
+      c.lines.filter((l) => l.includes('member ready')).length === 3 &&
+      ['1', '2', '3'].every((id) => memberLines(c.lines, id).some((l) => l.includes('leader changed')))
     );
   });
 }, 60_000);
