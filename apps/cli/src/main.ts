@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { CERT_COMMANDS, type CertCommand, runCertCommand } from './cert-command.js';
 import { CLIENT_COMMANDS, type ClientCommand, parseClientArgs, runClient } from './client.js';
 import { parseClusterArgs, runCluster } from './cluster.js';
 import { runEtcdMember } from './etcd-member.js';
@@ -42,6 +43,13 @@ async function main(argv: string[]): Promise<number> {
       return runCluster(parseClusterArgs(argv.slice(1)));
     case 'etcd-member':
       return runEtcdMember(parseEtcdMemberArgs(argv.slice(1)));
+    case 'cert': {
+      const cmd = `cert ${argv[1] ?? ''}`;
+      if (!(CERT_COMMANDS as readonly string[]).includes(cmd)) {
+        throw new UsageError(`want cert ca, cert member, cert api or cert token, not ${JSON.stringify(argv.slice(0, 2).join(' '))}`);
+      }
+      return runCertCommand(cmd as CertCommand, argv.slice(2), (line) => process.stdout.write(`${line}\n`));
+    }
     case 'wal repair':
       return runWalCommand(argv.slice(1), (line) => process.stdout.write(`${line}\n`));
     default:

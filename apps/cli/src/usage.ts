@@ -22,6 +22,7 @@ servers:
   cluster                   run N members on 127.0.0.1 (default 3) until Ctrl-C
   member                    run one member
   etcd-member               run a raft-only member of an etcd 3.4 cluster
+  cert ca|member|api|token  make a CA, member and API certificates, an API token
   wal repair                examine (and with --truncate, repair) a stopped member's WAL
 
 clients (against a member's API; --endpoint, default http://127.0.0.1:2381):
@@ -94,6 +95,22 @@ Examines a stopped member's WAL and names any damage (file, byte offset); only w
 does it keep the intact records and drop the rest (the whole file is copied beside it first).
 Exit 0 intact or repaired, 4 damaged and left as it is.
 `,
+  cert: `usage: raftwire cert ca|member|api|token --out <dir|file> [flags]
+
+Makes the TLS material of a secure cluster (ECDSA P-256, with @peculiar/x509; no openssl).
+\`raftwire cluster\` makes all of it by itself in <data-dir>/pki; these are for members you run
+with \`raftwire member\`. An existing file is never overwritten.
+
+  raftwire cert ca --out <dir>                              <dir>/ca.crt, <dir>/ca.key
+  raftwire cert member --ca-dir <dir> --id <hex> --out <dir> [--host H]...
+                                                            <dir>/member-<id>.crt and .key: CN=<id>,
+                                                            SAN urn:raftwire:member:<id> + the hosts
+  raftwire cert api --ca-dir <dir> --out <dir> [--host H]... <dir>/api.crt, <dir>/api.key
+  raftwire cert token --out <file>                          a random API bearer token (mode 0600)
+
+  --host <ip|name>          a host in the certificate's SAN (repeat; default 127.0.0.1)
+  --days <n>                validity (default 3650 for a CA, 825 otherwise)
+`,
   put: `usage: raftwire put <key> <value> [client flags]
 
 Writes <value> (its UTF-8 bytes) under <key> and prints OK once the write is committed.
@@ -151,6 +168,7 @@ export function usageTopic(argv: readonly string[]): UsageTopic | null {
   if (a === undefined || a.startsWith('-')) return 'raftwire';
   if (a === 'member' && (b === 'add' || b === 'remove')) return `member ${b}`;
   if (a === 'wal') return 'wal repair';
+  if (a === 'cert') return 'cert';
   return Object.hasOwn(USAGE, a) && a !== 'raftwire' ? (a as UsageTopic) : null;
 }
 
