@@ -39,7 +39,7 @@ afterAll(() => stop?.());
 
 it('raftwire cluster --runtimes node,deno,bun runs one member on each and they form one cluster', async () => {
   const base = await basePort();
-  const child = spawn(process.execPath, [CLI_MAIN, 'cluster', '--runtimes', 'node,deno,bun', '--base-port', String(base)], {
+  const child = spawn(process.execPath, [CLI_MAIN, 'cluster', '--insecure', '--runtimes', 'node,deno,bun', '--base-port', String(base)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   stop = () => child.exitCode === null && child.kill('SIGKILL');
