@@ -110,7 +110,7 @@ it('the README shows the two commands, a quickstart and the example', () => {
 
 it('every sh command in the README runs as written', { timeout: 600_000 }, async () => {
   const stored = new Map<string, string>();
-  let pkiDir: string | null = null;
+  let pkiDir: string | null = null; // the PKI the last cluster wrote
   for (const line of shCommands(readme)) {
     if (line === 'npm start' || line === 'npm test') continue;
     const args = argv(line);
@@ -139,14 +139,11 @@ it('every sh command in the README runs as written', { timeout: 600_000 }, async
       continue;
     }
     if (isNodeExample || !CLIENT.has(sub)) await stopCluster();
-    let run = args;
-    if (raftwire && CLIENT.has(sub) && pkiDir === null && cli.includes('--pki')) {
-      // The cluster wrote no PKI: this CLI serves plain http (before secure-by-default). The same
-      // command without --pki; once the cluster writes <data-dir>/pki it runs exactly as written.
-      const i = args.indexOf('--pki');
-      run = [...args.slice(0, i), ...args.slice(i + 2)];
-      console.warn(`readme test: the cluster wrote no pki/ca.crt; running "${run.join(' ')}" (plain http)`);
+    if (raftwire && CLIENT.has(sub) && cli.includes('--pki')) {
+      // Secure by default: the cluster the README started must have written the PKI it names.
+      expect(pkiDir, `${line}: the cluster wrote no <data-dir>/pki/ca.crt`).not.toBeNull();
     }
+    const run = args;
     const r = await runToEnd(run, 180_000);
     expect(r.code, `${line}\n${r.all}`).toBe(0);
     if (raftwire && sub === 'put') stored.set(cli[1] as string, cli[2] as string);

@@ -1,4 +1,6 @@
+import { timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, formatId, type Id, normalizePeerUrl, parseId, RaftwireError, type Transport } from '@raftwire/core';
 import { encodeKvCommand, type Member, type RaftNode } from '@raftwire/raft';
@@ -60,6 +62,13 @@ export interface ApiServerOptions {
    * (undici: 1 s), and a short value makes a client that stalls longer than that meet a closed one.
    */
   keepAliveTimeoutMs?: number;
+  /** Serve https with this key and certificate chain (PEM). */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /**
+   * Every request must carry `Authorization: Bearer <token>`; others get 401. Compared in
+   * constant time. Given together with `tls` (a token sent over plain http could be read).
+   */
+  token?: string;
 }
 
 export interface ApiServer {
@@ -191,7 +200,19 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const headersTimeout = o.headersTimeoutMs ?? 10_000;
   const keepAliveTimeout = o.keepAliveTimeoutMs ?? 30_000;
 
+  const expected = o.token === undefined ? null : Buffer.from(`Bearer ${o.token}`);
+  if (expected !== null && o.token === '') throw new RangeError('ApiServerOptions.token must not be empty');
+  const authorized = (req: http.IncomingMessage): boolean => {
+    if (expected === null) return true;
+    const got = Buffer.from(req.headers.authorization ?? '');
+    return got.length === expected.length && timingSafeEqual(got, expected);
+  };
+
   const route = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    if (!authorized(req)) {
+      res.setHeader('www-authenticate', 'Bearer realm="raftwire"');
+      throw new HttpError(401, 'ERR_UNAUTHENTICATED', 'this API needs Authorization: Bearer <token> (the api-token file)');
+    }
     const url = new URL(req.url ?? '/', 'http://x');
     const path = url.pathname;
     const method = req.method ?? 'GET';
@@ -318,7 +339,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
     throw new HttpError(404, 'ERR_NOT_FOUND', `no route ${method} ${path}`);
   };
 
-  const server = http.createServer({ connectionsCheckingInterval: Math.max(50, Math.min(1_000, headersTimeout / 4)) }, (req, res) => {
+  const serverOptions = { connectionsCheckingInterval: Math.max(50, Math.min(1_000, headersTimeout / 4)) };
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     route(req, res).catch((err: unknown) => {
       const e = toHttpError(err);
       if (e.status >= 500) logger.warn({ err, path: req.url, status: e.status }, 'client request failed');
@@ -330,7 +352,12 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       send(res, e.status, { error: e.message, code: e.code });
       if (e.status === 413) req.destroy();
     });
-  });
+  };
+  const server =
+    o.tls === undefined
+      ? http.createServer(serverOptions, onRequest)
+      : https.createServer({ ...serverOptions, key: o.tls.key, cert: o.tls.cert, handshakeTimeout: headersTimeout }, onRequest);
+  if (o.tls !== undefined) server.on('tlsClientError', (err) => logger.debug({ err }, 'client API TLS handshake failed'));
   // Idle connections are closed (a client must not hold descriptors for ever): one with no
   // complete request head in time (headersTimeout, checked every connectionsCheckingInterval),
   // a kept-alive one idle between requests, and any request not done in time.
@@ -347,7 +374,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
-    url: `http://${host}:${addr.port}`,
+    url: `${o.tls === undefined ? 'http' : 'https'}://${host}:${addr.port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -2,8 +2,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseId } from '@raftwire/core';
 import { logFlags } from './flags.js';
+import { ensureClusterPki } from './pki.js';
 import { type MemberRuntime, memberRuntime } from './raft-listener.js';
 import { memberCommand, parseRuntimes } from './runtime-command.js';
 import { UsageError } from './usage-error.js';
@@ -22,9 +26,13 @@ export interface ClusterConfig {
 }
 
 /** Member `i` (1-based) of a local cluster: ID `i` in hex, peer port `base + 2(i-1)`, API port one above. */
-export function localMember(i: number, basePort: number): { id: string; peerUrl: string; apiUrl: string } {
+export function localMember(
+  i: number,
+  basePort: number,
+  scheme: 'http' | 'https' = 'http',
+): { id: string; peerUrl: string; apiUrl: string } {
   const port = basePort + 2 * (i - 1);
-  return { id: i.toString(16), peerUrl: `http://127.0.0.1:${port}`, apiUrl: `http://127.0.0.1:${port + 1}` };
+  return { id: i.toString(16), peerUrl: `${scheme}://127.0.0.1:${port}`, apiUrl: `${scheme}://127.0.0.1:${port + 1}` };
 }
 
 /** Parses `raftwire cluster` arguments; throws {@link UsageError}. */
@@ -58,7 +66,7 @@ export function parseClusterArgs(argv: readonly string[]): ClusterConfig {
     throw new UsageError(`--base-port: ${JSON.stringify(portText)} is not a port from 1024 to ${65535 - 2 * size}`);
   }
   const log = logFlags(values['log-level'] as string | undefined, values['log-format'] as string | undefined);
-  return {
+  const cfg: ClusterConfig = {
     size,
     basePort: Number(portText),
     dataDir: (values['data-dir'] as string | undefined) ?? null,
@@ -66,6 +74,14 @@ export function parseClusterArgs(argv: readonly string[]): ClusterConfig {
     insecure: values.insecure === true,
     runtimes: values.runtimes === undefined ? [memberRuntime()] : parseRuntimes(values.runtimes as string),
   };
+  const notNode = cfg.runtimes.filter((r) => r !== 'node');
+  if (!cfg.insecure && notNode.length > 0) {
+    throw new UsageError(
+      `--runtimes ${values.runtimes ?? notNode.join(',')}: members on ${notNode.join(' and ')} cannot authenticate peers with mutual TLS yet; ` +
+        'pass --insecure to run the cluster plain http with no authentication (see docs/security.md)',
+    );
+  }
+  return cfg;
 }
 
 /**
@@ -74,21 +90,47 @@ export function parseClusterArgs(argv: readonly string[]): ClusterConfig {
  * on SIGINT/SIGTERM (SIGTERM to each, SIGKILL after 5 s). Resolves with the
  * exit code.
  */
-export function runCluster(cfg: ClusterConfig): Promise<number> {
+export async function runCluster(cfg: ClusterConfig): Promise<number> {
   const main = fileURLToPath(new URL('./main.js', import.meta.url));
-  const members = Array.from({ length: cfg.size }, (_, k) => localMember(k + 1, cfg.basePort));
+  const members = Array.from({ length: cfg.size }, (_, k) => localMember(k + 1, cfg.basePort, cfg.insecure ? 'http' : 'https'));
   const children = new Map<string, ChildProcess>();
-  process.stdout.write(`raftwire cluster: ${cfg.size} member(s) on 127.0.0.1\n`);
+  // Secure by default: a CA, a certificate per member and an API token, made once and kept with
+  // the data (a restart reuses them), or in a fresh temporary directory for an in-memory cluster.
+  const pki = cfg.insecure
+    ? null
+    : await ensureClusterPki(
+        cfg.dataDir ? join(cfg.dataDir, 'pki') : await mkdtemp(join(tmpdir(), 'raftwire-pki-')),
+        members.map((m) => parseId(m.id)),
+        ['127.0.0.1'],
+      );
+  process.stdout.write(
+    `raftwire cluster: ${cfg.size} member(s) on 127.0.0.1, ${pki ? 'mutual TLS between members, https + bearer token on the API' : 'INSECURE: plain http, no authentication'}\n`,
+  );
+  if (pki) process.stdout.write(`  certificates and API token ${pki.created ? 'made' : 'reused'} in ${pki.dir}\n`);
   const runtimeOf = (k: number): MemberRuntime => cfg.runtimes[k % cfg.runtimes.length] as MemberRuntime;
   for (const [k, m] of members.entries()) {
     process.stdout.write(`  member ${m.id}  peer ${m.peerUrl}  api ${m.apiUrl}  on ${runtimeOf(k)}\n`);
   }
-  process.stdout.write(`try: curl -X PUT --data-binary hello ${members[0]?.apiUrl}/v1/kv/greeting\n`);
+  if (pki) {
+    process.stdout.write(`try: npm run raftwire -- put greeting hello --pki ${pki.dir}\n`);
+    process.stdout.write(
+      `  or: curl --cacert ${pki.caCert} -H "Authorization: Bearer $(cat ${pki.token})" -X PUT --data-binary hello ${members[0]?.apiUrl}/v1/kv/greeting\n`,
+    );
+  } else {
+    process.stdout.write(`try: npm run raftwire -- put greeting hello\n`);
+    process.stdout.write(`  or: curl -X PUT --data-binary hello ${members[0]?.apiUrl}/v1/kv/greeting\n`);
+  }
   for (const [k, m] of members.entries()) {
     const args = ['member', '--id', m.id, '--listen', m.peerUrl, '--api', m.apiUrl];
     for (const p of members) if (p !== m) args.push('--peer', `${p.id}=${p.peerUrl}`);
     if (cfg.dataDir) args.push('--data-dir', join(cfg.dataDir, `member-${m.id}`));
-    if (cfg.insecure) args.push('--insecure');
+    if (pki) {
+      const own = pki.member(parseId(m.id));
+      args.push('--peer-cert-file', own.cert, '--peer-key-file', own.key, '--peer-trusted-ca-file', pki.caCert);
+      args.push('--api-cert-file', pki.apiCert, '--api-key-file', pki.apiKey, '--api-token-file', pki.token);
+    } else {
+      args.push('--insecure');
+    }
     args.push('--log-level', cfg.logLevel, '--log-format', cfg.logFormat);
     const cmd = memberCommand(runtimeOf(k), memberRuntime(), main, args);
     const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'] });

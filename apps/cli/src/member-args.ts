@@ -21,6 +21,8 @@ export interface MemberConfig {
   join: boolean;
   /** `--insecure`: plain http between members and on the API, no authentication. */
   insecure: boolean;
+  /** Files of a secure member (null with `--insecure`). */
+  tls: MemberTlsFiles | null;
   logLevel: LogLevel;
   logFormat: LogFormat;
   tickMs: number;
@@ -29,14 +31,38 @@ export interface MemberConfig {
   snapshotCatchUpEntries: number;
 }
 
-function httpUrl(flag: string, text: string): URL {
+/** The files a secure member reads at start (paths as given). */
+export interface MemberTlsFiles {
+  /** This member's certificate and key: presented to peers and, as a client, when dialling them. */
+  peerCert: string;
+  peerKey: string;
+  /** The CA that peers' certificates must chain to (mutual TLS). */
+  peerCa: string;
+  /** The API's certificate and key (default: the peer certificate and key). */
+  apiCert: string;
+  apiKey: string;
+  /** A file holding the API bearer token. */
+  apiToken: string;
+}
+
+const TLS_FLAGS = ['peer-cert-file', 'peer-key-file', 'peer-trusted-ca-file', 'api-cert-file', 'api-key-file', 'api-token-file'] as const;
+
+/** The message for a member started with neither certificates nor --insecure. */
+export const NEED_SECURITY =
+  'members authenticate each other: pass --peer-cert-file, --peer-key-file, --peer-trusted-ca-file and --api-token-file ' +
+  '(make them with raftwire cert, or let raftwire cluster make them), or --insecure to run plain http with no authentication';
+
+function httpUrl(flag: string, text: string, scheme: 'http:' | 'https:' = 'http:'): URL {
   let u: URL;
   try {
     u = new URL(text);
   } catch {
     throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a URL (want e.g. http://127.0.0.1:2380)`);
   }
-  if (u.protocol !== 'http:') throw new UsageError(`${flag}: ${JSON.stringify(text)} must be an http:// URL`);
+  if (u.protocol !== scheme) {
+    const why = scheme === 'https:' ? 'members use TLS (without --insecure)' : 'with --insecure members use plain http';
+    throw new UsageError(`${flag}: ${JSON.stringify(text)} must be an ${scheme}// URL: ${why}`);
+  }
   if (u.port === '') throw new UsageError(`${flag}: ${JSON.stringify(text)} needs an explicit port`);
   if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || u.username || u.password) {
     throw new UsageError(`${flag}: ${JSON.stringify(text)} must be scheme://host:port only`);
@@ -82,6 +108,7 @@ export function parseMemberArgs(argv: readonly string[]): MemberConfig {
         'cluster-id': { type: 'string' },
         join: { type: 'boolean' },
         insecure: { type: 'boolean' },
+        ...Object.fromEntries(TLS_FLAGS.map((f) => [f, { type: 'string' as const }])),
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
         'tick-ms': { type: 'string' },
@@ -100,8 +127,30 @@ export function parseMemberArgs(argv: readonly string[]): MemberConfig {
     return v;
   };
   const self = id('--id', need('id'));
-  const listen = httpUrl('--listen', need('listen'));
-  const api = httpUrl('--api', need('api'));
+  const insecure = values.insecure === true;
+  const given = TLS_FLAGS.filter((f) => str(f) !== undefined);
+  let tls: MemberTlsFiles | null = null;
+  if (insecure) {
+    if (given.length > 0) throw new UsageError(`--insecure and --${given[0]} contradict each other: pass one or the other`);
+  } else {
+    if (given.length === 0) throw new UsageError(NEED_SECURITY);
+    const peerCert = need('peer-cert-file');
+    const peerKey = need('peer-key-file');
+    const apiCert = str('api-cert-file');
+    const apiKey = str('api-key-file');
+    if ((apiCert === undefined) !== (apiKey === undefined)) throw new UsageError('--api-cert-file and --api-key-file go together');
+    tls = {
+      peerCert,
+      peerKey,
+      peerCa: need('peer-trusted-ca-file'),
+      apiCert: apiCert ?? peerCert,
+      apiKey: apiKey ?? peerKey,
+      apiToken: need('api-token-file'),
+    };
+  }
+  const scheme = insecure ? 'http:' : 'https:';
+  const listen = httpUrl('--listen', need('listen'), scheme);
+  const api = httpUrl('--api', need('api'), scheme);
   if (listen.host === api.host) throw new UsageError(`--listen and --api must differ (both ${listen.host})`);
   const peers: { id: Id; url: string }[] = [];
   const seenUrls = new Set<string>([origin(listen)]);
@@ -109,7 +158,7 @@ export function parseMemberArgs(argv: readonly string[]): MemberConfig {
     const eq = spec.indexOf('=');
     if (eq <= 0) throw new UsageError(`--peer: ${JSON.stringify(spec)} must look like <hex-id>=<url>`);
     const pid = id('--peer', spec.slice(0, eq));
-    const url = origin(httpUrl('--peer', spec.slice(eq + 1)));
+    const url = origin(httpUrl('--peer', spec.slice(eq + 1), scheme));
     if (pid === self) throw new UsageError(`--peer: ${formatId(pid)} is this member's own --id`);
     if (peers.some((p) => p.id === pid)) throw new UsageError(`--peer: duplicate member ID ${formatId(pid)}`);
     if (seenUrls.has(url)) throw new UsageError(`--peer: URL ${url} is used twice`);
@@ -130,7 +179,8 @@ export function parseMemberArgs(argv: readonly string[]): MemberConfig {
     dataDir: dataDir ?? null,
     clusterId: cid === undefined ? DEFAULT_CLUSTER_ID : id('--cluster-id', cid),
     join,
-    insecure: values.insecure === true,
+    insecure,
+    tls,
     ...log,
     tickMs: intFlag('--tick-ms', str('tick-ms'), 100, 1, 10_000),
     electionTicks: intFlag('--election-ticks', str('election-ticks'), 10, 2, 1000),

@@ -1,5 +1,6 @@
-import { mkdir } from 'node:fs/promises';
-import { formatId, Transport } from '@raftwire/core';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { formatId, type Id, Transport } from '@raftwire/core';
 import { MemoryStorage, RaftNode, type WritableStorage } from '@raftwire/raft';
 import { FileStorage, WalCorruptionError } from '@raftwire/raft/node';
 import { joinCommand, startApiServer } from './api-server.js';
@@ -13,6 +14,28 @@ import { raftSide } from './raft-listener.js';
 export const EXIT_REMOVED = 3;
 /** Exit code of a member that stopped on a fatal error (storage failure, port in use, ...). */
 export const EXIT_FAILED = 1;
+
+/**
+ * The security flags a new member `id` starts with, after this member's: `--insecure`, or
+ * certificate files beside this member's (`<dir>/member-<id>.crt` and `.key`, as `raftwire cert
+ * member --out <dir>` names them) with the same CA and token.
+ */
+export function securityArgs(cfg: MemberConfig, id: Id): string[] {
+  if (cfg.tls === null) return ['--insecure'];
+  const dir = dirname(cfg.tls.peerCert);
+  const args = [
+    '--peer-cert-file',
+    join(dir, `member-${formatId(id)}.crt`),
+    '--peer-key-file',
+    join(dir, `member-${formatId(id)}.key`),
+    '--peer-trusted-ca-file',
+    cfg.tls.peerCa,
+    '--api-token-file',
+    cfg.tls.apiToken,
+  ];
+  if (cfg.tls.apiCert !== cfg.tls.peerCert) args.push('--api-cert-file', cfg.tls.apiCert, '--api-key-file', cfg.tls.apiKey);
+  return args;
+}
 
 /**
  * Runs one member until SIGINT/SIGTERM (exit 0), removal (exit
@@ -47,7 +70,29 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
     snapshotEntries: cfg.snapshotEntries,
     snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
   });
-  const side = raftSide(logger);
+  // Secure members read their certificates and token before anything listens: a missing or
+  // unreadable file is a fatal error with its name, not a member that runs unauthenticated.
+  let files: { cert: string; key: string; ca: string; apiCert: string; apiKey: string; token: string } | null = null;
+  if (cfg.tls !== null) {
+    const t = cfg.tls;
+    const read = async (flag: string, path: string): Promise<string> => {
+      try {
+        return await readFile(path, 'utf8');
+      } catch (err) {
+        throw new Error(`${flag} ${path}: ${(err as Error).message}`);
+      }
+    };
+    files = {
+      cert: await read('--peer-cert-file', t.peerCert),
+      key: await read('--peer-key-file', t.peerKey),
+      ca: await read('--peer-trusted-ca-file', t.peerCa),
+      apiCert: await read('--api-cert-file', t.apiCert),
+      apiKey: await read('--api-key-file', t.apiKey),
+      token: (await read('--api-token-file', t.apiToken)).trim(),
+    };
+    if (files.token.length < 16) throw new Error(`--api-token-file ${t.apiToken}: the token must be at least 16 characters`);
+  }
+  const side = raftSide(logger, files === null ? null : { cert: files.cert, key: files.key, ca: files.ca });
   const link = side.link;
   const transport = new Transport({ id: cfg.id, clusterId: cfg.clusterId, urls: [peerUrl], link, raft: node, logger, metrics });
   const raftServer = await side.listen(transport.handler, bindHost(cfg.listen), Number(cfg.listen.port));
@@ -95,7 +140,7 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
     status: () => node.status(),
     activeSince: (id) => transport.activeSince(id),
     logger,
-    startHint: (id, url) => joinCommand(id, url, node.status().members, cfg.insecure ? ['--insecure'] : []),
+    startHint: (id, url) => joinCommand(id, url, node.status().members, securityArgs(cfg, id)),
   });
   transport.on('removed', () => node.removedFromCluster());
   node.on('removed', () => {
@@ -124,10 +169,7 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
   }
   try {
     // What a member just added needs beyond its own URLs: this member's security mode and cluster ID.
-    const joinExtra = [
-      ...(cfg.insecure ? ['--insecure'] : []),
-      ...(cfg.clusterId === DEFAULT_CLUSTER_ID ? [] : ['--cluster-id', formatId(cfg.clusterId)]),
-    ];
+    const clusterIdArgs = cfg.clusterId === DEFAULT_CLUSTER_ID ? [] : ['--cluster-id', formatId(cfg.clusterId)];
     api = await startApiServer({
       node,
       transport,
@@ -135,7 +177,8 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
       port: Number(cfg.api.port),
       logger,
       metrics: metricsEndpoint,
-      joinCommand: (id, url, members) => joinCommand(id, url, members, joinExtra),
+      ...(files === null ? {} : { tls: { key: files.apiKey, cert: files.apiCert }, token: files.token }),
+      joinCommand: (id, url, members) => joinCommand(id, url, members, [...securityArgs(cfg, id), ...clusterIdArgs]),
     });
   } catch (err) {
     logger.error({ err }, 'cannot start the client API server');

@@ -26,17 +26,47 @@ export interface RaftSide {
   listen(handler: ProtocolHandler, host: string, port: number): Promise<{ url: string; close(signal: AbortSignal): Promise<void> }>;
 }
 
-export function raftSide(logger: Logger): RaftSide {
+/** Mutual TLS between members: this member's certificate and key, and the CA peers chain to (PEM). */
+export interface PeerTls {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+/** Thrown when a runtime cannot serve what the command line asks for. */
+export class UnsupportedOnRuntimeError extends Error {
+  override readonly name = 'UnsupportedOnRuntimeError';
+  readonly code = 'ERR_UNSUPPORTED_ON_RUNTIME';
+}
+
+/**
+ * `tls` (mutual TLS) is served on Node only: Deno.serve cannot ask for client certificates, and
+ * without them a member cannot tell its peers from anyone else; there the member needs
+ * `--insecure` (and a network that only members reach).
+ */
+export function raftSide(logger: Logger, tls: PeerTls | null = null): RaftSide {
   const runtime = memberRuntime();
   if (runtime === 'node') {
     return {
       runtime,
-      link: new NodeHttpLink({ logger }),
+      link: new NodeHttpLink({ logger, ...(tls ? { tls: { cert: tls.cert, key: tls.key, ca: tls.ca } } : {}) }),
       async listen(handler, host, port) {
-        const server = await startRaftServer({ handler, host, port, logger });
+        const server = await startRaftServer({
+          handler,
+          host,
+          port,
+          logger,
+          ...(tls ? { tls: { cert: tls.cert, key: tls.key, ca: tls.ca, clientCertAuth: true } } : {}),
+        });
         return { url: server.url, close: (signal) => server.close({ signal }) };
       },
     };
+  }
+  if (tls !== null) {
+    throw new UnsupportedOnRuntimeError(
+      `members on ${runtime} cannot authenticate peers with mutual TLS yet (${runtime}'s server does not ask for client ` +
+        'certificates): run this member under Node, or pass --insecure on a network that only members reach',
+    );
   }
   return {
     runtime,

@@ -52,11 +52,14 @@ Each log line is prefixed with [id]. Ctrl-C stops them all (exit 0).
   --data-dir <dir>          member i keeps its WAL and snapshots in <dir>/member-<i>
                             (in memory when omitted)
   --insecure                plain http between members and on the API, no authentication
+                            (default: mutual TLS between members, https + a bearer token on the
+                            API, with a CA, certificates and token made in <data-dir>/pki)
   --runtimes <list>         run the members on node, deno or bun in turn (default: this runtime)
   --log-level <level>       trace, debug, info (default), warn, error, silent
   --log-format <fmt>        text (default) or json (pino-shaped)
 `,
-  member: `usage: raftwire member --id <hex> --listen <url> --api <url> --peer <hex>=<url> ... [flags]
+  member: `usage: raftwire member --id <hex> --listen <url> --api <url> --peer <hex>=<url> ...
+                       (--peer-cert-file F --peer-key-file F --peer-trusted-ca-file F --api-token-file F | --insecure) [flags]
 
 Runs one member until SIGINT/SIGTERM (exit 0), removal (exit 3) or a fatal error (exit 1).
 
@@ -64,7 +67,13 @@ Runs one member until SIGINT/SIGTERM (exit 0), removal (exit 3) or a fatal error
   --listen <url>            peer URL to serve the raft protocol on, e.g. http://127.0.0.1:2380
   --api <url>               client API URL, e.g. http://127.0.0.1:2381
   --peer <hex>=<url>        another member of the initial cluster (once per member)
-  --insecure                plain http between members and on the API, no authentication
+  --peer-cert-file <f>      this member's certificate (CN and SAN URI name its ID; raftwire cert member)
+  --peer-key-file <f>       its private key
+  --peer-trusted-ca-file <f>  the CA peers' certificates must chain to (mutual TLS; https:// URLs)
+  --api-token-file <f>      the API's bearer token (raftwire cert token); the API serves https
+  --api-cert-file <f>, --api-key-file <f>  the API's certificate (default: the peer certificate)
+  --insecure                instead of all the above: plain http between members and on the API,
+                            no authentication (for a network only members and their clients reach)
   --join                    join an existing cluster (add it first: raftwire member add)
   --data-dir <dir>          durable storage (WAL + snapshots); in memory when omitted
   --cluster-id <hex>        cluster ID, the same on every member (default 7261667477697265)

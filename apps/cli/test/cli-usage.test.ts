@@ -60,7 +60,7 @@ describe('usage errors echo the bad value', () => {
     [['cluster', '--runtimes', 'java'], '"java"', 'raftwire cluster --help'],
     [['member', '--id', 'XYZ', '--listen', 'http://127.0.0.1:1', '--api', 'http://127.0.0.1:2'], '"XYZ"', 'raftwire member --help'],
     [
-      ['member', '--id', '1', '--listen', 'ftp://127.0.0.1:1', '--api', 'http://127.0.0.1:2'],
+      ['member', '--id', '1', '--listen', 'ftp://127.0.0.1:1', '--api', 'http://127.0.0.1:2', '--insecure'],
       '"ftp://127.0.0.1:1"',
       'raftwire member --help',
     ],

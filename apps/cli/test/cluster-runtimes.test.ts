@@ -39,7 +39,7 @@ afterAll(() => stop?.());
 
 it('raftwire cluster --runtimes node,deno,bun runs one member on each and they form one cluster', async () => {
   const base = await basePort();
-  const child = spawn(process.execPath, [CLI_MAIN, 'cluster', '--runtimes', 'node,deno,bun', '--base-port', String(base)], {
+  const child = spawn(process.execPath, [CLI_MAIN, 'cluster', '--insecure', '--runtimes', 'node,deno,bun', '--base-port', String(base)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   stop = () => child.exitCode === null && child.kill('SIGKILL');
@@ -71,7 +71,8 @@ it('raftwire cluster --runtimes node,deno,bun runs one member on each and they f
 }, 60_000);
 
 it('--runtimes takes node, deno and bun, round-robin; anything else is a usage error', () => {
-  expect(parseClusterArgs(['--runtimes', 'deno,bun']).runtimes).toEqual(['deno', 'bun']);
+  expect(parseClusterArgs(['--runtimes', 'deno,bun', '--insecure']).runtimes).toEqual(['deno', 'bun']);
+  expect(() => parseClusterArgs(['--runtimes', 'deno,bun'])).toThrow(/cannot authenticate peers with mutual TLS yet/);
   expect(parseClusterArgs([]).runtimes).toEqual(['node']);
   expect(() => parseClusterArgs(['--runtimes', 'node,python'])).toThrow(UsageError);
   expect(() => parseClusterArgs(['--runtimes', 'node,python'])).toThrow(/"python" is not one of node, deno, bun/);

@@ -75,7 +75,19 @@ export function spawnMember(
   runtime: ScriptRuntime = 'node',
 ): MemberProcess {
   if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run pnpm run build first`);
-  const cmd = runtimeCommand(runtime, CLI_MAIN, ['member', '--id', args.id, '--listen', args.peerUrl, '--api', args.apiUrl, ...args.extra]);
+  // Plain http unless the test passes certificate flags (secure-cluster.test.ts runs the TLS path).
+  const security = args.extra.includes('--peer-cert-file') || args.extra.includes('--insecure') ? [] : ['--insecure'];
+  const cmd = runtimeCommand(runtime, CLI_MAIN, [
+    'member',
+    '--id',
+    args.id,
+    '--listen',
+    args.peerUrl,
+    '--api',
+    args.apiUrl,
+    ...security,
+    ...args.extra,
+  ]);
   const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = collectLines(child);
   const m: MemberProcess = {

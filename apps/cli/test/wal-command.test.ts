@@ -70,7 +70,7 @@ describe('raftwire wal repair', () => {
     expect(r.stdout).toContain(`damage at byte offset ${offsets[1]}`);
     const m = spawnSync(
       process.execPath,
-      [main, 'member', '--id', '1', '--listen', 'http://127.0.0.1:1', '--api', 'http://127.0.0.1:2', '--data-dir', dir],
+      [main, 'member', '--id', '1', '--listen', 'http://127.0.0.1:1', '--api', 'http://127.0.0.1:2', '--insecure', '--data-dir', dir],
       { encoding: 'utf8', timeout: 20_000 },
     );
     expect(m.status).toBe(1);
