@@ -78,7 +78,9 @@ describe('createWebRtcMember (Node, node-datachannel)', () => {
       );
     expect(await message(base)).toMatch(/pass identity .* or insecure: true to run without authentication/);
     const k = await generateIdentityKeyPair();
-    expect(await message({ ...base, insecure: true, identity: { privateKey: k.privateKey, publicKeys: new Map() } })).toMatch(/exclude each other/);
+    expect(await message({ ...base, insecure: true, identity: { privateKey: k.privateKey, publicKeys: new Map() } })).toMatch(
+      /exclude each other/,
+    );
     expect(await message({ ...base, peers: [1n, 2n], identity: { privateKey: k.privateKey, publicKeys: new Map() } })).toMatch(
       /identity.publicKeys has no key for peer webrtc:\/\/2/,
     );

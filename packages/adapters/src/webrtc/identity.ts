@@ -49,7 +49,10 @@ const enc = new TextEncoder();
 function subtle(): SubtleCrypto {
   const s = (globalThis as { crypto?: Crypto }).crypto?.subtle;
   if (s === undefined) {
-    throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'WebRTC identity needs WebCrypto (crypto.subtle): a secure context in browsers, Node ≥ 20');
+    throw new RaftwireError(
+      ErrorCode.INVALID_ARGUMENT,
+      'WebRTC identity needs WebCrypto (crypto.subtle): a secure context in browsers, Node ≥ 20',
+    );
   }
   return s;
 }
@@ -117,7 +120,9 @@ export async function signalingCredential(relayKey: Uint8Array, clusterId: Id, m
 }
 
 /** A verifier for join credentials under one relay key (constant-time, by WebCrypto). */
-export async function credentialVerifier(relayKey: Uint8Array): Promise<(clusterId: Id, memberId: Id, credential: string) => Promise<boolean>> {
+export async function credentialVerifier(
+  relayKey: Uint8Array,
+): Promise<(clusterId: Id, memberId: Id, credential: string) => Promise<boolean>> {
   const key = await hmacKey(relayKey);
   return async (clusterId, memberId, credential) => {
     let mac: Uint8Array;
@@ -193,11 +198,17 @@ export async function verifySdp(
   } catch {
     return reject('its signature is not base64url');
   }
-  const ok = await subtle().verify(SIGN, publicKey as CryptoKey, sig as Uint8Array<ArrayBuffer>, authPayload(f, a.fp, a.ts, a.nonce) as Uint8Array<ArrayBuffer>);
+  const ok = await subtle().verify(
+    SIGN,
+    publicKey as CryptoKey,
+    sig as Uint8Array<ArrayBuffer>,
+    authPayload(f, a.fp, a.ts, a.nonce) as Uint8Array<ArrayBuffer>,
+  );
   if (!ok) reject("its signature does not verify with that member's public key");
   if (a.fp === '') reject('it signs no DTLS fingerprint');
   const actual = sdpFingerprints(sdp);
-  if (actual !== a.fp) reject(`the SDP's DTLS fingerprint (${actual || 'none'}) is not the one the member signed (${a.fp}): a man in the middle?`);
+  if (actual !== a.fp)
+    reject(`the SDP's DTLS fingerprint (${actual || 'none'}) is not the one the member signed (${a.fp}): a man in the middle?`);
 }
 
 /** Nonces seen per sender, remembered for the skew window (then the timestamp check refuses a replay). */

@@ -235,11 +235,17 @@ export class WebRtcLink implements Link {
         try {
           const type = String(msg.data?.type);
           if (type !== 'offer' && type !== 'answer') {
-            throw new RaftwireError(ErrorCode.SIGNAL_REJECTED, `SDP of type ${JSON.stringify(type.slice(0, 20))} from member ${msg.from} refused`);
+            throw new RaftwireError(
+              ErrorCode.SIGNAL_REJECTED,
+              `SDP of type ${JSON.stringify(type.slice(0, 20))} from member ${msg.from} refused`,
+            );
           }
           await verifySdp(identity.publicKeys.get(from), { ...msg, type }, sdp, msg.auth);
           if (!this.nonces.add(msg.from, (msg.auth as { nonce: string }).nonce, (msg.auth as { ts: number }).ts)) {
-            throw new RaftwireError(ErrorCode.SIGNAL_REJECTED, `${type} from member ${msg.from} refused: a replay (its nonce was seen before)`);
+            throw new RaftwireError(
+              ErrorCode.SIGNAL_REJECTED,
+              `${type} from member ${msg.from} refused: a replay (its nonce was seen before)`,
+            );
           }
         } catch (err) {
           const e = err instanceof RaftwireError ? err : new RaftwireError(ErrorCode.SIGNAL_REJECTED, String(err), { cause: err });

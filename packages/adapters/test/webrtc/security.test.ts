@@ -69,14 +69,18 @@ describe('identity primitives', () => {
     await verifySdp(a.publicKey, FIELDS, SDP, await signSdp(priv, FIELDS, SDP));
 
     const mitm = SDP.replace(/AB:CD:EF:01/gi, '11:22:33:44');
-    expect((await rejection(verifySdp(a.publicKey, FIELDS, mitm, auth), ErrorCode.SIGNAL_REJECTED)).message).toMatch(/not the one the member signed/);
-    expect((await rejection(verifySdp(a.publicKey, FIELDS, mitm, { ...auth, fp: sdpFingerprints(mitm) }), ErrorCode.SIGNAL_REJECTED)).message).toMatch(
-      /does not verify/,
+    expect((await rejection(verifySdp(a.publicKey, FIELDS, mitm, auth), ErrorCode.SIGNAL_REJECTED)).message).toMatch(
+      /not the one the member signed/,
     );
+    expect(
+      (await rejection(verifySdp(a.publicKey, FIELDS, mitm, { ...auth, fp: sdpFingerprints(mitm) }), ErrorCode.SIGNAL_REJECTED)).message,
+    ).toMatch(/does not verify/);
     expect((await rejection(verifySdp(b.publicKey, FIELDS, SDP, auth), ErrorCode.SIGNAL_REJECTED)).message).toMatch(/does not verify/);
     await rejection(verifySdp(a.publicKey, { ...FIELDS, to: '3' }, SDP, auth), ErrorCode.SIGNAL_REJECTED); // for someone else
     await rejection(verifySdp(a.publicKey, { ...FIELDS, session: 's.2' }, SDP, auth), ErrorCode.SIGNAL_REJECTED);
-    expect((await rejection(verifySdp(a.publicKey, FIELDS, SDP, undefined), ErrorCode.SIGNAL_REJECTED)).message).toMatch(/no identity signature/);
+    expect((await rejection(verifySdp(a.publicKey, FIELDS, SDP, undefined), ErrorCode.SIGNAL_REJECTED)).message).toMatch(
+      /no identity signature/,
+    );
     expect((await rejection(verifySdp(undefined, FIELDS, SDP, auth), ErrorCode.SIGNAL_REJECTED)).message).toMatch(/no public key/);
     expect((await rejection(verifySdp(a.publicKey, FIELDS, SDP, auth, auth.ts + 10 * 60_000), ErrorCode.SIGNAL_REJECTED)).message).toMatch(
       /timestamp/,
@@ -124,8 +128,7 @@ describe('HTTP signalling relay with a relay key', () => {
   it('refuses a member with no credential, a wrong one, or one minted for another member, and it never sees offers', async () => {
     const base = await start();
     const got: SignalMessage[] = [];
-    const join = (signaling: Signaling, memberId: Id) =>
-      signaling.join({ clusterId: CLUSTER, memberId, onSignal: (m) => got.push(m) });
+    const join = (signaling: Signaling, memberId: Id) => signaling.join({ clusterId: CLUSTER, memberId, onSignal: (m) => got.push(m) });
 
     const one = await join(new HttpRelaySignaling({ baseUrl: base, credential: (id) => signalingCredential(relayKey, CLUSTER, id) }), 1n);
     const two = await join(new HttpRelaySignaling({ baseUrl: base, credential: await signalingCredential(relayKey, CLUSTER, 2n) }), 2n);
@@ -134,9 +137,9 @@ describe('HTTP signalling relay with a relay key', () => {
     const none = await rejection(join(new HttpRelaySignaling({ baseUrl: base }), 3n), ErrorCode.SIGNAL_REJECTED);
     expect(none.message).toMatch(/showed no signalling credential/);
     const otherKey = await signalingCredential(generateRelayKey(), CLUSTER, 3n);
-    expect((await rejection(join(new HttpRelaySignaling({ baseUrl: base, credential: otherKey }), 3n), ErrorCode.SIGNAL_REJECTED)).message).toMatch(
-      /bad signalling credential/,
-    );
+    expect(
+      (await rejection(join(new HttpRelaySignaling({ baseUrl: base, credential: otherKey }), 3n), ErrorCode.SIGNAL_REJECTED)).message,
+    ).toMatch(/bad signalling credential/);
     // Member 2's credential does not let anyone join as member 3 (or as 1).
     const twos = await signalingCredential(relayKey, CLUSTER, 2n);
     await rejection(join(new HttpRelaySignaling({ baseUrl: base, credential: twos }), 3n), ErrorCode.SIGNAL_REJECTED);
@@ -173,8 +176,15 @@ function tamperingSignaling(hub: InPageSignalingHub, tamper: (msg: SignalMessage
 
 const isSdp = (m: SignalMessage): boolean => typeof m.data?.sdp === 'string';
 const rewriteFingerprint = (m: SignalMessage): SignalMessage => {
-  if (isSdp(m)) {
-    m.data = { ...m.data, sdp: (m.data?.sdp as string).replace(/(a=fingerprint:\S+ )([0-9A-F]{2})/gi, (_s, p: string, h: string) => `${p}${h === '00' ? '01' : '00'}`) };
+  const data = m.data;
+  if (data !== undefined && isSdp(m)) {
+    m.data = {
+      ...data,
+      sdp: (data.sdp as string).replace(
+        /(a=fingerprint:\S+ )([0-9A-F]{2})/gi,
+        (_s, p: string, h: string) => `${p}${h === '00' ? '01' : '00'}`,
+      ),
+    };
   }
   return m;
 };

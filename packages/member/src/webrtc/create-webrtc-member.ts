@@ -73,7 +73,10 @@ export async function createWebRtcMember<SM extends StateMachine = KvStateMachin
   if (o === null || typeof o !== 'object') invalid(CALLER, 'options must be an object');
   const insecure = (o as { insecure?: unknown }).insecure === true;
   if (!insecure && o.identity === undefined) {
-    invalid(CALLER, 'pass identity ({ privateKey, publicKeys }: offers are then signed over their DTLS fingerprint), or insecure: true to run without authentication');
+    invalid(
+      CALLER,
+      'pass identity ({ privateKey, publicKeys }: offers are then signed over their DTLS fingerprint), or insecure: true to run without authentication',
+    );
   }
   if (insecure && o.identity !== undefined) invalid(CALLER, 'identity and insecure: true exclude each other');
   if (o.identity !== undefined && (typeof o.identity.privateKey !== 'object' || !(o.identity.publicKeys instanceof Map)))

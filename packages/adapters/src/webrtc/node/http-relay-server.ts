@@ -159,7 +159,10 @@ export function createSignalingRelay(options: SignalingRelayOptions): SignalingR
       const credential = typeof rec.credential === 'string' ? rec.credential : undefined;
       const ok = credential !== undefined && (await (await verify)(clusterId, memberId, credential));
       if (!ok) {
-        log.warn({ 'remote-peer-id': formatId(memberId) }, credential === undefined ? 'relay refused a join with no credential' : 'relay refused a join with a bad credential');
+        log.warn(
+          { 'remote-peer-id': formatId(memberId) },
+          credential === undefined ? 'relay refused a join with no credential' : 'relay refused a join with a bad credential',
+        );
         reply(res, 401, {
           code: ErrorCode.SIGNAL_REJECTED,
           message: `member ${formatId(memberId)} ${credential === undefined ? 'showed no' : 'showed a bad'} signalling credential`,
