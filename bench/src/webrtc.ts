@@ -210,7 +210,7 @@ async function nodeCases(stack: string, relay: string): Promise<{ cases: Cases; 
 
 const nodeStacks = (['roam', 'node-datachannel'] as const).filter(want);
 if (nodeStacks.length > 0) {
-  const relay = createSignalingRelay({ clusterId: BENCH_CLUSTER });
+  const relay = createSignalingRelay({ clusterId: BENCH_CLUSTER, insecure: true });
   const server = createServer((rq, rs) => {
     if (!relay.handle(rq, rs)) rs.writeHead(404).end();
   });

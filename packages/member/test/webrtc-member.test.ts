@@ -5,7 +5,7 @@
  */
 import { networkInterfaces } from 'node:os';
 import { ErrorCode, isRaftwireError, silentLogger } from '@raftwire/core';
-import { InPageSignalingHub } from '@raftwire/adapters/webrtc';
+import { InPageSignalingHub, generateIdentityKeyPair } from '@raftwire/adapters/webrtc';
 import { nodePeerConnectionFactory } from '@raftwire/adapters/webrtc/node';
 import { DEFAULT_CLUSTER_ID, type RaftMember } from '@raftwire/member';
 import { createWebRtcMember, type WebRtcMemberOptions } from '@raftwire/member/webrtc';
@@ -38,6 +38,8 @@ describe('createWebRtcMember (Node, node-datachannel)', () => {
   it('runs a 3-member cluster over data channels and stops a removed member by itself', async () => {
     const hub = new InPageSignalingHub(DEFAULT_CLUSTER_ID);
     const ids = [1n, 2n, 3n];
+    const keys = new Map(await Promise.all(ids.map(async (id) => [id, await generateIdentityKeyPair()] as const)));
+    const publicKeys = new Map([...keys].map(([id, k]) => [id, k.publicKey]));
     const members = await Promise.all(
       ids.map((id) =>
         createWebRtcMember({
@@ -46,7 +48,7 @@ describe('createWebRtcMember (Node, node-datachannel)', () => {
           signaling: hub,
           peerConnectionFactory: nodePeerConnectionFactory({ stack: 'node-datachannel' }),
           storage: new MemoryStorage(),
-          insecure: true,
+          identity: { privateKey: (keys.get(id) as CryptoKeyPair).privateKey, publicKeys },
           logger: silentLogger,
           raft: { tickMs: 20 },
         }),
@@ -63,7 +65,7 @@ describe('createWebRtcMember (Node, node-datachannel)', () => {
     await expect(follower.stopped).resolves.toEqual({ reason: 'removed' });
   });
 
-  it('needs insecure: true, and in Node a peerConnectionFactory, each with a typed error', async () => {
+  it('needs identity or insecure: true, and in Node a peerConnectionFactory, each with a typed error', async () => {
     const hub = new InPageSignalingHub(DEFAULT_CLUSTER_ID);
     const base = { id: 1n, peers: [1n], signaling: hub, storage: new MemoryStorage(), logger: silentLogger };
     const message = async (o: unknown) =>
@@ -74,7 +76,14 @@ describe('createWebRtcMember (Node, node-datachannel)', () => {
         },
         (e: unknown) => (isRaftwireError(e, ErrorCode.INVALID_ARGUMENT) ? e.message : String(e)),
       );
-    expect(await message(base)).toMatch(/WebRTC members do not authenticate each other yet: pass insecure: true/);
+    expect(await message(base)).toMatch(/pass identity .* or insecure: true to run without authentication/);
+    const k = await generateIdentityKeyPair();
+    expect(await message({ ...base, insecure: true, identity: { privateKey: k.privateKey, publicKeys: new Map() } })).toMatch(
+      /exclude each other/,
+    );
+    expect(await message({ ...base, peers: [1n, 2n], identity: { privateKey: k.privateKey, publicKeys: new Map() } })).toMatch(
+      /identity.publicKeys has no key for peer webrtc:\/\/2/,
+    );
     expect(await message({ ...base, insecure: true })).toMatch(
       /this runtime has no WebRTC of its own: pass peerConnectionFactory \(in Node: nodePeerConnectionFactory\(\) from @raftwire\/adapters\/webrtc\/node/,
     );

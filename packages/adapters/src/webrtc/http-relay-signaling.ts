@@ -1,10 +1,13 @@
 import { ContentType, ErrorCode, Header, RaftwireError, formatId, onAbort } from '@raftwire/core';
+import type { Id } from '@raftwire/core';
 import { type SignalMessage, type Signaling, type SignalingEndpoint, type SignalingJoinOptions, parseSignalJson } from './signaling.js';
 
 /**
  * Paths of the HTTP signalling relay, under its prefix (default `/raft-signal`):
  *
- * - `POST {prefix}/join` `{clusterId, memberId}` → `200 {token}`;
+ * - `POST {prefix}/join` `{clusterId, memberId, credential?}` → `200 {token}`,
+ *   or 401 `ERR_SIGNAL_REJECTED` when the relay has a key and the credential
+ *   (`signalingCredential(relayKey, clusterId, memberId)`) is missing or wrong;
  * - `GET {prefix}/events?token=…` → `text/event-stream`, one `data:` line of
  *   signal JSON per event (the member is registered while this is open);
  * - `POST {prefix}/send` with `Authorization: Bearer <token>`, body = signal
@@ -28,6 +31,12 @@ export const RelayRoute = { join: '/join', events: '/events', send: '/send', lea
 export interface HttpRelaySignalingOptions {
   /** The relay's base URL including its prefix, e.g. `http://127.0.0.1:2380/raft-signal`. */
   baseUrl: string;
+  /**
+   * The join credential the relay wants (`signalingCredential(relayKey, clusterId, memberId)`),
+   * or a function giving it per member (one HttpRelaySignaling can serve several members of a page).
+   * Omit only for a relay created with `insecure: true`.
+   */
+  credential?: string | ((memberId: Id) => string | Promise<string>);
   /** Injected fetch (default: the global). */
   fetch?: typeof fetch;
 }
@@ -64,9 +73,11 @@ function linkError(what: string, err: unknown): RaftwireError {
 export class HttpRelaySignaling implements Signaling {
   private readonly baseUrl: string;
   private readonly fetch: typeof fetch;
+  private readonly credential: HttpRelaySignalingOptions['credential'];
 
   constructor(options: HttpRelaySignalingOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.credential = options.credential;
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
@@ -74,10 +85,16 @@ export class HttpRelaySignaling implements Signaling {
     const init = options.signal === undefined ? {} : { signal: options.signal };
     let token: string;
     try {
+      const c = this.credential;
+      const credential = typeof c === 'function' ? await c(options.memberId) : c;
       const res = await this.fetch(`${this.baseUrl}${RelayRoute.join}`, {
         method: 'POST',
         headers: { [Header.contentType]: ContentType.json },
-        body: JSON.stringify({ clusterId: formatId(options.clusterId), memberId: formatId(options.memberId) }),
+        body: JSON.stringify({
+          clusterId: formatId(options.clusterId),
+          memberId: formatId(options.memberId),
+          ...(credential === undefined ? {} : { credential }),
+        }),
         ...init,
       });
       if (!res.ok) throw await relayError(res, 'join refused');

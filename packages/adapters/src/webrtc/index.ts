@@ -33,6 +33,22 @@ export {
   parseSignalJson,
   parseSignalMessage,
 } from './signaling.js';
+export {
+  type SignalAuth,
+  type SignedSdpFields,
+  type WebRtcIdentity,
+  NonceCache,
+  SIGNAL_AUTH_MAX_SKEW_MS,
+  credentialVerifier,
+  exportIdentityKey,
+  generateIdentityKeyPair,
+  generateRelayKey,
+  importIdentityKey,
+  sdpFingerprints,
+  signSdp,
+  signalingCredential,
+  verifySdp,
+} from './identity.js';
 export { InPageSignalingHub } from './in-page-signaling.js';
 export { DEFAULT_RELAY_PREFIX, HttpRelaySignaling, type HttpRelaySignalingOptions } from './http-relay-signaling.js';
 export { CHANNELS, type ChannelLabel } from './channels.js';

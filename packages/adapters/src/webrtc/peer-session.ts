@@ -131,6 +131,8 @@ export class PeerSession {
           return;
         }
         if (this.offerer || this.closedSessions.includes(msg.session)) return; // stale
+        // Only an offer starts a session: a candidate for a session we never accepted (its offer was refused) is dropped.
+        if (typeof msg.data?.sdp !== 'string' || msg.data.type !== 'offer') return;
         if (conn !== undefined) conn.close(new RaftwireError(ErrorCode.LINK, 'superseded by a new session'));
         this.lastSeen = msg.session;
         this.startSession(msg.session, false).signal(msg.data ?? {});
@@ -141,6 +143,18 @@ export class PeerSession {
           conn.close(new RaftwireError(ErrorCode.LINK, 'remote closed the connection'));
         return;
     }
+  }
+
+  /**
+   * A signal of `session` was refused by the identity check: the connection it
+   * belongs to (ours, waiting for an answer) fails with `err`; a refused offer
+   * starts nothing and changes nothing.
+   */
+  refuse(session: string, err: RaftwireError): void {
+    const conn = this.conn;
+    // Only the offerer fails its attempt (its answer was refused); an answerer ignores a refused
+    // (e.g. replayed) offer, so whoever can inject signals cannot tear down a connection being built.
+    if (this.offerer && conn !== undefined && conn.session === session && conn.state === 'connecting') conn.close(err);
   }
 
   private startSession(session: string, initiator: boolean): PeerLinkConnection {

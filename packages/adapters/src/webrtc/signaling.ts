@@ -1,5 +1,6 @@
 import { ErrorCode, RaftwireError, decodeError, formatId, tryParseId } from '@raftwire/core';
 import type { Id } from '@raftwire/core';
+import { type SignalAuth, isSignalAuth } from './identity.js';
 import type { PeerSignalData } from './peer-connection-port.js';
 
 /**
@@ -21,6 +22,8 @@ export interface SignalMessage {
   session: string;
   /** For `signal`: the port's payload (SDP or candidate). */
   data?: PeerSignalData;
+  /** For an offer or answer from a member with an identity: its signature over the DTLS fingerprint (see `WebRtcIdentity`). */
+  auth?: SignalAuth;
 }
 
 /** A member's registration with a signalling service. */
@@ -64,7 +67,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  */
 export function parseSignalMessage(raw: unknown): SignalMessage {
   if (!isRecord(raw)) throw decodeError('signal must be a JSON object');
-  const { clusterId, from, to, kind, session, data } = raw;
+  const { clusterId, from, to, kind, session, data, auth } = raw;
   for (const [name, v] of [
     ['clusterId', clusterId],
     ['from', from],
@@ -78,6 +81,10 @@ export function parseSignalMessage(raw: unknown): SignalMessage {
   if (data !== undefined && !isRecord(data)) throw decodeError('signal field data must be an object');
   const msg: SignalMessage = { clusterId: clusterId as string, from: from as string, to: to as string, kind: kind as SignalKind, session };
   if (data !== undefined) msg.data = data as PeerSignalData;
+  if (auth !== undefined) {
+    if (!isSignalAuth(auth)) throw decodeError('signal field auth is malformed');
+    msg.auth = { fp: auth.fp, ts: auth.ts, nonce: auth.nonce, sig: auth.sig };
+  }
   return msg;
 }
 

@@ -1,6 +1,7 @@
 import { ErrorCode, RaftwireError, formatId, onAbort, silentLogger, tryParseId } from '@raftwire/core';
 import type { Id, Link, LinkRequest, LinkResponse, Logger, ProtocolHandler } from '@raftwire/core';
-import type { PeerConnectionFactory } from './peer-connection-port.js';
+import { NonceCache, type WebRtcIdentity, signSdp, verifySdp } from './identity.js';
+import type { PeerConnectionFactory, PeerSignalData } from './peer-connection-port.js';
 import type { ConnectionTuning, PeerLinkConnection } from './peer-link-connection.js';
 import { PeerSession } from './peer-session.js';
 import type { SendPacerOptions } from './send-pacer.js';
@@ -31,6 +32,15 @@ export interface WebRtcLinkOptions {
   clusterId: Id;
   signaling: Signaling;
   peerConnectionFactory: PeerConnectionFactory;
+  /**
+   * This member's identity key and the other members' public keys. With it, every
+   * offer and answer this link sends is signed over its DTLS fingerprint, and every
+   * offer or answer it receives must carry a valid signature by the sender whose
+   * fingerprint is the one in the SDP; anything else is refused (WARN, an
+   * `onSignalRefused` event, the connection attempt fails). Without it the link
+   * trusts the signalling service (see docs/webrtc.md "Security").
+   */
+  identity?: WebRtcIdentity;
   /** The protocol's server side for requests remotes open to us; may be set later with `setHandler`. */
   handler?: ProtocolHandler;
   /** How long one connection attempt may take (signalling + ICE + DTLS + SCTP). Default 10 s. */
@@ -47,6 +57,12 @@ export interface WebRtcLinkOptions {
 }
 
 export type WebRtcLinkEvent = 'open' | 'closed';
+
+/** The SDP text a signal carries (an offer, answer, or anything with an `sdp` field), if any. */
+function sdpOf(data: PeerSignalData | undefined): string | undefined {
+  if (data === undefined || !('sdp' in data)) return undefined;
+  return typeof data.sdp === 'string' ? data.sdp : '';
+}
 
 /**
  * The WebRTC form of the Link contract (docs/design.md §5). A client (`request`,
@@ -65,6 +81,11 @@ export class WebRtcLink implements Link {
   private closed = false;
   private closing: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<(event: WebRtcLinkEvent, remoteId: Id, connection: PeerLinkConnection) => void>();
+  private readonly refusedListeners = new Set<(remoteId: Id, error: RaftwireError) => void>();
+  /** Per remote: signals in flight through signing (out) or verification (in), so each direction keeps its order. */
+  private readonly outbound = new Map<Id, Promise<unknown>>();
+  private readonly inbound = new Map<Id, Promise<unknown>>();
+  private readonly nonces = new NonceCache();
 
   private constructor(private readonly options: WebRtcLinkOptions) {
     this.localId = options.localId;
@@ -101,6 +122,21 @@ export class WebRtcLink implements Link {
   onConnection(listener: (event: WebRtcLinkEvent, remoteId: Id, connection: PeerLinkConnection) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Observes offers and answers refused by the identity check (missing or bad
+   * signature, fingerprint not the signed one, replay, unknown sender). Returns
+   * an unsubscribe function.
+   */
+  onSignalRefused(listener: (remoteId: Id, error: RaftwireError) => void): () => void {
+    this.refusedListeners.add(listener);
+    return () => this.refusedListeners.delete(listener);
+  }
+
+  /** True when offers and answers are signed and verified (an identity was given). */
+  get authenticated(): boolean {
+    return this.options.identity !== undefined;
   }
 
   /** The current connection to `remoteId`, if any (open, connecting or closed). */
@@ -158,7 +194,16 @@ export class WebRtcLink implements Link {
           if (endpoint === undefined || this.closed) throw new RaftwireError(ErrorCode.STOPPED, 'link closed');
           const msg: SignalMessage = { clusterId: formatId(this.clusterId), from: formatId(this.localId), to: remoteHex, kind, session };
           if (data !== undefined) msg.data = data;
-          await endpoint.send(msg);
+          const identity = this.options.identity;
+          const sdp = sdpOf(data);
+          if (identity === undefined || sdp === undefined) {
+            await this.inOrder(this.outbound, remoteId, () => endpoint.send(msg));
+            return;
+          }
+          await this.inOrder(this.outbound, remoteId, async () => {
+            msg.auth = await signSdp(identity.privateKey, { ...msg, type: String(data?.type) }, sdp);
+            await endpoint.send(msg);
+          });
         },
         tuning: this.tuning,
         logger: this.log,
@@ -179,7 +224,61 @@ export class WebRtcLink implements Link {
       this.log.warn({ from: msg.from, to: msg.to, 'cluster-id': msg.clusterId }, 'dropped a signal not meant for this member');
       return;
     }
-    this.session(from).onSignal(msg);
+    const identity = this.options.identity;
+    const sdp = sdpOf(msg.data);
+    if (identity === undefined) {
+      this.session(from).onSignal(msg);
+      return;
+    }
+    void this.inOrder(this.inbound, from, async () => {
+      if (sdp !== undefined) {
+        try {
+          const type = String(msg.data?.type);
+          if (type !== 'offer' && type !== 'answer') {
+            throw new RaftwireError(
+              ErrorCode.SIGNAL_REJECTED,
+              `SDP of type ${JSON.stringify(type.slice(0, 20))} from member ${msg.from} refused`,
+            );
+          }
+          await verifySdp(identity.publicKeys.get(from), { ...msg, type }, sdp, msg.auth);
+          if (!this.nonces.add(msg.from, (msg.auth as { nonce: string }).nonce, (msg.auth as { ts: number }).ts)) {
+            throw new RaftwireError(
+              ErrorCode.SIGNAL_REJECTED,
+              `${type} from member ${msg.from} refused: a replay (its nonce was seen before)`,
+            );
+          }
+        } catch (err) {
+          const e = err instanceof RaftwireError ? err : new RaftwireError(ErrorCode.SIGNAL_REJECTED, String(err), { cause: err });
+          this.refuse(from, msg.session, e);
+          return;
+        }
+      }
+      if (!this.closed) this.session(from).onSignal(msg);
+    }).catch(() => {});
+  }
+
+  private refuse(from: Id, session: string, err: RaftwireError): void {
+    this.log.warn({ 'remote-peer-id': formatId(from), session, error: err.message }, 'refused a peer connection signal');
+    this.sessions.get(from)?.refuse(session, err);
+    for (const l of this.refusedListeners) {
+      try {
+        l(from, err);
+      } catch {
+        // an observer's failure is its own
+      }
+    }
+  }
+
+  /** Runs `fn` after the previous task queued for `remoteId` in `chains` (whatever its outcome). */
+  private inOrder<T>(chains: Map<Id, Promise<unknown>>, remoteId: Id, fn: () => Promise<T>): Promise<T> {
+    const prev = chains.get(remoteId) ?? Promise.resolve();
+    const p = prev.then(fn, fn);
+    const tail = p.catch(() => {});
+    chains.set(remoteId, tail);
+    void tail.then(() => {
+      if (chains.get(remoteId) === tail) chains.delete(remoteId);
+    });
+    return p;
   }
 
   /**

@@ -109,7 +109,7 @@ describe('HTTP signalling relay', () => {
   const endpoints: SignalingEndpoint[] = [];
 
   async function start(members?: bigint[]): Promise<string> {
-    relay = createSignalingRelay({ clusterId: CLUSTER, ...(members ? { members } : {}) });
+    relay = createSignalingRelay({ clusterId: CLUSTER, insecure: true, ...(members ? { members } : {}) });
     const r = relay;
     server = createServer((req, res) => {
       if (!r.handle(req, res)) {

@@ -3,6 +3,7 @@ import {
   loadSimplePeer,
   type PeerConnectionFactory,
   type Signaling,
+  type WebRtcIdentity,
   simplePeerFactory,
   WebRtcLink,
   type WebRtcLinkOptions,
@@ -17,11 +18,14 @@ const CALLER = 'createWebRtcMember';
 export type WebRtcMemberOptions<SM extends StateMachine = KvStateMachine> = MemberBaseOptions<SM> &
   MemberStateMachineOption<SM> & {
     /**
-     * WebRTC members do not authenticate each other yet (no signalling credential is bound to the
-     * DTLS fingerprint): say so explicitly with `insecure: true`, and keep the signalling service
-     * and the page private.
+     * This member's identity key (ECDSA P-256, `generateIdentityKeyPair()`) and every peer's public
+     * key. Each offer and answer is signed over its DTLS fingerprint and checked on arrival, so
+     * the signalling service cannot put itself in the middle (docs/webrtc.md "Security"). Join
+     * an `HttpRelaySignaling` relay with its `credential`. Required unless `insecure: true`.
      */
-    insecure: true;
+    identity?: WebRtcIdentity;
+    /** Run without member authentication (the signalling service is then trusted). Exclusive with `identity`. */
+    insecure?: boolean;
     /** The member IDs of the initial cluster (this member's own may be included). Each is reached at `webrtc://<hex id>`. */
     peers: readonly Id[];
     /** How offers, answers and candidates travel: `HttpRelaySignaling` to a Node member's relay, `InPageSignalingHub` in one page. */
@@ -55,9 +59,11 @@ async function defaultFactory(): Promise<PeerConnectionFactory> {
  * wired as every member must be (see `wireMember`).
  *
  * ```ts
- * const hub = new InPageSignalingHub();
- * const member = await createWebRtcMember({ id: 1n, peers: [1n, 2n, 3n], signaling: hub,
- *   storage: new MemoryStorage(), insecure: true });
+ * const keys = await generateIdentityKeyPair(); // one per member; share the public halves
+ * const member = await createWebRtcMember({ id: 1n, peers: [1n, 2n, 3n],
+ *   signaling: new HttpRelaySignaling({ baseUrl, credential }),
+ *   identity: { privateKey: keys.privateKey, publicKeys: new Map([[2n, pub2], [3n, pub3]]) },
+ *   storage: new MemoryStorage() });
  * ```
  */
 export async function createWebRtcMember<SM extends StateMachine = KvStateMachine>(
@@ -65,9 +71,16 @@ export async function createWebRtcMember<SM extends StateMachine = KvStateMachin
 ): Promise<RaftMember<SM>> {
   const o = options;
   if (o === null || typeof o !== 'object') invalid(CALLER, 'options must be an object');
-  if ((o as { insecure?: unknown }).insecure !== true) {
-    invalid(CALLER, 'WebRTC members do not authenticate each other yet: pass insecure: true to run them without authentication');
+  const insecure = (o as { insecure?: unknown }).insecure === true;
+  if (!insecure && o.identity === undefined) {
+    invalid(
+      CALLER,
+      'pass identity ({ privateKey, publicKeys }: offers are then signed over their DTLS fingerprint), or insecure: true to run without authentication',
+    );
   }
+  if (insecure && o.identity !== undefined) invalid(CALLER, 'identity and insecure: true exclude each other');
+  if (o.identity !== undefined && (typeof o.identity.privateKey !== 'object' || !(o.identity.publicKeys instanceof Map)))
+    invalid(CALLER, 'identity needs privateKey (a CryptoKey) and publicKeys (a Map from member ID to CryptoKey)');
   if (!isId(o.id) || o.id === 0n) invalid(CALLER, 'id must be a non-zero member ID (a bigint)');
   if (o.storage === undefined) invalid(CALLER, 'pass storage (e.g. new MemoryStorage())');
   if (o.signaling === undefined || typeof o.signaling.join !== 'function')
@@ -86,6 +99,9 @@ export async function createWebRtcMember<SM extends StateMachine = KvStateMachin
     (u) => u,
   );
   if (o.join === true && peers.length === 0) invalid(CALLER, 'join needs at least one peer to contact');
+  for (const p of peers) {
+    if (o.identity !== undefined && !o.identity.publicKeys.has(p.id)) invalid(CALLER, `identity.publicKeys has no key for peer ${p.url}`);
+  }
   const logger = memberLogger(o.logger);
   const factory = o.peerConnectionFactory ?? (await defaultFactory());
   const link = await WebRtcLink.create({
@@ -94,6 +110,7 @@ export async function createWebRtcMember<SM extends StateMachine = KvStateMachin
     clusterId: o.clusterId ?? DEFAULT_CLUSTER_ID,
     signaling: o.signaling,
     peerConnectionFactory: factory,
+    ...(o.identity === undefined ? {} : { identity: o.identity }),
     logger,
     ...(o.signal === undefined ? {} : { signal: o.signal }),
   });

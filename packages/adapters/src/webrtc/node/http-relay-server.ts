@@ -3,11 +3,19 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ContentType, ErrorCode, Header, RaftwireError, formatId, isRaftwireError, silentLogger, tryParseId } from '@raftwire/core';
 import type { Id, Logger } from '@raftwire/core';
 import { DEFAULT_RELAY_PREFIX, RelayRoute } from '../http-relay-signaling.js';
+import { credentialVerifier } from '../identity.js';
 import { InPageSignalingHub } from '../in-page-signaling.js';
 import { MAX_SIGNAL_BYTES, type SignalingEndpoint } from '../signaling.js';
 
 export interface SignalingRelayOptions {
   clusterId: Id;
+  /**
+   * The relay's key (≥ 16 random bytes, e.g. `generateRelayKey()`): a member joins only
+   * with `signalingCredential(relayKey, clusterId, memberId)`. Required unless `insecure: true`.
+   */
+  relayKey?: Uint8Array;
+  /** Admit any member that asks, with no credential (today's open relay, named). Exclusive with `relayKey`. */
+  insecure?: boolean;
   /** Path prefix of the relay's endpoints. Default `/raft-signal`. */
   prefix?: string;
   /** Members allowed to join; default: any member ID. */
@@ -55,6 +63,18 @@ const STATUS_FOR: Partial<Record<string, number>> = {
  * answered with a typed `{code, message}` and forwarded to nobody.
  */
 export function createSignalingRelay(options: SignalingRelayOptions): SignalingRelay {
+  if (options.relayKey === undefined && options.insecure !== true) {
+    throw new RaftwireError(
+      ErrorCode.INVALID_ARGUMENT,
+      'createSignalingRelay: pass relayKey (members then join with signalingCredential(relayKey, clusterId, memberId)), or insecure: true to admit anyone',
+    );
+  }
+  if (options.relayKey !== undefined && options.insecure === true) {
+    throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'createSignalingRelay: relayKey and insecure: true exclude each other');
+  }
+  const verify = options.relayKey === undefined ? undefined : credentialVerifier(options.relayKey);
+  // A bad key fails here, synchronously visible on the first join; keep the rejection handled meanwhile.
+  verify?.catch(() => {});
   const prefix = (options.prefix ?? DEFAULT_RELAY_PREFIX).replace(/\/+$/, '');
   const hub = new InPageSignalingHub(options.clusterId);
   const allowed = options.members === undefined ? undefined : new Set(options.members);
@@ -134,6 +154,21 @@ export function createSignalingRelay(options: SignalingRelayOptions): SignalingR
     if (allowed !== undefined && !allowed.has(memberId)) {
       fail(res, new RaftwireError(ErrorCode.SIGNAL_REJECTED, `member ${formatId(memberId)} may not join this relay`));
       return;
+    }
+    if (verify !== undefined) {
+      const credential = typeof rec.credential === 'string' ? rec.credential : undefined;
+      const ok = credential !== undefined && (await (await verify)(clusterId, memberId, credential));
+      if (!ok) {
+        log.warn(
+          { 'remote-peer-id': formatId(memberId) },
+          credential === undefined ? 'relay refused a join with no credential' : 'relay refused a join with a bad credential',
+        );
+        reply(res, 401, {
+          code: ErrorCode.SIGNAL_REJECTED,
+          message: `member ${formatId(memberId)} ${credential === undefined ? 'showed no' : 'showed a bad'} signalling credential`,
+        });
+        return;
+      }
     }
     const token = randomUUID();
     sessions.set(token, { memberId });

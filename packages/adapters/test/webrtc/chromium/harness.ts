@@ -51,7 +51,7 @@ export interface PageSite {
 
 /** Serves the page (`/`, `/app.js`) and the signalling relay (`/raft-signal`) on 127.0.0.1. */
 export async function servePage(js: string, clusterId: bigint): Promise<PageSite> {
-  const relay = createSignalingRelay({ clusterId });
+  const relay = createSignalingRelay({ clusterId, insecure: true });
   const relays = new Set<SignalingRelay>([relay]);
   let opened = 0;
   const server: Server = createServer((req, res) => {
@@ -72,7 +72,7 @@ export async function servePage(js: string, clusterId: bigint): Promise<PageSite
     relay,
     openRelay: (cluster) => {
       const prefix = `/raft-signal-${++opened}`;
-      const r = createSignalingRelay({ clusterId: cluster, prefix });
+      const r = createSignalingRelay({ clusterId: cluster, prefix, insecure: true });
       relays.add(r);
       return {
         relay: r,

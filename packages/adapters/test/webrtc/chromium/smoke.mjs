@@ -34,7 +34,7 @@ const node = await tsImport(`${root}packages/adapters/src/webrtc/node/index.ts`,
 const iso = await tsImport(`${root}packages/adapters/src/webrtc/index.ts`, import.meta.url);
 const results = [];
 for (const stack of ['roam', 'node-datachannel']) {
-  const relay = node.createSignalingRelay({ clusterId: 1n });
+  const relay = node.createSignalingRelay({ clusterId: 1n, insecure: true });
   const server = createServer((rq, rs) => {
     if (relay.handle(rq, rs)) return;
     if (rq.url === '/app.js') {
