@@ -32,6 +32,7 @@ export default defineConfig({
       'chaos/test/**/*.test.ts',
       'consumer/test/**/*.test.ts',
       'bench/test/**/*.test.ts',
+      'test/**/*.test.ts',
     ],
     testTimeout: 30_000,
     hookTimeout: 30_000,
