@@ -31,6 +31,7 @@ export default defineConfig({
       'apps/*/test/**/*.test.ts',
       'chaos/test/**/*.test.ts',
       'consumer/test/**/*.test.ts',
+      'bench/test/**/*.test.ts',
       'test/**/*.test.ts',
     ],
     testTimeout: 30_000,

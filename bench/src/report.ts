@@ -42,7 +42,7 @@ function fmt(n: number): string {
 }
 
 /** Prints the table and writes bench/results/<suite>.json. */
-export function report(suite: string, results: Result[], baselineLabel: string): void {
+export function report(suite: string, results: Result[], baselineLabel: string, opts: { write?: boolean } = {}): void {
   const rows = results.map((r) => {
     const ok = meetsGoal(r);
     return [r.name, r.unit, fmt(r.value), fmt(r.baseline), r.ratio.toFixed(3), r.goal ?? '—', ok === null ? '' : ok ? 'met' : 'MISSED'];
@@ -55,6 +55,10 @@ export function report(suite: string, results: Result[], baselineLabel: string):
   console.log(line(head));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const r of rows) console.log(line(r));
+  if (opts.write === false) {
+    console.log('\n(not written: a smoke run)');
+    return;
+  }
   const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'results', `${suite}.json`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
