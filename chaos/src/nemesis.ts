@@ -208,16 +208,25 @@ export class Nemesis {
           break;
         }
         const oldId = victim.id;
+        const learner = step.params.learner === true;
         const removed = await this.cluster.removeMember(victim, leader);
         let added = 'not added back';
         if (victim.state === 'removed') {
           const via = (await this.cluster.waitForLeader(10_000))?.lane ?? leader;
-          added = await this.cluster.addMember(victim, via);
+          added = await this.cluster.addMember(victim, via, { learner });
         }
-        rec.detail = `remove member ${oldId} (${victim.name}) via ${leader.name}: ${removed}; add a fresh member in ${victim.name}: ${added}`;
+        rec.detail = `remove member ${oldId} (${victim.name}) via ${leader.name}: ${removed}; add a fresh ${learner ? 'learner' : 'member'} in ${victim.name}: ${added}`;
         heal = async () => {
           const caughtUp = await this.waitCaughtUp(victim, 20_000, signal);
-          return caughtUp ? `member ${victim.id} caught up` : `member ${victim.id} had not caught up after 20 s`;
+          const caught = caughtUp ? `member ${victim.id} caught up` : `member ${victim.id} had not caught up after 20 s`;
+          if (!learner || victim.state === 'removed') return caught;
+          // A learner catches up without voting; only then is it made a voter (etcd's learner flow).
+          const promoted = await this.cluster.promoteMember(
+            victim,
+            async () => (await this.cluster.waitForLeader(5000, signal))?.lane ?? null,
+            20_000,
+          );
+          return `${caught}; ${promoted}`;
         };
         break;
       }

@@ -64,6 +64,8 @@ export interface ChaosVerdict {
   lostWrites: number;
   operations: { total: number; ok: number; fail: number; unknown: number; byKind: Record<string, number> };
   faults: number;
+  /** Faults injected per kind (every kind of the run, 0 for one that never came). */
+  faultsByKind: Record<string, number>;
   longestLeaderlessAfterHealMs: number | null;
   /** Members that exited without being told to (crashes, or a wrong "removed"). */
   unexpectedExits: UnexpectedExit[];
@@ -81,6 +83,10 @@ export interface ChaosVerdict {
 }
 
 export const DEFAULT_MEMBER_ARGS: readonly string[] = [
+  // Plain http between members and on the API, said explicitly: the CLI is
+  // moving to TLS by default, and the proxy forwards TLS just as well (see
+  // docs/chaos.md, "TLS and tokens").
+  '--insecure',
   '--tick-ms',
   '100',
   '--election-ticks',
@@ -259,6 +265,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosVerdict> {
       lostWrites: check.lostWrites.length,
       operations: counts,
       faults: nemesis.records.length,
+      faultsByKind: Object.fromEntries(o.kinds.map((k) => [k, nemesis.records.filter((r) => r.kind === k).length])),
       longestLeaderlessAfterHealMs: longest,
       unexpectedExits: cluster.unexpectedExits,
       finalReadFailures,
@@ -350,6 +357,12 @@ async function writeReport(
     row('operations with unknown outcome', 'ops', v.operations.unknown),
     row('operations that failed (known not applied)', 'ops', v.operations.fail),
     row('faults injected', 'faults', v.faults),
+    ...Object.entries(v.faultsByKind).map(([kind, n]) => row(`faults: ${kind}`, 'faults', n)),
+    row(
+      'faults: member, fresh member joined as a learner and promoted',
+      'faults',
+      records.filter((r) => r.kind === 'member' && schedule[r.index]?.params.learner === true).length,
+    ),
     row('lost acknowledged writes', 'writes', v.lostWrites, '== 0'),
     row('linearizable (1 yes, 0 no or undecided)', 'bool', v.linearizable === true ? 1 : 0, '== 1'),
     row(

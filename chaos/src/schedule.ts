@@ -148,7 +148,8 @@ function params(kind: FaultKind, r: SeededRand): { targets: TargetSpec[]; params
       return { targets, params: { bandwidth: between(r, 16, 256) * 1024 } };
     }
     case 'member':
-      return { targets: [{ role: 'follower', pick: r.next() }], params: {} };
+      // Half the time the fresh member joins as a learner and is promoted once it has caught up.
+      return { targets: [{ role: 'follower', pick: r.next() }], params: { learner: r.chance(0.5) } };
   }
 }
 

@@ -15,6 +15,7 @@
  *   aborts: `unknown`. The API has no "not leader" refusal (followers forward
  *   proposals), so there is no other definite failure.
  */
+import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
 import { SeededRand } from '@raftwire/core';
 import { apiRequest, deadline } from './cluster/api-client.js';
@@ -103,6 +104,9 @@ export class Workload {
   ) {}
 
   start(): void {
+    // Each client's operation in flight listens to the stop signal (one listener each, removed
+    // when the operation ends): more clients than Node's default 10 is not a leak.
+    setMaxListeners(this.o.clients + 10, this.controller.signal);
     this.running = Array.from({ length: this.o.clients }, (_, i) => this.client(i));
   }
 

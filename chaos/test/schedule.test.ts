@@ -70,4 +70,13 @@ describe('fault schedule', () => {
     expect(makeSchedule({ seed: 1, durationMs: 60_000, kinds: [] })).toEqual([]);
     for (const k of Object.keys(EXCLUDED_KINDS)) expect(DEFAULT_KINDS).not.toContain(k);
   });
+
+  it('adds a fresh member as a learner (then promoted) in about half the membership changes', () => {
+    const steps = makeSchedule({ seed: 7, durationMs: 600_000, kinds: ['member'] });
+    expect(steps.length).toBeGreaterThan(40);
+    for (const st of steps) expect(typeof st.params.learner).toBe('boolean');
+    const learners = steps.filter((st) => st.params.learner === true).length;
+    expect(learners).toBeGreaterThan(steps.length * 0.2);
+    expect(learners).toBeLessThan(steps.length * 0.8);
+  });
 });

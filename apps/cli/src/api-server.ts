@@ -15,9 +15,15 @@ import type { MetricsEndpoint } from './metrics.js';
  *   is UTF-8 text, `{key, valueBase64}` when it is not; with `Accept:
  *   application/octet-stream`, the value's bytes themselves. 404 if absent.
  * - `DELETE /v1/kv/:key` — deletes; `{key, existed}`.
- * - `GET /v1/status` — `{id, leader, term, commit, applied, peers:[{id, url, active, since}]}`.
+ * - `GET /v1/status` — `{id, leader, term, commit, applied, state, voters, learners,
+ *   peers:[{id, url, active, since}]}`.
+ * - `GET /v1/members` — `{members:[{id, peerUrl, role, learner, self, reachable, since}]}`:
+ *   every member, `role` `voter` or `learner`, and whether this member reaches it (a member
+ *   added but never started stays `reachable: false`).
  * - `POST /v1/members` with `{id, peerUrl, learner?}` — adds a voter, or a
- *   learner with `learner: true`; `POST /v1/members/:id/promote` makes a
+ *   learner with `learner: true`, and answers `{members, start}`: `start` is the
+ *   `raftwire member --join ...` command that starts the new member (it must run
+ *   before the cluster can count on it); `POST /v1/members/:id/promote` makes a
  *   learner a voter; `DELETE /v1/members/:id` removes a member. The peer URL
  *   is checked before anything is proposed (see {@link peerUrlOf}).
  * - `GET /metrics` — Prometheus text exposition (`etcd_network_*`, `etcd_server_*`, process metrics).
@@ -37,6 +43,11 @@ export interface ApiServerOptions {
   host: string;
   port: number;
   logger: CliLogger;
+  /**
+   * The command line that starts a member just added (`raftwire member --join ...`), given in
+   * the answer to `POST /v1/members`. Default: {@link joinCommand} with plain defaults.
+   */
+  joinCommand?: (id: Id, peerUrl: string, members: readonly Member[]) => string;
   /** Served at `GET /metrics` when given. */
   metrics?: MetricsEndpoint;
   /** How long a write or read may wait (ms). Default 10 000. */
@@ -66,6 +77,18 @@ export class HttpError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * `raftwire member --join ...` for a member just added: its peer URL, an API URL one port above
+ * it (the convention of `raftwire cluster`), and every other member as a `--peer`.
+ */
+export function joinCommand(id: Id, peerUrl: string, members: readonly Member[], extra: readonly string[] = []): string {
+  const u = new URL(peerUrl);
+  const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+  const api = `${u.protocol}//${u.host.replace(/:\d+$/, '')}:${port + 1}`;
+  const peers = members.filter((m) => m.id !== id).map((m) => `--peer ${formatId(m.id)}=${m.url}`);
+  return ['raftwire member --join', `--id ${formatId(id)}`, `--listen ${peerUrl}`, `--api ${api}`, ...peers, ...extra].join(' ');
 }
 
 const memberJson = (m: Member): { id: string; peerUrl: string; learner: boolean } => ({
@@ -222,12 +245,33 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
         commit: st.commit,
         applied: st.applied,
         state: st.raftState,
+        voters: st.voters.map(formatId),
+        learners: st.learners.map(formatId),
         peers: st.members
           .filter((m) => m.id !== st.id)
           .map((m) => {
             const since = transport.activeSince(m.id);
             return { id: formatId(m.id), url: m.url, active: since !== 0, since: since === 0 ? null : new Date(since).toISOString() };
           }),
+      });
+      return;
+    }
+    if (path === '/v1/members' && method === 'GET') {
+      const st = node.status();
+      send(res, 200, {
+        members: st.members.map((m) => {
+          const self = m.id === st.id;
+          const since = self ? 0 : transport.activeSince(m.id);
+          return {
+            id: formatId(m.id),
+            peerUrl: m.url,
+            role: m.learner === true ? 'learner' : 'voter',
+            learner: m.learner === true,
+            self,
+            reachable: self || since !== 0,
+            since: since === 0 ? null : new Date(since).toISOString(),
+          };
+        }),
       });
       return;
     }
@@ -248,8 +292,10 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
         throw new HttpError(400, 'ERR_INVALID_JSON', 'learner must be true or false');
       const learner = b.learner === true;
       const members = await node.addMember(id, peerUrl, { signal, learner });
-      logger.info({ member: formatId(id), 'peer-url': peerUrl, learner }, learner ? 'added learner' : 'added member');
-      send(res, 201, { members: members.map(memberJson) });
+      logger.debug({ member: formatId(id), 'peer-url': peerUrl, learner }, 'client request committed: add member');
+      const start = (o.joinCommand ?? ((i, u, ms) => joinCommand(i, u, ms)))(id, peerUrl, members);
+      logger.info({ member: formatId(id), 'peer-url': peerUrl }, `member ${formatId(id)} must now be started: ${start}`);
+      send(res, 201, { members: members.map(memberJson), start });
       return;
     }
     const promote = /^\/v1\/members\/([^/]+)\/promote$/.exec(path);
@@ -257,7 +303,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       if (method !== 'POST') throw new HttpError(405, 'ERR_METHOD', `${method} not allowed on ${path}`);
       const id = memberId(promote[1]);
       const members = await node.promoteMember(id, { signal });
-      logger.info({ member: formatId(id) }, 'promoted learner');
+      logger.debug({ member: formatId(id) }, 'client request committed: promote learner');
       send(res, 200, { members: members.map(memberJson) });
       return;
     }
@@ -265,7 +311,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       if (method !== 'DELETE') throw new HttpError(405, 'ERR_METHOD', `${method} not allowed on ${path}`);
       const id = memberId(path.slice('/v1/members/'.length));
       const members = await node.removeMember(id, { signal });
-      logger.info({ member: formatId(id) }, 'removed member');
+      logger.debug({ member: formatId(id) }, 'client request committed: remove member');
       send(res, 200, { members: members.map(memberJson) });
       return;
     }

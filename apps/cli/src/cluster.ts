@@ -49,11 +49,13 @@ export function parseClusterArgs(argv: readonly string[]): ClusterConfig {
     throw new UsageError((err as Error).message);
   }
   const sizeText = (values.size as string | undefined) ?? '3';
-  if (!/^\d+$/.test(sizeText) || Number(sizeText) < 1 || Number(sizeText) > 9) throw new UsageError('--size: want 1 to 9');
+  if (!/^\d+$/.test(sizeText) || Number(sizeText) < 1 || Number(sizeText) > 9) {
+    throw new UsageError(`--size: ${JSON.stringify(sizeText)} is not a member count from 1 to 9`);
+  }
   const portText = (values['base-port'] as string | undefined) ?? '2380';
   const size = Number(sizeText);
   if (!/^\d+$/.test(portText) || Number(portText) < 1024 || Number(portText) + 2 * size > 65535) {
-    throw new UsageError(`--base-port: want 1024 to ${65535 - 2 * size}`);
+    throw new UsageError(`--base-port: ${JSON.stringify(portText)} is not a port from 1024 to ${65535 - 2 * size}`);
   }
   const log = logFlags(values['log-level'] as string | undefined, values['log-format'] as string | undefined);
   return {

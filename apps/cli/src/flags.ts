@@ -12,7 +12,8 @@ export function intFlag(flag: string, text: string | undefined, def: number, min
 
 /** `--log-level` (default info) and `--log-format` (default text), checked; throws {@link UsageError}. */
 export function logFlags(level = 'info', format = 'text'): { logLevel: LogLevel; logFormat: LogFormat } {
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`--log-level: want one of ${LOG_LEVELS.join(', ')}`);
-  if (format !== 'text' && format !== 'json') throw new UsageError('--log-format: want text or json');
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    throw new UsageError(`--log-level: ${JSON.stringify(level)} is not one of ${LOG_LEVELS.join(', ')}`);
+  if (format !== 'text' && format !== 'json') throw new UsageError(`--log-format: ${JSON.stringify(format)} is not text or json`);
   return { logLevel: level as LogLevel, logFormat: format };
 }

@@ -2,10 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import { formatId, Transport } from '@raftwire/core';
 import { MemoryStorage, RaftNode, type WritableStorage } from '@raftwire/raft';
 import { FileStorage, WalCorruptionError } from '@raftwire/raft/node';
-import { startApiServer } from './api-server.js';
+import { joinCommand, startApiServer } from './api-server.js';
 import { createLogger } from './log.js';
 import { createMemberMetrics } from './metrics.js';
-import { bindHost, type MemberConfig, origin } from './member-args.js';
+import { bindHost, DEFAULT_CLUSTER_ID, type MemberConfig, origin } from './member-args.js';
+import { watchUnreachableVoters } from './unreachable-voters.js';
 import { raftSide } from './raft-listener.js';
 
 /** Exit code of a member that stopped because it was removed from the cluster. */
@@ -74,6 +75,7 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
     if (shuttingDown) return;
     shuttingDown = true;
     exitCode = code;
+    stopWatching();
     logger.info({ reason: why }, 'member shutting down');
     // Bounded: a member that must stop (removed, signal) does not wait on peers forever.
     const force = setTimeout(() => resolveDone(exitCode), 1500);
@@ -89,6 +91,12 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
     resolveDone(exitCode);
   };
 
+  const stopWatching = watchUnreachableVoters({
+    status: () => node.status(),
+    activeSince: (id) => transport.activeSince(id),
+    logger,
+    startHint: (id, url) => joinCommand(id, url, node.status().members, cfg.insecure ? ['--insecure'] : []),
+  });
   transport.on('removed', () => node.removedFromCluster());
   node.on('removed', () => {
     logger.warn({ 'exit-code': EXIT_REMOVED }, 'member was removed from the cluster; exiting');
@@ -102,9 +110,33 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
   process.on('SIGINT', onSignal('SIGINT'));
   process.on('SIGTERM', onSignal('SIGTERM'));
 
+  // Read before start: what this member knew when it stopped (a fresh data dir has nothing).
+  const restart =
+    cfg.dataDir !== null && (storage.lastIndex() > 0 || storage.snapshot().metadata.index > 0)
+      ? { index: storage.lastIndex(), term: storage.initialState().hardState.term, snapshot: storage.snapshot().metadata.index }
+      : null;
   await node.start();
+  if (restart !== null) {
+    logger.info(
+      { 'last-index': restart.index, term: restart.term, 'snapshot-index': restart.snapshot, 'data-dir': cfg.dataDir },
+      `restarted from WAL at index ${restart.index}`,
+    );
+  }
   try {
-    api = await startApiServer({ node, transport, host: bindHost(cfg.api), port: Number(cfg.api.port), logger, metrics: metricsEndpoint });
+    // What a member just added needs beyond its own URLs: this member's security mode and cluster ID.
+    const joinExtra = [
+      ...(cfg.insecure ? ['--insecure'] : []),
+      ...(cfg.clusterId === DEFAULT_CLUSTER_ID ? [] : ['--cluster-id', formatId(cfg.clusterId)]),
+    ];
+    api = await startApiServer({
+      node,
+      transport,
+      host: bindHost(cfg.api),
+      port: Number(cfg.api.port),
+      logger,
+      metrics: metricsEndpoint,
+      joinCommand: (id, url, members) => joinCommand(id, url, members, joinExtra),
+    });
   } catch (err) {
     logger.error({ err }, 'cannot start the client API server');
     await shutdown(EXIT_FAILED, 'client API server failed');

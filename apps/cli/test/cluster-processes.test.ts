@@ -116,7 +116,7 @@ describe('raftwire CLI: a cluster of member processes over HTTP', () => {
       const s = await status(j);
       return (s.applied as number) >= (leaderStatus.commit as number);
     });
-    expect(j.lines.some((l) => l.includes('applied snapshot') && !l.includes('snapshot-index=1 '))).toBe(true);
+    expect(j.lines.some((l) => l.includes("applied the leader's snapshot") && !l.includes('snapshot-index=1 '))).toBe(true);
     const fromJoiner = await api(`${j.apiUrl}/v1/kv/k${PUTS - 1}`);
     expect(fromJoiner.body.value).toBe(acked.get(`k${PUTS - 1}`));
 

@@ -180,6 +180,9 @@ describe.sequential('raftwire and etcd 3.4.23', () => {
         '--insecure',
         '--compact-entries',
         '1000',
+        // The votes it casts (checked below) are logged at debug: INFO has one line per election.
+        '--log-level',
+        'debug',
       ];
       rw = spawnEtcdMember(args);
       const received = await rw.line('snapshot received', 30_000);

@@ -125,3 +125,24 @@ export async function pool(n: number, concurrency: number, fn: (i: number) => Pr
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
 }
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A base port P with P..P+2n-1 free, for `raftwire cluster --base-port P --size n`: below the
+ * ephemeral range (outgoing connections cannot take it meanwhile) and away from the defaults.
+ */
+export async function freeBasePort(size = 3): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const p = 12_000 + 2 * size * Math.floor(Math.random() * 3000);
+    const free = await Promise.all(Array.from({ length: 2 * size }, (_, i) => portFree(p + i)));
+    if (free.every(Boolean)) return p;
+  }
+  throw new Error(`no ${2 * size} consecutive free ports found`);
+}

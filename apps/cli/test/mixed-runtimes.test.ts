@@ -109,7 +109,7 @@ describe('raftwire CLI: a cluster with one member each on Node, Deno and Bun', (
       // Restarted from its data dir: its log, read before it hears from anyone, holds every entry
       // it had applied (entries are fsynced before they are applied). Its commit index may lag, as
       // in etcd: a Ready that only moves the commit index is not fsynced; the leader tells it again.
-      const fromDisk = /newRaft .*last-index=(\d+)/.exec(back.lines.find((l) => l.includes('newRaft')) ?? '');
+      const fromDisk = /restarted from WAL at index (\d+)/.exec(back.lines.find((l) => l.includes('restarted from WAL')) ?? '');
       expect(Number(fromDisk?.[1])).toBeGreaterThanOrEqual(before);
       // Caught up: it applies what another member had committed once it was back, and new writes go on.
       const peer = current.get(specs[(specs.indexOf(s) + 1) % 3]?.id as string) as MemberProcess;

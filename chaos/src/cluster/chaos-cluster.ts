@@ -344,7 +344,12 @@ export class ChaosCluster {
     lane.state = 'removed';
     const a = await this.api(via, `/v1/members/${id}`, { method: 'DELETE', timeoutMs: 12_000 });
     let outcome = a.kind === 'response' ? `DELETE answered ${a.status}` : `DELETE failed (${a.code})`;
-    if (!(a.kind === 'response' && (a.status === 200 || a.status === 409))) {
+    if (a.kind === 'response' && a.status === 409) {
+      // Refused (another change in flight): the member stays, and so does its process.
+      lane.state = proc?.running ? 'running' : 'killed';
+      return `${outcome} (${JSON.stringify(a.body)}), the member stays`;
+    }
+    if (!(a.kind === 'response' && a.status === 200)) {
       // Outcome unknown: look at the membership until it is decided one way or the other.
       const gone = await this.waitMembership(via, (peers) => !peers.includes(id), 10_000);
       outcome += gone ? ', then the member was gone' : ', and the member is still listed';
@@ -368,16 +373,18 @@ export class ChaosCluster {
   /**
    * Puts a fresh member (new ID, new ports, empty data directory) in a lane
    * whose member was removed: `POST /v1/members` on `via`, then starts it
-   * with `--join`.
+   * with `--join`. With `learner`, it joins as a learner (a non-voting
+   * member; `promoteMember` makes it a voter once it has caught up).
    */
-  async addMember(lane: Lane, via: Lane): Promise<string> {
+  async addMember(lane: Lane, via: Lane, opts: { learner?: boolean } = {}): Promise<string> {
+    const learner = opts.learner === true;
     if (lane.state !== 'removed') throw new Error(`addMember: ${lane.name} is ${lane.state}`);
     const id = (this.nextId++).toString(16);
     const [listenPort, apiPort] = await Promise.all([freePort(), freePort()]);
     const proxyPort = await this.proxy.addMember(lane.name, listenPort);
     const a = await this.api(via, '/v1/members', {
       method: 'POST',
-      body: JSON.stringify({ id, peerUrl: url(proxyPort) }),
+      body: JSON.stringify(learner ? { id, peerUrl: url(proxyPort), learner } : { id, peerUrl: url(proxyPort) }),
       timeoutMs: 12_000,
     });
     let outcome = a.kind === 'response' ? `POST answered ${a.status}` : `POST failed (${a.code})`;
@@ -397,7 +404,35 @@ export class ChaosCluster {
     lane.dataDir = join(this.o.dir, 'data', `${lane.name}-${id}`);
     await rm(lane.dataDir, { recursive: true, force: true });
     this.spawn(lane, true);
-    return `${outcome}; started member ${id} with --join`;
+    return `${outcome}; started ${learner ? 'learner' : 'member'} ${id} with --join`;
+  }
+
+  /**
+   * Makes the lane's learner a voter: `POST /v1/members/:id/promote` on
+   * `via`, retried while the answer is not definite (a 409 while another
+   * change is in flight, a 503 or a lost answer), until the membership
+   * shows it as a voter or `timeoutMs` passes. Resolves with what happened.
+   */
+  async promoteMember(lane: Lane, via: () => Promise<Lane | null>, timeoutMs: number): Promise<string> {
+    const id = lane.id;
+    const deadline = performance.now() + timeoutMs;
+    const answers: string[] = [];
+    while (performance.now() < deadline) {
+      const v = await via();
+      if (v) {
+        const a = await this.api(v, `/v1/members/${id}/promote`, { method: 'POST', timeoutMs: 12_000 });
+        const answer = a.kind === 'response' ? `${a.status}` : a.code;
+        if (answers[answers.length - 1] !== answer) answers.push(answer);
+        if (a.kind === 'response' && a.status === 200) return `promoted learner ${id} (answers: ${answers.join(', ')})`;
+        if (a.kind === 'response' && a.status >= 400 && a.status < 500 && a.status !== 409)
+          return `promotion of ${id} refused (answers: ${answers.join(', ')})`;
+        // A 409 saying it is already a voter: an earlier attempt whose answer was lost took effect.
+        if (a.kind === 'response' && a.status === 409 && JSON.stringify(a.body).includes('already a voter'))
+          return `learner ${id} is a voter (answers: ${answers.join(', ')})`;
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    return `learner ${id} not promoted within ${Math.round(timeoutMs / 1000)} s (answers: ${answers.join(', ')})`;
   }
 
   private async waitMembership(via: Lane, cond: (peerIds: string[]) => boolean, timeoutMs: number): Promise<boolean> {

@@ -28,6 +28,9 @@ export class PeerStatus {
     this.log = ctx.logger.child({ 'remote-peer-id': this.idHex });
   }
 
+  /** Whether the peer was active once (so a later activation is a recovery). */
+  private wasActive = false;
+
   get active(): boolean {
     return this.activeSince !== 0;
   }
@@ -40,7 +43,10 @@ export class PeerStatus {
   activate(): void {
     if (this.activeSince !== 0) return;
     this.activeSince = Math.max(1, this.ctx.clock.now());
-    this.log.info({}, 'peer became active');
+    // The first contact is routine (debug); coming back after a failure is news (info).
+    if (this.wasActive) this.log.info({}, 'peer became active again');
+    else this.log.debug({}, 'peer became active');
+    this.wasActive = true;
     this.ctx.metrics.add(MetricName.activePeers, { Local: this.ctx.idHex, Remote: this.idHex }, 1);
     if (this.emitEvents) this.ctx.events.emit('peer:active', { id: this.id, since: this.activeSince });
   }

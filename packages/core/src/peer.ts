@@ -82,7 +82,7 @@ export class Peer {
     if (known.includes('msgappv2')) this.msgAppReader.start();
     if (known.includes('message')) this.messageReader.start();
     this.prober.start();
-    this.log.info({}, 'started remote peer');
+    this.log.debug({}, 'started remote peer');
   }
 
   /** etcd's pick: MsgSnap → pipeline; MsgApp → msgapp stream if working; else message stream if working; else pipeline. */
@@ -183,7 +183,7 @@ export class Peer {
 
   /** Aborts everything in flight, then waits for every part to finish. */
   async stop(): Promise<void> {
-    this.log.info({}, 'stopping remote peer');
+    this.log.debug({}, 'stopping remote peer');
     this.abort.abort(new RaftwireError(ErrorCode.STOPPED, 'peer stopped'));
     await Promise.all([
       this.msgAppWriter.stop(),
@@ -198,6 +198,6 @@ export class Peer {
     this.recvc.clear();
     this.propc.clear();
     this.status.reset();
-    this.log.info({}, 'stopped remote peer');
+    this.log.debug({}, 'stopped remote peer');
   }
 }

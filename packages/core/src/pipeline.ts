@@ -38,7 +38,7 @@ export class Pipeline {
 
   start(): void {
     for (let i = 0; i < this.ctx.buffers.pipelineWorkers; i++) this.workers.push(this.work());
-    this.log.info({}, 'started HTTP pipelining with remote peer');
+    this.log.debug({}, 'started HTTP pipelining with remote peer');
   }
 
   /** Aborts in-flight posts, waits for the workers, discards what is queued. */
@@ -47,7 +47,7 @@ export class Pipeline {
     await Promise.allSettled(this.workers);
     this.workers = [];
     this.queue.clear();
-    this.log.info({}, 'stopped HTTP pipelining with remote peer');
+    this.log.debug({}, 'stopped HTTP pipelining with remote peer');
   }
 
   private async work(): Promise<void> {

@@ -25,7 +25,7 @@ export class Remote {
     this.status = new PeerStatus(ctx, id, false);
     this.pipeline = new Pipeline(ctx, id, this.picker, this.status, false);
     this.pipeline.start();
-    ctx.logger.info({ 'remote-peer-id': formatId(id), 'remote-peer-urls': urls }, 'added new remote peer');
+    ctx.logger.debug({ 'remote-peer-id': formatId(id), 'remote-peer-urls': urls }, 'added new remote peer');
   }
 
   send(m: Message): void {

@@ -48,7 +48,7 @@ export class StreamReader {
 
   start(): void {
     this.loop ??= this.run();
-    this.log.info({}, 'started stream reader with remote peer');
+    this.log.debug({}, 'started stream reader with remote peer');
   }
 
   pause(): void {
@@ -62,7 +62,7 @@ export class StreamReader {
   async stop(): Promise<void> {
     this.abort.abort(new RaftwireError(ErrorCode.STOPPED, 'stream reader stopped'));
     await this.loop;
-    this.log.info({}, 'stopped stream reader with remote peer');
+    this.log.debug({}, 'stopped stream reader with remote peer');
   }
 
   private async run(): Promise<void> {
@@ -198,7 +198,7 @@ export class StreamReader {
     this.established++;
     this.working = true;
     this.status.activate();
-    this.log.info({}, 'established TCP streaming connection with remote peer');
+    this.log.debug({}, 'established TCP streaming connection with remote peer');
     this.ctx.events.emit('stream:attached', { id: this.peerId, type: this.type, direction: 'in' });
     let reason = 'remote closed the stream';
     const fromLabels = { From: this.peerHex };

@@ -81,7 +81,7 @@ export class StreamWriter {
       this.poke();
     });
     this.status.activate();
-    this.log.info({}, 'established TCP streaming connection with remote peer');
+    this.log.debug({}, 'established TCP streaming connection with remote peer');
     this.ctx.events.emit('stream:attached', { id: this.peerId, type: this.type, direction: 'out' });
     // First bytes on a new stream: a link heartbeat, so the dialer sees the
     // stream live at once even through an adapter that sends the response
@@ -213,6 +213,6 @@ export class StreamWriter {
     if (this.conn !== null) this.closeCurrent('stream writer stopped');
     this.poke();
     await this.loop;
-    this.log.info({}, 'stopped TCP streaming connection with remote peer');
+    this.log.debug({}, 'stopped TCP streaming connection with remote peer');
   }
 }

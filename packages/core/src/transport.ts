@@ -143,7 +143,7 @@ export class Transport extends EventEmitter<TransportEvents> {
     const p = new Peer(this.ctx, id, norm);
     this.peers.set(id, p);
     p.start();
-    this.ctx.logger.info({ 'remote-peer-id': formatId(id), 'remote-peer-urls': norm }, 'added remote peer');
+    this.ctx.logger.debug({ 'remote-peer-id': formatId(id), 'remote-peer-urls': norm }, 'added remote peer');
   }
 
   /** Removes a member; idempotent. */
@@ -155,7 +155,7 @@ export class Transport extends EventEmitter<TransportEvents> {
     }
     this.peers.delete(id);
     this.track(p.stop());
-    this.ctx.logger.info({ 'remote-peer-id': formatId(id) }, 'removed remote peer');
+    this.ctx.logger.debug({ 'remote-peer-id': formatId(id) }, 'removed remote peer');
   }
 
   removeAllPeers(): void {

@@ -43,14 +43,19 @@ export class Applier<R> {
 
   constructor(private readonly o: ApplierOptions<R>) {}
 
-  /** Replaces the state machine and the members with a snapshot's. */
-  restoreSnapshot(snap: Snapshot): void {
+  /**
+   * Replaces the state machine and the members with a snapshot's: from storage at start (logged
+   * at debug: the restart line says where the member starts) or one sent by the leader (info).
+   */
+  restoreSnapshot(snap: Snapshot, from: 'storage' | 'leader' = 'leader'): void {
     const o = this.o;
     const index = snap.metadata.index;
     o.membership.restoreSnapshot(snap.data, snap.metadata.confState, (state) => o.stateMachine.restore(state));
     this.applied = index;
     this.snapshotIndex = index;
-    o.logger.info({ 'snapshot-index': index, members: o.membership.size }, 'applied snapshot');
+    const fields = { 'snapshot-index': index, members: o.membership.size };
+    if (from === 'leader') o.logger.info(fields, `applied the leader's snapshot at index ${index}`);
+    else o.logger.debug(fields, 'applied snapshot from storage');
   }
 
   /** Applies one committed entry (entries at or below the applied index are skipped). */
@@ -69,7 +74,10 @@ export class Applier<R> {
     const compactTo = this.applied - catchUp;
     if (compactTo >= storage.firstIndex()) storage.compact(compactTo);
     await storage.sync(signal);
-    logger.info({ 'snapshot-index': this.applied, 'compact-index': compactTo }, 'saved snapshot and compacted log');
+    logger.info(
+      { 'snapshot-index': this.applied, 'compact-index': compactTo },
+      `saved a snapshot at index ${this.applied} and compacted the log`,
+    );
   }
 
   private isMine(p: ProposalId): boolean {

@@ -246,7 +246,9 @@ export class Membership {
       if (this.transportPeers.delete(change.id)) this.guard('remove peer', change.id, () => this.transport?.removePeer?.(change.id));
       removedSelf = change.id === this.self;
     }
-    this.logger.info(describe(change), 'applied conf change');
+    // The one line per membership change (the API that proposed it logs at debug only).
+    const voters = [...this.members].filter(([, m]) => !m.learner).map(([id]) => formatId(id));
+    this.logger.info({ ...describe(change), voters }, membershipLine(change));
     return { change, error: null, proposal: ctx, removedSelf };
   }
 
@@ -270,6 +272,14 @@ export class Membership {
       this.logger.error({ member: formatId(id), error: err instanceof Error ? err.message : String(err) }, `transport refused to ${what}`);
     }
   }
+}
+
+/** A readable summary of an applied membership change: `removed member 3`. */
+function membershipLine(c: MemberChange): string {
+  const id = formatId(c.id);
+  if (c.kind === 'add') return c.learner ? `added learner ${id} (${c.url.slice(0, 100)})` : `added member ${id} (${c.url.slice(0, 100)})`;
+  if (c.kind === 'promote') return `promoted learner ${id} to voter`;
+  return `removed member ${id}`;
 }
 
 function describe(c: MemberChange): Record<string, unknown> {

@@ -169,7 +169,7 @@ export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmi
       this.logger.info({ members: first.metadata.confState.voters.map(formatId) }, 'bootstrapped new cluster');
     }
     const snap = s.snapshot();
-    if (snap.metadata.index > 0) this.applier.restoreSnapshot(snap);
+    if (snap.metadata.index > 0) this.applier.restoreSnapshot(snap, 'storage');
     const o = this.opts;
     const rn = new RawNode({
       id: this.id,
@@ -210,7 +210,7 @@ export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmi
         },
       },
     });
-    this.logger.info({ applied: this.applier.applied, 'snapshot-index': this.applier.snapshotIndex }, 'raft node started');
+    this.logger.debug({ applied: this.applier.applied, 'snapshot-index': this.applier.snapshotIndex }, 'raft node started');
     this.loop.kick();
   }
 

@@ -146,7 +146,7 @@ export class Raft {
     if (hardState.term !== 0 || hardState.vote !== NONE || hardState.commit !== 0) this.loadState(hardState);
     if (c.applied !== undefined && c.applied > 0) this.raftLog.appliedTo(c.applied);
     this.becomeFollower(this.term, NONE);
-    this.logger.info(
+    this.logger.debug(
       { term: this.term, commit: this.raftLog.committed, applied: this.raftLog.applied, 'last-index': this.raftLog.lastIndex() },
       'newRaft',
     );
@@ -385,7 +385,7 @@ export class Raft {
     this.reset(term);
     this.lead = lead;
     this.state = StateType.Follower;
-    this.logger.info({ term }, `${formatId(this.id)} became follower at term ${term}`);
+    this.logger.debug({ term }, `${formatId(this.id)} became follower at term ${term}`);
   }
 
   private becomeCandidate(): void {
@@ -393,7 +393,7 @@ export class Raft {
     this.reset(this.term + 1);
     this.vote = this.id;
     this.state = StateType.Candidate;
-    this.logger.info({ term: this.term }, `${formatId(this.id)} became candidate at term ${this.term}`);
+    this.logger.debug({ term: this.term }, `${formatId(this.id)} became candidate at term ${this.term}`);
   }
 
   private becomePreCandidate(): void {
@@ -401,7 +401,7 @@ export class Raft {
     this.votes.clear();
     this.lead = NONE;
     this.state = StateType.PreCandidate;
-    this.logger.info({ term: this.term }, `${formatId(this.id)} became pre-candidate at term ${this.term}`);
+    this.logger.debug({ term: this.term }, `${formatId(this.id)} became pre-candidate at term ${this.term}`);
   }
 
   private becomeLeader(): void {
@@ -540,7 +540,7 @@ export class Raft {
           this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (m.type === MessageType.MsgPreVote && m.term > this.term);
         const respType = m.type === MessageType.MsgVote ? MessageType.MsgVoteResp : MessageType.MsgPreVoteResp;
         if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {
-          this.logger.info(
+          this.logger.debug(
             { term: this.term, 'msg-term': m.term, 'remote-peer-id': formatId(m.from) },
             `${formatId(this.id)} cast ${messageTypeName(m.type)} for ${formatId(m.from)} at term ${m.term}`,
           );

@@ -135,7 +135,7 @@ export async function startRaftServer(options: RaftServerOptions): Promise<RaftS
   const port = (server.address() as AddressInfo).port;
   const scheme = tls === undefined ? 'http' : 'https';
   const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info({ url }, 'raft server listening');
+  log.debug({ url }, 'raft server listening');
 
   const close = (closeOptions: CloseOptions = {}): Promise<void> => {
     closing ??= (async () => {
@@ -150,7 +150,7 @@ export async function startRaftServer(options: RaftServerOptions): Promise<RaftS
       destroyIdle();
       await closed;
       disposeForce();
-      log.info({ url }, 'raft server closed');
+      log.debug({ url }, 'raft server closed');
     })();
     return closing;
   };
