@@ -8,6 +8,7 @@ import { LogRateLimiter } from './log-rate-limiter.js';
 import { type Logger, silentLogger } from './logger.js';
 import { type Message, messageTypeName } from './message.js';
 import type { MessageCodec } from './message-codec.js';
+import type { PeerAuthenticator } from './peer-auth.js';
 import { type Metrics, MetricName, noopMetrics, prefixedMetrics } from './metrics.js';
 import {
   type BufferSizes,
@@ -65,6 +66,8 @@ export class TransportContext {
   readonly buffers: BufferSizes;
   readonly limits: Limits;
   readonly urlSchemes: readonly string[];
+  /** Secure mode's authenticator; undefined in plain mode. */
+  readonly authenticatePeer: PeerAuthenticator | undefined;
   readonly events: EventEmitter<TransportEvents>;
   readonly dropLog: LogRateLimiter;
   /** `removed` is emitted at most once per second per remote (a 403 per queued POST would flood). */
@@ -78,6 +81,7 @@ export class TransportContext {
     this.clusterId = o.clusterId;
     this.clusterIdHex = formatId(o.clusterId);
     this.urlSchemes = o.urlSchemes ?? DEFAULT_URL_SCHEMES;
+    this.authenticatePeer = o.authenticatePeer;
     this.urls = normalizePeerUrls(o.urls, this.urlSchemes);
     if (!o.link || typeof o.link.request !== 'function' || typeof o.link.openStream !== 'function') {
       throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'options.link must implement request and openStream');

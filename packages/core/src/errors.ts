@@ -56,6 +56,11 @@ export const ErrorCode = {
   BODY_CONSUMED: 'ERR_BODY_CONSUMED',
   /** A signalling message was refused: the sender is not who it claims, or the recipient is unknown. */
   SIGNAL_REJECTED: 'ERR_SIGNAL_REJECTED',
+  /**
+   * A peer request that is not authenticated (no verified client certificate in secure mode),
+   * or whose claimed sender is not the member its certificate names.
+   */
+  PEER_UNAUTHENTICATED: 'ERR_PEER_UNAUTHENTICATED',
   /** The remote's version does not serve this stream type (a silent fallback, not a failure). */
   UNSUPPORTED_STREAM: 'ERR_UNSUPPORTED_STREAM',
   /** The raft node was never started: call `start()` first. */

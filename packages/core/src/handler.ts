@@ -101,6 +101,46 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
     if (from !== undefined && from !== ctx.id && urls !== undefined) host.addRemote(from, urls);
   };
 
+  /**
+   * Secure mode (an authenticator is set): the member the request is authenticated as, or the
+   * 403 that refuses it: not authenticated, or a claimed sender (`X-Server-From`, the stream
+   * path's ID) that is another member. Plain mode: undefined, nothing checked.
+   */
+  const authenticate = (
+    req: HandlerRequest,
+    endpoint: PeerEndpoint,
+    claimed: string | undefined,
+  ): { id: Id | undefined; refused?: HandlerResponse } => {
+    const auth = ctx.authenticatePeer;
+    if (auth === undefined) return { id: undefined };
+    const id = auth(req);
+    if (id === undefined) {
+      log.warn(
+        { error: ErrorCode.PEER_UNAUTHENTICATED, endpoint, 'remote-addr': req.remoteAddress ?? '', 'claimed-peer-id': claimed ?? '' },
+        'refused unauthenticated peer request',
+      );
+      return { id, refused: reply(endpoint, 403, ErrorText.peerUnauthenticated) };
+    }
+    if (claimed !== undefined && tryParseId(claimed) !== id) return { id, refused: mismatch(req, endpoint, id, claimed) };
+    return { id };
+  };
+  const mismatch = (req: HandlerRequest, endpoint: PeerEndpoint, id: Id, claimed: string): HandlerResponse => {
+    log.warn(
+      {
+        error: ErrorCode.PEER_UNAUTHENTICATED,
+        endpoint,
+        'remote-addr': req.remoteAddress ?? '',
+        'certificate-peer-id': formatId(id),
+        'claimed-peer-id': claimed,
+      },
+      'refused peer request whose sender is not the member its certificate names',
+    );
+    return reply(endpoint, 403, ErrorText.peerIdentityMismatch);
+  };
+  /** Secure mode: the message's `from` must be the authenticated member. */
+  const checkFrom = (req: HandlerRequest, endpoint: PeerEndpoint, id: Id | undefined, m: Message): HandlerResponse | undefined =>
+    id === undefined || m.from === id ? undefined : mismatch(req, endpoint, id, formatId(m.from));
+
   /** 403 when the sender is removed or (when the profile checks it) the message is not for us. */
   const forbidden = (m: Message, endpoint: PeerEndpoint): HandlerResponse | undefined => {
     if (ctx.raft.isIdRemoved(m.from)) return reply(endpoint, 403, ErrorText.fromRemovedMember);
@@ -131,6 +171,8 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
     if (req.method !== 'POST') return methodNotAllowed('pipeline', 'POST');
     const bad = checkCompat(req, 'pipeline');
     if (bad) return bad;
+    const who = authenticate(req, 'pipeline', req.headers[Header.from]);
+    if (who.refused) return who.refused;
     maybeAddRemote(req);
     const fromHex = req.headers[Header.from] ?? '';
     let data: Uint8Array;
@@ -149,6 +191,8 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
       log.warn({ error: (err as Error).message, 'remote-peer-id': fromHex }, 'failed to unmarshal Raft message');
       return reply('pipeline', 400, ErrorText.unmarshalMessage);
     }
+    const spoofed = checkFrom(req, 'pipeline', who.id, m);
+    if (spoofed) return spoofed;
     ctx.metrics.inc(MetricName.peerReceivedBytes, { From: formatId(m.from) }, data.length);
     const no = forbidden(m, 'pipeline');
     if (no) return no;
@@ -168,6 +212,13 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
     if (from === undefined) {
       log.warn({ path }, 'failed to parse path into ID');
       return reply('stream', 404, ErrorText.invalidFrom);
+    }
+    // A stream for a peer replaces the one it has: only that member may open it (no takeover).
+    const who = authenticate(req, 'stream', base);
+    if (who.refused) return who.refused;
+    const claimedFrom = req.headers[Header.from];
+    if (who.id !== undefined && claimedFrom !== undefined && tryParseId(claimedFrom) !== who.id) {
+      return mismatch(req, 'stream', who.id, claimedFrom);
     }
     if (ctx.raft.isIdRemoved(from)) {
       log.warn({ 'remote-peer-id': base }, 'rejected stream from remote peer because it was removed');
@@ -200,6 +251,8 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
     }
     const bad = checkCompat(req, 'snapshot');
     if (bad) return bad;
+    const who = authenticate(req, 'snapshot', req.headers[Header.from]);
+    if (who.refused) return who.refused;
     maybeAddRemote(req);
     const start = ctx.clock.now();
     const reader = new ChunkReader(req.body);
@@ -222,7 +275,7 @@ export function createProtocolHandler(host: HandlerHost): ProtocolHandler {
       reader.close();
       return failed(400, ErrorText.wrongSnapshotType);
     }
-    const no = forbidden(m, 'snapshot');
+    const no = checkFrom(req, 'snapshot', who.id, m) ?? forbidden(m, 'snapshot');
     if (no) {
       reader.close();
       return no;

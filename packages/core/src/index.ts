@@ -35,6 +35,14 @@ export { ErrorCode, RaftwireError, decodeError, isRaftwireError } from './errors
 // IDs and the message model.
 export { type Id, formatId, isId, parseId, tryParseId } from './ids.js';
 export {
+  MEMBER_URI_PREFIX,
+  type PeerAuthenticator,
+  type PeerCertificate,
+  certificateAuthenticator,
+  memberIdOfCertificate,
+  memberUri,
+} from './peer-auth.js';
+export {
   type ConfState,
   type Entry,
   EntryType,

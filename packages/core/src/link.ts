@@ -8,6 +8,8 @@
  * a header frame, so the core's checks and behaviours hold unchanged.
  */
 
+import type { PeerCertificate } from './peer-auth.js';
+
 /** Header names are lowercase. Values are single strings. */
 export type LinkHeaders = Record<string, string>;
 
@@ -62,6 +64,11 @@ export interface HandlerRequest {
   body: AsyncIterable<Uint8Array>;
   /** Where the request came from, for logs and metric labels (e.g. `127.0.0.1:51234`). */
   remoteAddress?: string;
+  /**
+   * The client certificate the TLS layer verified (chained to the trusted CA), when the
+   * requester presented one. Set by adapters that can see it (node:https); see PeerAuthenticator.
+   */
+  peerCertificate?: PeerCertificate;
   /** Aborted when the requester goes away or the server shuts down. */
   signal: AbortSignal;
 }

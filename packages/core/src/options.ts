@@ -4,6 +4,7 @@ import type { Link } from './link.js';
 import type { Logger } from './logger.js';
 import type { Message } from './message.js';
 import type { MessageCodec } from './message-codec.js';
+import type { PeerAuthenticator } from './peer-auth.js';
 import type { Metrics } from './metrics.js';
 import type { StreamType } from './wire.js';
 import type { ClusterMember, WireName } from './wire-profile.js';
@@ -136,6 +137,13 @@ export interface TransportOptions {
   urls: readonly string[];
   link: Link;
   raft: RaftCallbacks;
+  /**
+   * Secure mode: who a request comes from (e.g. `certificateAuthenticator`, the member a verified
+   * client certificate names). When set, raft requests that are not authenticated, or whose
+   * claimed sender is another member, are refused with 403 and never reach raft. Default: none
+   * (every requester is taken at its word, as plain http must).
+   */
+  authenticatePeer?: PeerAuthenticator;
   logger?: Logger;
   metrics?: Metrics;
   /** Metric name prefix: `etcd` (so names read `etcd_network_...`). */

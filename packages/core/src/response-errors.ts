@@ -16,6 +16,15 @@ export function forbiddenAnswer(body: string, what: string): { removed: boolean;
       error: new RaftwireError(ErrorCode.MEMBER_REMOVED, 'the member has been permanently removed from the cluster'),
     };
   }
+  if (text === ErrorText.peerUnauthenticated || text === ErrorText.peerIdentityMismatch) {
+    return {
+      removed: false,
+      error: new RaftwireError(
+        ErrorCode.PEER_UNAUTHENTICATED,
+        `${what} answered 403 ${JSON.stringify(text)} (check this member's certificate)`,
+      ),
+    };
+  }
   return {
     removed: false,
     error: new RaftwireError(ErrorCode.UNEXPECTED_STATUS, `${what} answered 403 ${JSON.stringify(text.slice(0, 200))}`),

@@ -92,6 +92,10 @@ export const ErrorText = {
   bodyReadTimeout: 'request body read timeout',
   /** A CORS preflight from an origin not allowed (HTTP 403). */
   originNotAllowed: 'origin not allowed',
+  /** Secure mode: the request carries no verified client certificate naming a member (HTTP 403). */
+  peerUnauthenticated: 'peer not authenticated',
+  /** Secure mode: the claimed sender is not the member the client certificate names (HTTP 403). */
+  peerIdentityMismatch: 'sender does not match the peer certificate',
 } as const;
 
 /** The two stream types: the msgapp stream (msgappv2 framing) and the message stream. */

@@ -229,9 +229,9 @@ describe('createHttpMember with tls', () => {
   });
 
   it('runs the cluster over mutual TLS from one option, and a member with another CA is kept out', async () => {
-    // Every member presents the same peer certificate (for 127.0.0.1, serverAuth and clientAuth).
-    const tls = { key: pki.peer.key, cert: pki.peer.cert, ca: pki.ca };
-    const members = await cluster(() => ({ tls, storage: new MemoryStorage() }), 'https');
+    // Each member presents its own peer certificate (127.0.0.1, serverAuth and clientAuth, naming its ID).
+    const tlsOf = (i: number) => ({ key: pki.members[i]?.key ?? '', cert: pki.members[i]?.cert ?? '', ca: pki.ca });
+    const members = await cluster((i) => ({ tls: tlsOf(i), storage: new MemoryStorage() }), 'https');
     const leader = await leaderOf(members);
     await leader.node.propose(put('secret', 'tls'), timeout());
     for (const m of members) {
@@ -253,7 +253,7 @@ describe('createHttpMember with tls', () => {
         link.close();
       }
     };
-    expect(await probe(pki.peer.key, pki.peer.cert)).toBe(200);
+    expect(await probe(pki.peer.key, pki.peer.cert)).toBe(200); // probing needs no identity
     expect(await probe(pki.otherPeer.key, pki.otherPeer.cert)).toBe(ErrorCode.LINK);
   });
 });

@@ -20,6 +20,12 @@ export interface TestPki {
   /** A second, unrelated CA and a client certificate it signed. */
   otherCa: string;
   otherClient: KeyPair;
+  /**
+   * Per-member peer certificates from the first CA: `members[i]` names member `i + 1` by SAN URI
+   * `urn:raftwire:member:<hex>` (CN `member-<i+1>`); `cnMember4` names member 4 by CN `4` only.
+   */
+  members: KeyPair[];
+  cnMember4: KeyPair;
 }
 
 /** Throws, saying what to install, when the machine has no `openssl` binary: the TLS tests fail, never skip. */
@@ -47,9 +53,9 @@ export function makeTestPki(): TestPki {
     const makeCa = (name: string): void => {
       ssl('req', '-x509', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '1', '-subj', `/CN=${name}`);
     };
-    const makeLeaf = (name: string, ca: string, ext: string): KeyPair => {
+    const makeLeaf = (name: string, ca: string, ext: string, cn = name): KeyPair => {
       writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
-      ssl('req', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+      ssl('req', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
       ssl(
         'x509',
         '-req',
@@ -77,7 +83,15 @@ export function makeTestPki(): TestPki {
     const peerExt = 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth';
     const peer = makeLeaf('peer', 'test-ca', peerExt);
     const otherPeer = makeLeaf('other-peer', 'other-ca', peerExt);
-    return { ca: read('test-ca.crt'), server, client, peer, otherPeer, otherCa: read('other-ca.crt'), otherClient };
+    const members = [1, 2, 3].map((n) =>
+      makeLeaf(
+        `member-${n}`,
+        'test-ca',
+        `subjectAltName=IP:127.0.0.1,URI:urn:raftwire:member:${n.toString(16)}\nextendedKeyUsage=serverAuth,clientAuth`,
+      ),
+    );
+    const cnMember4 = makeLeaf('cn-member-4', 'test-ca', peerExt, '4');
+    return { ca: read('test-ca.crt'), server, client, peer, otherPeer, otherCa: read('other-ca.crt'), otherClient, members, cnMember4 };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { ErrorCode, normalizePeerUrl, type ProtocolHandler, RaftwireError } from '@raftwire/core';
+import { ErrorCode, certificateAuthenticator, normalizePeerUrl, type ProtocolHandler, RaftwireError } from '@raftwire/core';
 import { NodeHttpLink, type NodeHttpLinkOptions, type Pem, type RaftServerOptions, startRaftServer } from '@raftwire/adapters/http/node';
 import type { KvStateMachine, StateMachine, WritableStorage } from '@raftwire/raft';
 import { FileStorage } from '@raftwire/raft/node';
@@ -22,6 +22,13 @@ export interface HttpMemberTls {
   ca: Pem | Pem[];
   /** Require peers to present a certificate (mutual TLS). Default true; false leaves peers unauthenticated. */
   clientCertAuth?: boolean;
+  /**
+   * Bind each peer's member ID to its certificate (default true with `clientCertAuth`): a request
+   * is served only when the client certificate names the member that sends it (SAN URI
+   * `urn:raftwire:member:<hex>`, or CN = the hex ID), so a member cannot speak for another, and
+   * each member needs its own certificate. false: any certificate from `ca` may claim any ID.
+   */
+  bindMemberId?: boolean;
 }
 
 /** How a member is secured: TLS material, or an explicit `insecure: true` (plain http, no authentication). */
@@ -167,8 +174,13 @@ export async function createHttpMember<SM extends StateMachine = KvStateMachine>
       opened = await FileStorage.open(dir, { logger });
       storage = opened;
     }
+    const clientCertAuth = tls !== undefined && tls.clientCertAuth !== false;
+    if (tls !== undefined && !clientCertAuth && tls.bindMemberId === true) {
+      invalid(CALLER, 'tls.bindMemberId needs tls.clientCertAuth (a certificate to bind the ID to)');
+    }
+    const bind = clientCertAuth && tls?.bindMemberId !== false;
     return await wireMember<SM>({
-      options: o,
+      options: bind ? { ...o, transport: { ...o.transport, authenticatePeer: certificateAuthenticator } } : o,
       caller: CALLER,
       url,
       peers,

@@ -20,6 +20,7 @@ export { NodeHttpLink, type NodeHttpLinkOptions } from './node-link.js';
 export { startRaftServer, type RaftServer, type RaftServerOptions, type CloseOptions } from './raft-server.js';
 export {
   createRaftRequestListener,
+  peerCertificateOf,
   type RaftRequestListener,
   type RaftRequestListenerOptions,
   type RaftCorsOptions,

@@ -3,11 +3,13 @@
  * that the handler's wire profile serves, such as etcd's `/version` and `/members`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TLSSocket } from 'node:tls';
 import {
   ErrorCode,
   ErrorText,
   type HandlerResponse,
   type LinkHeaders,
+  type PeerCertificate,
   type ProtocolHandler,
   RaftwireError,
   handlesPath,
@@ -57,6 +59,27 @@ function remoteAddressOf(req: IncomingMessage): string | undefined {
 }
 
 /**
+ * The client certificate the TLS layer verified (it chains to the server's CA), as core's
+ * `PeerCertificate`: its CN and its URI subject alternative names. Undefined on plain http, without
+ * a client certificate, or when it was not verified.
+ */
+export function peerCertificateOf(req: IncomingMessage): PeerCertificate | undefined {
+  const socket = req.socket;
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
+  const cert = socket.getPeerCertificate();
+  if (cert === null || typeof cert !== 'object' || Object.keys(cert).length === 0) return undefined;
+  const cn = cert.subject?.CN;
+  const commonName = Array.isArray(cn) ? undefined : cn; // several CNs name nothing
+  const uris: string[] = [];
+  // `subjectaltname` is "DNS:a, IP Address:127.0.0.1, URI:urn:raftwire:member:1"; values with
+  // commas or quotes come JSON-quoted (Node >= 17.3), which no member URI needs.
+  for (const part of (cert.subjectaltname ?? '').split(', ')) {
+    if (part.startsWith('URI:')) uris.push(part.slice(4));
+  }
+  return commonName === undefined ? { uris } : { commonName, uris };
+}
+
+/**
  * Creates a request listener that hands `/raft` requests to `handler`: see
  * {@link RaftRequestListener}. Mount it first in an existing server:
  * `server.on('request', (req, res) => { if (!raft(req, res)) app(req, res); })`.
@@ -78,6 +101,7 @@ export function createRaftRequestListener(handler: ProtocolHandler, options: Raf
     const body = new BoundedRequestBody(req, bodyLimitsFor(path, options));
     const gone = (): boolean => res.destroyed || (ctl.signal.aborted && !inFlight.isShutdown(ctl.signal));
     const remoteAddress = remoteAddressOf(req);
+    const peerCertificate = peerCertificateOf(req);
     const response = await answerRaftRequest(
       handler,
       {
@@ -89,6 +113,7 @@ export function createRaftRequestListener(handler: ProtocolHandler, options: Raf
         declaredLength: Number(headers['content-length'] ?? '0'),
         gone,
         ...(remoteAddress !== undefined ? { remoteAddress } : {}),
+        ...(peerCertificate !== undefined ? { peerCertificate } : {}),
       },
       options,
     );
