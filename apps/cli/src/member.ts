@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { formatId, type Id, Transport } from '@raftwire/core';
+import { certificateAuthenticator, formatId, type Id, Transport } from '@raftwire/core';
 import { MemoryStorage, RaftNode, type WritableStorage } from '@raftwire/raft';
 import { FileStorage, WalCorruptionError } from '@raftwire/raft/node';
 import { joinCommand, startApiServer } from './api-server.js';
@@ -94,7 +94,18 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
   }
   const side = raftSide(logger, files === null ? null : { cert: files.cert, key: files.key, ca: files.ca });
   const link = side.link;
-  const transport = new Transport({ id: cfg.id, clusterId: cfg.clusterId, urls: [peerUrl], link, raft: node, logger, metrics });
+  const transport = new Transport({
+    id: cfg.id,
+    clusterId: cfg.clusterId,
+    urls: [peerUrl],
+    link,
+    raft: node,
+    logger,
+    metrics,
+    // With TLS a peer is who its certificate names (urn:raftwire:member:<id> or CN): a request
+    // claiming another sender, or a stream taken over with another member's certificate, gets 403.
+    ...(files === null ? {} : { authenticatePeer: certificateAuthenticator }),
+  });
   const raftServer = await side.listen(transport.handler, bindHost(cfg.listen), Number(cfg.listen.port));
   transport.start();
   node.setTransport(transport);

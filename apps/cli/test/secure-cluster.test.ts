@@ -139,8 +139,11 @@ describe('raftwire cluster, secure by default', () => {
 
   it('refuses peers without a certificate of the cluster CA at the handshake: no forged MsgApp, no stream takeover', async () => {
     // A forged MsgApp (any body: it must never be read) and a stream takeover as member 1.
-    const post = 'POST /raft HTTP/1.1\r\nHost: x\r\nX-Server-From: 1\r\nX-Raft-To: 2\r\nContent-Length: 4\r\n\r\nxxxx';
-    const stream = 'GET /raft/stream/msgappv2/1 HTTP/1.1\r\nHost: x\r\nX-Server-From: 1\r\nX-Raft-To: 2\r\n\r\n';
+    // Headers that pass the version and cluster-ID checks, so what refuses is authentication.
+    const h =
+      'Host: x\r\nX-Server-Version: 1.0.0\r\nX-Min-Cluster-Version: 1.0.0\r\nX-Etcd-Cluster-ID: 7261667477697265\r\nX-Raft-To: 2\r\n';
+    const post = `POST /raft HTTP/1.1\r\n${h}X-Server-From: 1\r\nContent-Length: 4\r\n\r\nxxxx`;
+    const stream = `GET /raft/stream/msgapp/1 HTTP/1.1\r\n${h}X-Server-From: 1\r\n\r\n`;
     const outsiderCa = await createCa({ name: 'not the cluster CA' });
     const outsider = await createMemberCert(outsiderCa, 1n, ['127.0.0.1']);
     for (const req of [post, stream]) {
@@ -149,10 +152,16 @@ describe('raftwire cluster, secure by default', () => {
       const wrongCa = await peerRequest(req, outsider);
       expect(wrongCa).not.toMatch(/^HTTP\/1\.1/);
     }
-    // The control: with a certificate of the cluster CA the same port answers HTTP (the garbage
-    // MsgApp body is refused by the handler), so the refusals above are the certificate's doing.
+    // With a certificate of the cluster CA the port answers HTTP, so the refusals above are the
+    // handshake's. Member 3's certificate speaking as member 1 is refused too (403: the sender
+    // must be the member the certificate names), while as itself it reaches the handler (the
+    // garbage body is then refused as such, not as a forgery).
     const member3 = { cert: readFileSync(join(pki, 'member-3.crt'), 'utf8'), key: readFileSync(join(pki, 'member-3.key'), 'utf8') };
-    expect(await peerRequest(post, member3)).toMatch(/^HTTP\/1\.1 4\d\d/);
+    expect(await peerRequest(post, member3)).toMatch(/^HTTP\/1\.1 403/);
+    expect(await peerRequest(stream, member3)).toMatch(/^HTTP\/1\.1 403/);
+    const asItself = await peerRequest(post.replace('X-Server-From: 1', 'X-Server-From: 3'), member3);
+    expect(asItself).toMatch(/^HTTP\/1\.1 4\d\d/);
+    expect(asItself).not.toMatch(/^HTTP\/1\.1 403/);
     // The real stream still flows: a write after the attempts reaches every member.
     expect((await client(['put', 'after', 'attempts'])).code).toBe(0);
     for (const port of [base + 3, base + 5]) {
