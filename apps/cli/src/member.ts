@@ -6,7 +6,8 @@ import { FileStorage, WalCorruptionError } from '@raftwire/raft/node';
 import { joinCommand, startApiServer } from './api-server.js';
 import { createLogger } from './log.js';
 import { createMemberMetrics } from './metrics.js';
-import { bindHost, DEFAULT_CLUSTER_ID, type MemberConfig, origin } from './member-args.js';
+import { ClusterIdError, resolveClusterId } from './cluster-id.js';
+import { bindHost, type MemberConfig, origin } from './member-args.js';
 import { watchUnreachableVoters } from './unreachable-voters.js';
 import { raftSide } from './raft-listener.js';
 
@@ -94,9 +95,30 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
   }
   const side = raftSide(logger, files === null ? null : { cert: files.cert, key: files.key, ca: files.ca });
   const link = side.link;
+  let clusterId: Id;
+  try {
+    const r = await resolveClusterId({
+      explicit: cfg.clusterId,
+      token: cfg.initialClusterToken,
+      dataDir: cfg.dataDir,
+      join: cfg.join,
+      self: { id: cfg.id, url: peerUrl },
+      peers: cfg.peers,
+      link,
+      logger,
+      signal: AbortSignal.timeout(30_000),
+    });
+    clusterId = r.clusterId;
+    logger.info({ 'cluster-id': formatId(clusterId), source: r.source }, `cluster ${formatId(clusterId)}`);
+  } catch (err) {
+    if (!(err instanceof ClusterIdError)) throw err;
+    logger.error({}, err.message);
+    link.close();
+    return EXIT_FAILED;
+  }
   const transport = new Transport({
     id: cfg.id,
-    clusterId: cfg.clusterId,
+    clusterId,
     urls: [peerUrl],
     link,
     raft: node,
@@ -180,7 +202,7 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
   }
   try {
     // What a member just added needs beyond its own URLs: this member's security mode and cluster ID.
-    const clusterIdArgs = cfg.clusterId === DEFAULT_CLUSTER_ID ? [] : ['--cluster-id', formatId(cfg.clusterId)];
+    const clusterIdArgs = ['--cluster-id', formatId(clusterId)];
     api = await startApiServer({
       node,
       transport,
