@@ -96,6 +96,7 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
   const side = raftSide(logger, files === null ? null : { cert: files.cert, key: files.key, ca: files.ca });
   const link = side.link;
   let clusterId: Id;
+  let clusterIdSource = '';
   try {
     const r = await resolveClusterId({
       explicit: cfg.clusterId,
@@ -109,7 +110,8 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
       signal: AbortSignal.timeout(30_000),
     });
     clusterId = r.clusterId;
-    logger.info({ 'cluster-id': formatId(clusterId), source: r.source }, `cluster ${formatId(clusterId)}`);
+    clusterIdSource = r.source;
+    logger.debug({ 'cluster-id': formatId(clusterId), source: r.source }, 'cluster ID resolved');
   } catch (err) {
     if (!(err instanceof ClusterIdError)) throw err;
     logger.error({}, err.message);
@@ -173,7 +175,7 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
     status: () => node.status(),
     activeSince: (id) => transport.activeSince(id),
     logger,
-    startHint: (id, url) => joinCommand(id, url, node.status().members, securityArgs(cfg, id)),
+    startHint: (id, url) => joinCommand(id, url, node.status().members, [...securityArgs(cfg, id), '--cluster-id', formatId(clusterId)]),
   });
   transport.on('removed', () => node.removedFromCluster());
   node.on('removed', () => {
@@ -223,6 +225,8 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
       runtime: side.runtime,
       'peer-url': raftServer.url,
       'api-url': api.url,
+      'cluster-id': formatId(clusterId),
+      'cluster-id-from': clusterIdSource,
       peers: cfg.peers.map((p) => `${formatId(p.id)}=${p.url}`),
       join: cfg.join,
     },
