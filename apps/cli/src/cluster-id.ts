@@ -18,11 +18,13 @@ export const DEFAULT_CLUSTER_TOKEN = 'raftwire-cluster';
 
 /**
  * The cluster ID of a new cluster: the first 8 bytes (big-endian) of SHA-256 over the token and
- * the initial members sorted by ID (`<hex id>=<peer url>` lines), never 0. The same members and
+ * the initial members' IDs, sorted (one hex ID per line), never 0. The same members and
  * token give the same ID on every member.
  */
-export function deriveClusterId(members: readonly { id: Id; url: string }[], token: string): Id {
-  const lines = [...members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((m) => `${formatId(m.id)}=${m.url}`);
+export function deriveClusterId(members: readonly { id: Id }[], token: string): Id {
+  // IDs only, not URLs: members may reach one another by different addresses (a proxy, a NAT,
+  // 127.0.0.1 beside ::1), and every member must derive the same ID from its own command line.
+  const lines = [...new Set(members.map((m) => m.id))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(formatId);
   const h = createHash('sha256')
     .update(`raftwire cluster id\n${token}\n${lines.join('\n')}\n`)
     .digest();
