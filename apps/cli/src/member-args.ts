@@ -2,10 +2,16 @@ import { parseArgs } from 'node:util';
 import { formatId, type Id, parseId } from '@raftwire/core';
 import { intFlag, logFlags } from './flags.js';
 import type { LogFormat, LogLevel } from './log.js';
+import { DEFAULT_CLUSTER_TOKEN } from './cluster-id.js';
 import { UsageError } from './usage-error.js';
 
-/** Default cluster ID (the ASCII bytes of "raftwire"); every member of a cluster must use the same. */
-export const DEFAULT_CLUSTER_ID = 0x7261667477697265n;
+function clusterToken(text: string | undefined): string {
+  if (text === undefined) return DEFAULT_CLUSTER_TOKEN;
+  if (text === '' || text.length > 256 || /[\u0000-\u001f]/.test(text)) {
+    throw new UsageError(`--initial-cluster-token: ${JSON.stringify(text.slice(0, 64))} must be 1 to 256 printable characters`);
+  }
+  return text;
+}
 
 /** A parsed and validated `raftwire member` command line. */
 export interface MemberConfig {
@@ -17,7 +23,10 @@ export interface MemberConfig {
   /** The other members of the initial cluster (or, with `join`, members to contact). */
   peers: { id: Id; url: string }[];
   dataDir: string | null;
-  clusterId: Id;
+  /** `--cluster-id`, or null: then resolved at start (see cluster-id.ts). */
+  clusterId: Id | null;
+  /** `--initial-cluster-token`: mixed into the derived cluster ID. */
+  initialClusterToken: string;
   join: boolean;
   /** `--insecure`: plain http between members and on the API, no authentication. */
   insecure: boolean;
@@ -106,6 +115,7 @@ export function parseMemberArgs(argv: readonly string[]): MemberConfig {
         peer: { type: 'string', multiple: true },
         'data-dir': { type: 'string' },
         'cluster-id': { type: 'string' },
+        'initial-cluster-token': { type: 'string' },
         join: { type: 'boolean' },
         insecure: { type: 'boolean' },
         ...Object.fromEntries(TLS_FLAGS.map((f) => [f, { type: 'string' as const }])),
@@ -177,7 +187,8 @@ export function parseMemberArgs(argv: readonly string[]): MemberConfig {
     api,
     peers,
     dataDir: dataDir ?? null,
-    clusterId: cid === undefined ? DEFAULT_CLUSTER_ID : id('--cluster-id', cid),
+    clusterId: cid === undefined ? null : id('--cluster-id', cid),
+    initialClusterToken: clusterToken(str('initial-cluster-token')),
     join,
     insecure,
     tls,

@@ -6,7 +6,8 @@ import { FileStorage, WalCorruptionError } from '@raftwire/raft/node';
 import { joinCommand, startApiServer } from './api-server.js';
 import { createLogger } from './log.js';
 import { createMemberMetrics } from './metrics.js';
-import { bindHost, DEFAULT_CLUSTER_ID, type MemberConfig, origin } from './member-args.js';
+import { ClusterIdError, resolveClusterId } from './cluster-id.js';
+import { bindHost, type MemberConfig, origin } from './member-args.js';
 import { watchUnreachableVoters } from './unreachable-voters.js';
 import { raftSide } from './raft-listener.js';
 
@@ -94,9 +95,32 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
   }
   const side = raftSide(logger, files === null ? null : { cert: files.cert, key: files.key, ca: files.ca });
   const link = side.link;
+  let clusterId: Id;
+  let clusterIdSource = '';
+  try {
+    const r = await resolveClusterId({
+      explicit: cfg.clusterId,
+      token: cfg.initialClusterToken,
+      dataDir: cfg.dataDir,
+      join: cfg.join,
+      self: { id: cfg.id, url: peerUrl },
+      peers: cfg.peers,
+      link,
+      logger,
+      signal: AbortSignal.timeout(30_000),
+    });
+    clusterId = r.clusterId;
+    clusterIdSource = r.source;
+    logger.debug({ 'cluster-id': formatId(clusterId), source: r.source }, 'cluster ID resolved');
+  } catch (err) {
+    if (!(err instanceof ClusterIdError)) throw err;
+    logger.error({}, err.message);
+    link.close();
+    return EXIT_FAILED;
+  }
   const transport = new Transport({
     id: cfg.id,
-    clusterId: cfg.clusterId,
+    clusterId,
     urls: [peerUrl],
     link,
     raft: node,
@@ -151,7 +175,7 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
     status: () => node.status(),
     activeSince: (id) => transport.activeSince(id),
     logger,
-    startHint: (id, url) => joinCommand(id, url, node.status().members, securityArgs(cfg, id)),
+    startHint: (id, url) => joinCommand(id, url, node.status().members, [...securityArgs(cfg, id), '--cluster-id', formatId(clusterId)]),
   });
   transport.on('removed', () => node.removedFromCluster());
   node.on('removed', () => {
@@ -180,7 +204,7 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
   }
   try {
     // What a member just added needs beyond its own URLs: this member's security mode and cluster ID.
-    const clusterIdArgs = cfg.clusterId === DEFAULT_CLUSTER_ID ? [] : ['--cluster-id', formatId(cfg.clusterId)];
+    const clusterIdArgs = ['--cluster-id', formatId(clusterId)];
     api = await startApiServer({
       node,
       transport,
@@ -201,6 +225,8 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
       runtime: side.runtime,
       'peer-url': raftServer.url,
       'api-url': api.url,
+      'cluster-id': formatId(clusterId),
+      'cluster-id-from': clusterIdSource,
       peers: cfg.peers.map((p) => `${formatId(p.id)}=${p.url}`),
       join: cfg.join,
     },

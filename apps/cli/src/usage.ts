@@ -76,7 +76,11 @@ Runs one member until SIGINT/SIGTERM (exit 0), removal (exit 3) or a fatal error
                             no authentication (for a network only members and their clients reach)
   --join                    join an existing cluster (add it first: raftwire member add)
   --data-dir <dir>          durable storage (WAL + snapshots); in memory when omitted
-  --cluster-id <hex>        cluster ID, the same on every member (default 7261667477697265)
+  --cluster-id <hex>        cluster ID, the same on every member (default: derived from the initial
+                            members and --initial-cluster-token, as etcd does; a --join member learns
+                            it from the members it contacts; kept in <data-dir>/cluster-id.json)
+  --initial-cluster-token <t>  mixed into the derived cluster ID (default raftwire-cluster): two
+                            clusters with different tokens refuse each other's messages
   --log-level <level>       trace, debug, info (default), warn, error, silent
   --log-format <fmt>        text (default, one readable line per event) or json (pino-shaped)
   --tick-ms <n>             ms per raft tick (default 100); --election-ticks <n> (default 10)

@@ -9,7 +9,7 @@
  * cluster's API.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -33,6 +33,9 @@ function startCluster() {
   return { child, lines, exited };
 }
 
+/** The cluster ID member `id` recorded (derived from the initial members at its first start). */
+const clusterIdOf = (id: string): string =>
+  (JSON.parse(readFileSync(join(dataDir, `member-${id}`, 'cluster-id.json'), 'utf8')) as { clusterId: string }).clusterId;
 const endpoint = () => `http://127.0.0.1:${base + 1}`;
 /** Runs a client command (not spawnSync: the https server below lives in this process); stdout as bytes. */
 function client(args: string[], ep: string | null = endpoint()) {
@@ -146,7 +149,7 @@ describe('raftwire cluster and the client commands (plain http, --insecure)', ()
     const peerUrl = `http://127.0.0.1:${base + 6}`;
     const add = await client(['member', 'add', '4', peerUrl]);
     expect(add.code, add.err).toBe(0);
-    const want = `raftwire member --join --id 4 --listen ${peerUrl} --api http://127.0.0.1:${base + 7} --peer 1=http://127.0.0.1:${base} --peer 2=http://127.0.0.1:${base + 2} --peer 3=http://127.0.0.1:${base + 4} --insecure`;
+    const want = `raftwire member --join --id 4 --listen ${peerUrl} --api http://127.0.0.1:${base + 7} --peer 1=http://127.0.0.1:${base} --peer 2=http://127.0.0.1:${base + 2} --peer 3=http://127.0.0.1:${base + 4} --insecure --cluster-id ${clusterIdOf('1')}`;
     expect(add.out).toContain(`added member 4 (${peerUrl})`);
     expect(add.out).toContain(`\n  ${want}\n`);
     expect((await client(['members'])).out).toMatch(new RegExp(`\\n4 +${peerUrl} +voter +unreachable`));

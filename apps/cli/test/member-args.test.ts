@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseClusterArgs, localMember } from '../src/cluster.js';
 import { createLogger } from '../src/log.js';
-import { DEFAULT_CLUSTER_ID, parseMemberArgs } from '../src/member-args.js';
+import { parseMemberArgs } from '../src/member-args.js';
 import { UsageError } from '../src/usage-error.js';
 
 const base = ['--id', 'a1', '--listen', 'http://127.0.0.1:2380', '--api', 'http://127.0.0.1:2381', '--insecure'];
@@ -26,7 +26,9 @@ describe('raftwire member flags', () => {
       { id: 0xb2n, url: 'http://127.0.0.1:2382' },
       { id: 0xc3n, url: 'http://[::1]:2384' },
     ]);
-    expect(c.clusterId).toBe(DEFAULT_CLUSTER_ID);
+    expect(c.clusterId).toBeNull(); // resolved at start: derived, recorded or learned
+    expect(c.initialClusterToken).toBe('raftwire-cluster');
+    expect(usage([...base, '--initial-cluster-token', ''])).toMatch(/--initial-cluster-token/);
     expect(c.dataDir).toBe('/tmp/x');
     expect(c.join).toBe(false);
     expect(c.logFormat).toBe('text');

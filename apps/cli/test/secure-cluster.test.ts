@@ -139,9 +139,9 @@ describe('raftwire cluster, secure by default', () => {
 
   it('refuses peers without a certificate of the cluster CA at the handshake: no forged MsgApp, no stream takeover', async () => {
     // A forged MsgApp (any body: it must never be read) and a stream takeover as member 1.
+    const clusterId = (JSON.parse(readFileSync(join(dataDir, 'member-2', 'cluster-id.json'), 'utf8')) as { clusterId: string }).clusterId;
     // Headers that pass the version and cluster-ID checks, so what refuses is authentication.
-    const h =
-      'Host: x\r\nX-Server-Version: 1.0.0\r\nX-Min-Cluster-Version: 1.0.0\r\nX-Etcd-Cluster-ID: 7261667477697265\r\nX-Raft-To: 2\r\n';
+    const h = `Host: x\r\nX-Server-Version: 1.0.0\r\nX-Min-Cluster-Version: 1.0.0\r\nX-Etcd-Cluster-ID: ${clusterId}\r\nX-Raft-To: 2\r\n`;
     const post = `POST /raft HTTP/1.1\r\n${h}X-Server-From: 1\r\nContent-Length: 4\r\n\r\nxxxx`;
     const stream = `GET /raft/stream/msgapp/1 HTTP/1.1\r\n${h}X-Server-From: 1\r\n\r\n`;
     const outsiderCa = await createCa({ name: 'not the cluster CA' });

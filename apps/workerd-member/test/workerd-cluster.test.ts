@@ -70,6 +70,9 @@ describe('a workerd member in a Node cluster', () => {
         ...peers,
         '--data-dir',
         join(dataRoot, `member-${m.id}`),
+        // The worker's config names no cluster ID, so it runs with the Durable Object's default.
+        '--cluster-id',
+        '7261667477697265',
         '--tick-ms',
         String(TICK_MS),
         '--election-ticks',
