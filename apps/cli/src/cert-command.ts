@@ -5,7 +5,6 @@
 import { access } from 'node:fs/promises';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { type Id, parseId } from '@raftwire/core';
 import {
   createCa,
@@ -17,6 +16,7 @@ import {
   PkiError,
   writeSecretFile,
 } from './pki.js';
+import { parseFlags } from './flags.js';
 import { UsageError } from './usage-error.js';
 
 export const CERT_COMMANDS = ['cert ca', 'cert member', 'cert api', 'cert token'] as const;
@@ -65,23 +65,13 @@ async function readCa(caDir: string | undefined): Promise<{ cert: string; key: s
 
 /** Runs `raftwire cert <what>` with `argv` after the two words; prints what it wrote. */
 export async function runCertCommand(cmd: CertCommand, argv: readonly string[], print: (line: string) => void): Promise<number> {
-  let values: Record<string, string | string[] | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        out: { type: 'string' },
-        'ca-dir': { type: 'string' },
-        id: { type: 'string' },
-        host: { type: 'string', multiple: true },
-        days: { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseFlags(argv, {
+    out: { type: 'string' },
+    'ca-dir': { type: 'string' },
+    id: { type: 'string' },
+    host: { type: 'string', multiple: true },
+    days: { type: 'string' },
+  });
   const out = values.out as string | undefined;
   if (out === undefined || out === '') throw new UsageError('--out is required');
   const daysText = values.days as string | undefined;

@@ -11,8 +11,7 @@ import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { intFlag } from './flags.js';
+import { intFlag, parseFlags } from './flags.js';
 import { UsageError } from './usage-error.js';
 
 export const CLIENT_COMMANDS = ['put', 'get', 'del', 'status', 'members', 'member add', 'member remove'] as const;
@@ -61,27 +60,20 @@ function readFlagFile(flag: string, file: string): string {
 
 /** Parses a client command's arguments (after the command words); throws {@link UsageError}. */
 export function parseClientArgs(command: ClientCommand, argv: readonly string[]): ClientConfig {
-  let values: Record<string, string | boolean | undefined>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: {
-        endpoint: { type: 'string' },
-        'timeout-ms': { type: 'string' },
-        cacert: { type: 'string' },
-        'token-file': { type: 'string' },
-        pki: { type: 'string' },
-        ...(command === 'status' || command === 'members' ? { json: { type: 'boolean' as const } } : {}),
-        ...(command === 'get' ? { raw: { type: 'boolean' as const } } : {}),
-        ...(command === 'member add' ? { learner: { type: 'boolean' as const } } : {}),
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values, positionals } = parseFlags(
+    argv,
+    {
+      endpoint: { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      cacert: { type: 'string' },
+      'token-file': { type: 'string' },
+      pki: { type: 'string' },
+      ...(command === 'status' || command === 'members' ? { json: { type: 'boolean' as const } } : {}),
+      ...(command === 'get' ? { raw: { type: 'boolean' as const } } : {}),
+      ...(command === 'member add' ? { learner: { type: 'boolean' as const } } : {}),
+    },
+    true,
+  );
   const want = ARITY[command];
   if (positionals.length !== want.length) {
     const got = positionals.length === 0 ? 'none' : positionals.map((p) => JSON.stringify(p)).join(' ');

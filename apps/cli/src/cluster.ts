@@ -1,12 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseId } from '@raftwire/core';
-import { logFlags } from './flags.js';
+import { logFlags, parseFlags } from './flags.js';
 import { ensureClusterPki } from './pki.js';
 import { type MemberRuntime, memberRuntime } from './raft-listener.js';
 import { memberCommand, parseRuntimes } from './runtime-command.js';
@@ -37,25 +36,15 @@ export function localMember(
 
 /** Parses `raftwire cluster` arguments; throws {@link UsageError}. */
 export function parseClusterArgs(argv: readonly string[]): ClusterConfig {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        size: { type: 'string' },
-        'base-port': { type: 'string' },
-        'data-dir': { type: 'string' },
-        'log-level': { type: 'string' },
-        'log-format': { type: 'string' },
-        runtimes: { type: 'string' },
-        insecure: { type: 'boolean' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseFlags(argv, {
+    size: { type: 'string' },
+    'base-port': { type: 'string' },
+    'data-dir': { type: 'string' },
+    'log-level': { type: 'string' },
+    'log-format': { type: 'string' },
+    runtimes: { type: 'string' },
+    insecure: { type: 'boolean' },
+  });
   const sizeText = (values.size as string | undefined) ?? '3';
   if (!/^\d+$/.test(sizeText) || Number(sizeText) < 1 || Number(sizeText) > 9) {
     throw new UsageError(`--size: ${JSON.stringify(sizeText)} is not a member count from 1 to 9`);

@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { type Id, parseId } from '@raftwire/core';
-import { intFlag, logFlags } from './flags.js';
+import { intFlag, logFlags, parseFlags } from './flags.js';
 import type { LogFormat, LogLevel } from './log.js';
 import { origin } from './member-args.js';
 import { UsageError } from './usage-error.js';
@@ -56,32 +55,22 @@ function peerUrl(flag: string, text: string, scheme: 'http:' | 'https:'): URL {
 
 /** Parses `raftwire etcd-member` arguments (after the word `etcd-member`); throws {@link UsageError}. */
 export function parseEtcdMemberArgs(argv: readonly string[]): EtcdMemberConfig {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        id: { type: 'string' },
-        name: { type: 'string' },
-        listen: { type: 'string' },
-        peers: { type: 'string' },
-        'data-dir': { type: 'string' },
-        insecure: { type: 'boolean' },
-        'peer-cert-file': { type: 'string' },
-        'peer-key-file': { type: 'string' },
-        'peer-trusted-ca-file': { type: 'string' },
-        'heartbeat-interval': { type: 'string' },
-        'election-timeout': { type: 'string' },
-        'compact-entries': { type: 'string' },
-        'log-level': { type: 'string' },
-        'log-format': { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseFlags(argv, {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    listen: { type: 'string' },
+    peers: { type: 'string' },
+    'data-dir': { type: 'string' },
+    insecure: { type: 'boolean' },
+    'peer-cert-file': { type: 'string' },
+    'peer-key-file': { type: 'string' },
+    'peer-trusted-ca-file': { type: 'string' },
+    'heartbeat-interval': { type: 'string' },
+    'election-timeout': { type: 'string' },
+    'compact-entries': { type: 'string' },
+    'log-level': { type: 'string' },
+    'log-format': { type: 'string' },
+  });
   const str = (k: string): string | undefined => values[k] as string | undefined;
   const need = (k: string): string => {
     const v = str(k);

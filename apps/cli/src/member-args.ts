@@ -1,13 +1,12 @@
-import { parseArgs } from 'node:util';
 import { formatId, type Id, parseId } from '@raftwire/core';
-import { intFlag, logFlags } from './flags.js';
+import { intFlag, logFlags, parseFlags } from './flags.js';
 import type { LogFormat, LogLevel } from './log.js';
 import { DEFAULT_CLUSTER_TOKEN } from './cluster-id.js';
 import { UsageError } from './usage-error.js';
 
 function clusterToken(text: string | undefined): string {
   if (text === undefined) return DEFAULT_CLUSTER_TOKEN;
-  if (text === '' || text.length > 256 || /[\u0000-\u001f]/.test(text)) {
+  if (text === '' || text.length > 256 || [...text].some((c) => c.charCodeAt(0) < 0x20)) {
     throw new UsageError(`--initial-cluster-token: ${JSON.stringify(text.slice(0, 64))} must be 1 to 256 printable characters`);
   }
   return text;
@@ -102,34 +101,24 @@ function id(flag: string, text: string): Id {
 
 /** Parses `raftwire member` arguments (after the word `member`); throws {@link UsageError}. */
 export function parseMemberArgs(argv: readonly string[]): MemberConfig {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        id: { type: 'string' },
-        listen: { type: 'string' },
-        api: { type: 'string' },
-        peer: { type: 'string', multiple: true },
-        'data-dir': { type: 'string' },
-        'cluster-id': { type: 'string' },
-        'initial-cluster-token': { type: 'string' },
-        join: { type: 'boolean' },
-        insecure: { type: 'boolean' },
-        ...Object.fromEntries(TLS_FLAGS.map((f) => [f, { type: 'string' as const }])),
-        'log-level': { type: 'string' },
-        'log-format': { type: 'string' },
-        'tick-ms': { type: 'string' },
-        'election-ticks': { type: 'string' },
-        'snapshot-entries': { type: 'string' },
-        'snapshot-catch-up-entries': { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseFlags(argv, {
+    id: { type: 'string' },
+    listen: { type: 'string' },
+    api: { type: 'string' },
+    peer: { type: 'string', multiple: true },
+    'data-dir': { type: 'string' },
+    'cluster-id': { type: 'string' },
+    'initial-cluster-token': { type: 'string' },
+    join: { type: 'boolean' },
+    insecure: { type: 'boolean' },
+    ...Object.fromEntries(TLS_FLAGS.map((f) => [f, { type: 'string' as const }])),
+    'log-level': { type: 'string' },
+    'log-format': { type: 'string' },
+    'tick-ms': { type: 'string' },
+    'election-ticks': { type: 'string' },
+    'snapshot-entries': { type: 'string' },
+    'snapshot-catch-up-entries': { type: 'string' },
+  });
   const str = (k: string): string | undefined => values[k] as string | undefined;
   const need = (k: string): string => {
     const v = str(k);
