@@ -18,6 +18,31 @@ test('a leader is elected among the browser members and the Node member; values 
   }
 });
 
+test("the page's members sign their offers and answers, and the page's relay refuses a join without the page's credential", async ({
+  page,
+  request,
+}) => {
+  await openCluster(page);
+  const seen = await page.evaluate(() => {
+    const c = (
+      globalThis as unknown as {
+        raftwireDemo: { cluster: { session: { relayUrl: string }; slots: Map<string, { member?: { link: { authenticated: boolean } } }> } };
+      }
+    ).raftwireDemo.cluster;
+    return { relayUrl: c.session.relayUrl, authenticated: [...c.slots.values()].map((s) => s.member?.link.authenticated === true) };
+  });
+  expect(seen.authenticated).toEqual([true, true, true]);
+  // Another local process (this test's own HTTP client) that found the relay's port.
+  const clusterId = await page.evaluate(
+    () => (JSON.parse(sessionStorage.getItem('raftwire-demo-session') ?? '{}') as { clusterId: string }).clusterId,
+  );
+  const join = await request.post(`${seen.relayUrl}/join`, { data: { clusterId, memberId: '2' } });
+  expect(join.status()).toBe(401);
+  // The cluster still works (the refused join disturbed nobody).
+  const index = await proposeOne(page, 'after-refused-join');
+  await waitForIndex(page, ALL, index);
+});
+
 test('100 proposals commit on every member, the Node member included', async ({ page, request }) => {
   await openCluster(page);
   const base = Math.max(...(await nodes(page)).map((n) => n.commit));

@@ -3,7 +3,7 @@
  * does (`MsgApp`, and etcd's `MessageType(99)` for a number this build does
  * not know), through a real DemoMember over a real Transport.
  */
-import { InPageSignalingHub, webrtcUrl } from '@raftwire/adapters/webrtc';
+import { InPageSignalingHub, generateIdentityKeyPair, webrtcUrl } from '@raftwire/adapters/webrtc';
 import { nodePeerConnectionFactory } from '@raftwire/adapters/webrtc/node';
 import { type MessageType, messageTypeName } from '@raftwire/core';
 import { MemoryStorage } from '@raftwire/raft';
@@ -25,6 +25,7 @@ describe('message type names in the demo', () => {
     const m = new DemoMember({
       id: 1n,
       clusterId: 0x5n,
+      identity: { privateKey: (await generateIdentityKeyPair()).privateKey, publicKeys: new Map() },
       signaling: new InPageSignalingHub(0x5n),
       factory: nodePeerConnectionFactory({ stack: 'node-datachannel' }),
       storage: new MemoryStorage(),

@@ -6,7 +6,7 @@ import { type IncomingMessage, type ServerResponse, createServer } from 'node:ht
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_FACTOR } from '../shared/demo-time.js';
-import { type ApiError, INITIAL_MEMBERS, type SessionInfo, TOKEN_HEADER, chromiumCommand } from '../shared/session-api.js';
+import { type ApiError, INITIAL_MEMBERS, NODE_MEMBER, type SessionInfo, TOKEN_HEADER, chromiumCommand } from '../shared/session-api.js';
 import type { ClusterSession } from './node-member-host.js';
 import { SessionError, Sessions } from './sessions.js';
 
@@ -62,8 +62,16 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
 }
 
-function info(s: ClusterSession): SessionInfo {
-  return { clusterId: s.hex, token: s.token, members: [...INITIAL_MEMBERS], loopbackOnly, relayUrl: s.relayUrl, time: s.time.state() };
+async function info(s: ClusterSession): Promise<SessionInfo> {
+  return {
+    clusterId: s.hex,
+    token: s.token,
+    members: [...INITIAL_MEMBERS],
+    loopbackOnly,
+    relayUrl: s.relayUrl,
+    time: s.time.state(),
+    identity: await s.pageIdentity(),
+  };
 }
 
 /** Routes of one cluster: /api/sessions/<id>/<action>. */
@@ -77,7 +85,15 @@ async function sessionApi(req: IncomingMessage, res: ServerResponse, id: string,
   switch (action) {
     case 'resume':
       // A reloaded page takes its cluster back (its members' logs are in its IndexedDB).
-      return json(res, 200, info(s));
+      return json(res, 200, await info(s));
+    case 'keys': {
+      // Keys for a member the page is about to add (its peers learn its public key from here too).
+      const member = String(body['member'] ?? '');
+      if (!/^[0-9a-f]{1,16}$/.test(member) || member === NODE_MEMBER || /^0+$/.test(member)) {
+        throw new BadRequest('member must be the hex ID of a page member (not 0 or 1)');
+      }
+      return json(res, 200, await s.pageIdentity([member]));
+    }
     case 'leave':
       // The page is going away (sendBeacon on pagehide): its cluster closes unless it comes back.
       sessions.left(s);
@@ -115,7 +131,7 @@ async function api(req: IncomingMessage, res: ServerResponse, path: string): Pro
     const body = await readJson(req);
     const factor = body['factor'] === undefined ? 1 : Number(body['factor']);
     if (!Number.isFinite(factor) || factor < 1 || factor > MAX_FACTOR) throw new BadRequest(`factor must be 1..${MAX_FACTOR}`);
-    return json(res, 200, info(await sessions.create({ factor, paused: true })));
+    return json(res, 200, await info(await sessions.create({ factor, paused: true })));
   }
   if (path === '/api/health') return json(res, 200, { ok: true, clusters: sessions.size });
   const m = /^\/api\/sessions\/([0-9a-f]{1,16})\/([a-z/]+)$/.exec(path);

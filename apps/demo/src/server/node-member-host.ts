@@ -1,7 +1,14 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, type webcrypto } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_RELAY_PREFIX, webrtcUrl } from '@raftwire/adapters/webrtc';
+import {
+  DEFAULT_RELAY_PREFIX,
+  exportIdentityKey,
+  generateIdentityKeyPair,
+  generateRelayKey,
+  signalingCredential,
+  webrtcUrl,
+} from '@raftwire/adapters/webrtc';
 import { type SignalingRelay, createSignalingRelay, nodePeerConnectionFactory } from '@raftwire/adapters/webrtc/node';
 import { type Id, formatId, parseId } from '@raftwire/core';
 import { type Member, MemoryStorage } from '@raftwire/raft';
@@ -9,9 +16,18 @@ import { DemoMember, LOG_TAIL, emptyReport, type MemberReport, type RaftEvent, t
 import { DemoTime, TICK_MS, type TimeState } from '../shared/demo-time.js';
 import { logView } from '../shared/log-view.js';
 import { type LoopbackFilterStats, loopbackOnlySignaling } from '../shared/loopback-signaling.js';
-import { INITIAL_MEMBERS, NODE_MEMBER, type NodeStatus } from '../shared/session-api.js';
+import { INITIAL_MEMBERS, NODE_MEMBER, type IdentityJwk, type NodeStatus, type PageIdentity } from '../shared/session-api.js';
 
 const MAX_BUFFERED_EVENTS = 500;
+/** Identities one cluster mints at most (the page runs at most a few members at once; IDs are never reused). */
+export const MAX_IDENTITIES = 64;
+
+interface MintedIdentity {
+  keyPair: webcrypto.CryptoKeyPair;
+  credential: string;
+  privateJwk: IdentityJwk;
+  publicJwk: IdentityJwk;
+}
 
 /**
  * One page's cluster on the server side: its signalling relay, its demo time
@@ -23,6 +39,12 @@ const MAX_BUFFERED_EVENTS = 500;
  * Each of the page's members keeps an event stream open to it, and a browser
  * opens at most six HTTP/1.1 connections to one host and port: on the page's
  * own port, two tabs' members would take all six and starve each other.
+ *
+ * Trust (docs/demo.md "Trust"): the relay admits only members showing a
+ * credential minted under this cluster's relay key, and every member has an
+ * ECDSA identity key pair minted here; offers and answers are signed and
+ * checked against the peers' public keys. The page gets its members' keys only
+ * with its token; member 1's private key never leaves this process.
  */
 export class ClusterSession {
   readonly clusterId: Id;
@@ -46,6 +68,10 @@ export class ClusterSession {
   private readonly filter: LoopbackFilterStats = { droppedCandidates: 0 };
   private lastReport: MemberReport | undefined;
   private closed = false;
+  private readonly relayKey = generateRelayKey();
+  private readonly identities = new Map<string, Promise<MintedIdentity>>();
+  /** Every minted member's public key: member 1 verifies with it (live: members minted later appear). */
+  private readonly publicKeys = new Map<Id, webcrypto.CryptoKey>();
 
   constructor(
     clusterId: Id,
@@ -53,11 +79,50 @@ export class ClusterSession {
   ) {
     this.clusterId = clusterId;
     this.hex = formatId(clusterId);
-    // Open relay for now (docs/demo.md "Trust"): the page is the whole cluster and the relay listens on 127.0.0.1 only.
-    this.relay = createSignalingRelay({ clusterId, insecure: true });
+    this.relay = createSignalingRelay({ clusterId, relayKey: this.relayKey });
     this.relayServer = createServer((req, res) => {
       if (!this.relay.handle(req, res)) res.writeHead(404).end();
     });
+  }
+
+  /** The identity of member `hex`, minted on first use (a key pair and its relay credential). */
+  private mint(hex: string): Promise<MintedIdentity> {
+    const known = this.identities.get(hex);
+    if (known) return known;
+    if (this.identities.size >= MAX_IDENTITIES) {
+      return Promise.reject(new Error(`cluster ${this.hex} already has ${MAX_IDENTITIES} member identities`));
+    }
+    const p = (async (): Promise<MintedIdentity> => {
+      const id = parseId(hex);
+      const keyPair = await generateIdentityKeyPair();
+      const minted: MintedIdentity = {
+        keyPair,
+        credential: await signalingCredential(this.relayKey, this.clusterId, id),
+        privateJwk: await exportIdentityKey(keyPair.privateKey),
+        publicJwk: await exportIdentityKey(keyPair.publicKey),
+      };
+      this.publicKeys.set(id, keyPair.publicKey);
+      return minted;
+    })();
+    this.identities.set(hex, p);
+    p.catch(() => this.identities.delete(hex));
+    return p;
+  }
+
+  /**
+   * What the page may know (hand it out only with the page's token): its members'
+   * credentials and private keys, and every member's public key. `add` mints
+   * members the page is about to add; member 1's own keys are never included.
+   */
+  async pageIdentity(add: readonly string[] = []): Promise<PageIdentity> {
+    const hexes = [...new Set([...INITIAL_MEMBERS, ...this.identities.keys(), ...add.map((h) => formatId(parseId(h)))])];
+    const out: PageIdentity = { members: {}, publicKeys: {} };
+    for (const hex of hexes) {
+      const m = await this.mint(hex);
+      out.publicKeys[hex] = m.publicJwk;
+      if (hex !== NODE_MEMBER) out.members[hex] = { credential: m.credential, privateKey: m.privateJwk };
+    }
+    return out;
   }
 
   /** Starts the relay on 127.0.0.1 (a free port). */
@@ -79,7 +144,10 @@ export class ClusterSession {
     if (this.closed) throw new Error('the cluster is closed');
     if (this.member) return this.report();
     const peers: Member[] = INITIAL_MEMBERS.map((h) => ({ id: parseId(h), url: webrtcUrl(parseId(h)) }));
+    await this.pageIdentity();
+    const own = await this.mint(NODE_MEMBER);
     const m = new DemoMember({
+      identity: { privateKey: own.keyPair.privateKey, publicKeys: this.publicKeys },
       id: parseId(NODE_MEMBER),
       clusterId: this.clusterId,
       signaling: this.loopbackOnly ? loopbackOnlySignaling(this.relay.hub, this.filter) : this.relay.hub,

@@ -1,4 +1,4 @@
-import type { PeerConnectionFactory, Signaling } from '@raftwire/adapters/webrtc';
+import type { PeerConnectionFactory, Signaling, WebRtcIdentity } from '@raftwire/adapters/webrtc';
 import { WebRtcLink, webrtcUrl } from '@raftwire/adapters/webrtc';
 import {
   ErrorCode,
@@ -88,6 +88,8 @@ export interface DemoMemberOptions {
   clusterId: Id;
   signaling: Signaling;
   factory: PeerConnectionFactory;
+  /** This member's signing key and its peers' public keys (a live map: members added later appear in it). */
+  identity: WebRtcIdentity;
   /** Kept by the caller across kill/restart, so a restarted member recovers its log. */
   storage: WritableStorage;
   /** Initial members when bootstrapping a new cluster. */
@@ -170,6 +172,7 @@ export class DemoMember {
       clusterId: o.clusterId,
       signaling: o.signaling,
       peerConnectionFactory: o.factory,
+      identity: o.identity,
     });
     this.clock = o.time.clock();
     const node = new RaftNode({

@@ -20,6 +20,38 @@ export interface SessionInfo {
   /** The cluster's signalling relay (`http://127.0.0.1:<its own port>/raft-signal`). */
   relayUrl: string;
   time: TimeState;
+  /** The page's members' relay credentials and private keys, and every member's public key (docs/demo.md "Trust"). */
+  identity: PageIdentity;
+}
+
+/** An ECDSA P-256 key as WebCrypto exports it (JWK); private when it has `d`. */
+export interface IdentityJwk {
+  kty?: string;
+  crv?: string;
+  x?: string;
+  y?: string;
+  d?: string;
+  ext?: boolean;
+  key_ops?: string[];
+}
+
+/** What one page member needs to join the relay and sign its offers and answers. */
+export interface PageMemberKeys {
+  /** `signalingCredential(relayKey, cluster, member)`: the relay admits this member only with it. */
+  credential: string;
+  /** The member's ECDSA P-256 private key (JWK). */
+  privateKey: IdentityJwk;
+}
+
+/**
+ * The identities the server minted for a page's cluster, handed out only with the page's token
+ * (`POST /api/sessions`, `resume`, and `keys` `{member}` for a member the page is about to add).
+ */
+export interface PageIdentity {
+  /** By hex member ID: each page member's keys (never member 1's). */
+  members: Record<string, PageMemberKeys>;
+  /** By hex member ID: the public key (JWK) of every member minted so far, member 1 included. */
+  publicKeys: Record<string, IdentityJwk>;
 }
 
 /** `GET /api/sessions/<id>/status`: the Node member and what happened there since the last poll. */

@@ -1,6 +1,7 @@
 import {
   HttpRelaySignaling,
   InPageSignalingHub,
+  importIdentityKey,
   type PeerConnectionFactory,
   type Signaling,
   loadSimplePeer,
@@ -22,7 +23,7 @@ import type { EntryView } from '../shared/log-view.js';
 import { Deliveries, type DeliveryListener, type HeldDelivery } from '../shared/deliveries.js';
 import { type LoopbackFilterStats, absentMemberBackoff, loopbackOnlySignaling, routedSignaling } from '../shared/loopback-signaling.js';
 import { type MessageInfo, messageSentence } from '../shared/message-info.js';
-import { INITIAL_MEMBERS, NODE_MEMBER, type NodeStatus, type SessionInfo } from '../shared/session-api.js';
+import { INITIAL_MEMBERS, NODE_MEMBER, type NodeStatus, type PageIdentity, type SessionInfo } from '../shared/session-api.js';
 import { ApiFailure, SessionApi } from './api.js';
 import type { MemberStorageProvider } from './page-storage.js';
 
@@ -117,6 +118,11 @@ export class PageCluster {
   private closed = false;
   /** Members the Node member's status shows as removed, or the page removed. */
   private readonly removedIds = new Set<string>();
+  /** Every member's public key, shared by the page's members (live: a member added later appears here). */
+  private readonly publicKeys = new Map<Id, CryptoKey>();
+  /** The page's members' private keys and relay credentials, by hex ID, as the server handed them out. */
+  private readonly privateKeys = new Map<string, CryptoKey>();
+  private readonly credentials = new Map<string, string>();
 
   constructor(
     private readonly listener: ClusterListener,
@@ -140,8 +146,16 @@ export class PageCluster {
     const clusterId = parseId(session.clusterId);
     const SimplePeer = await loadSimplePeer();
     this.factory = simplePeerFactory({ SimplePeer, config: { iceServers: [] } });
+    await this.learnIdentity(session.identity);
     const hub = new InPageSignalingHub(clusterId);
-    const relay = new HttpRelaySignaling({ baseUrl: session.relayUrl });
+    const relay = new HttpRelaySignaling({
+      baseUrl: session.relayUrl,
+      credential: (id) => {
+        const c = this.credentials.get(formatId(id));
+        if (c === undefined) throw new Error(`the server gave this page no relay credential for member ${formatId(id)}`);
+        return c;
+      },
+    });
     // A stopped member is asked for again at most once per backoff window (not at every redial).
     const routed = absentMemberBackoff(routedSignaling(hub, relay, (to) => to === NODE_MEMBER));
     this.signaling = this.loopbackOnly ? loopbackOnlySignaling(routed, this.filter) : routed;
@@ -169,14 +183,29 @@ export class PageCluster {
     return recovered;
   }
 
+  /** Imports the keys the server handed this page (over its token): its members' own, and every member's public key. */
+  private async learnIdentity(p: PageIdentity): Promise<void> {
+    for (const [hex, jwk] of Object.entries(p.publicKeys)) {
+      const id = parseId(hex);
+      if (!this.publicKeys.has(id)) this.publicKeys.set(id, await importIdentityKey(jwk));
+    }
+    for (const [hex, keys] of Object.entries(p.members)) {
+      if (!this.privateKeys.has(hex)) this.privateKeys.set(hex, await importIdentityKey(keys.privateKey));
+      this.credentials.set(hex, keys.credential);
+    }
+  }
+
   /** The page's members, for a reload to resume them. */
   saved(): SavedMembers {
     return { members: [...this.slots.keys()], removed: [...this.slots.keys()].filter((h) => this.isRemoved(h)) };
   }
 
   private startMember(slot: PageSlot, join: { peers?: { id: Id; url: string }[]; knownPeers?: { id: Id; url: string }[] }): DemoMember {
+    const privateKey = this.privateKeys.get(slot.hex);
+    if (privateKey === undefined) throw new Error(`the server gave this page no identity key for member ${slot.hex}`);
     return new DemoMember({
       id: slot.id,
+      identity: { privateKey, publicKeys: this.publicKeys },
       clusterId: parseId(this.clusterId),
       signaling: this.signaling,
       factory: this.factory,
@@ -485,6 +514,8 @@ export class PageCluster {
     for (const h of [NODE_MEMBER, ...this.slots.keys()]) if (parseId(h) > highest) highest = parseId(h);
     const id = highest + 1n;
     const hex = formatId(id);
+    // Its keys first: every member must know its public key before it dials or is dialled.
+    await this.learnIdentity(await this.requireApi().post<PageIdentity>('keys', { member: hex }));
     const storage = await this.provider.open(this.clusterId, hex);
     const t = demoTimeout(this.time, OPERATION_TIMEOUT_MS, `adding member ${hex}`);
     let members: { id: Id; url: string }[];
