@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { formatId, type Id, type Link, onAbort, parseId, sleep, systemClock, tryParseId } from '@raftwire/core';
+import { formatId, type Id, type Link, parseId, tryParseId } from '@raftwire/core';
+import { askPeers } from './ask-peers.js';
 import type { CliLogger } from './log.js';
 import { writeJsonAtomic } from './write-json-atomic.js';
 
@@ -53,32 +54,17 @@ async function stored(dataDir: string): Promise<Id | null> {
 }
 
 /** Asks the given peers' probing endpoint for their cluster ID (every raftwire answer carries it). */
-async function discover(link: Link, peers: readonly string[], logger: CliLogger, signal: AbortSignal): Promise<Id | null> {
-  for (let round = 0; round < 10; round++) {
-    for (const url of peers) {
-      signal.throwIfAborted();
-      const deadline = new AbortController();
-      const timer = setTimeout(() => deadline.abort(new Error('no answer within 2 s')), 2000);
-      const stop = onAbort(signal, () => deadline.abort(signal.reason));
-      try {
-        const res = await link.request(url, { method: 'GET', path: '/raft/probing', headers: {}, signal: deadline.signal });
-        for await (const _ of res.body) {
-          // drained
-        }
-        const id = tryParseId(res.headers['x-etcd-cluster-id']);
-        if (id !== undefined && id !== 0n) return id;
-        logger.warn({ peer: url, status: res.status }, 'peer did not say its cluster ID');
-      } catch (err) {
-        signal.throwIfAborted();
-        logger.warn({ peer: url, error: err instanceof Error ? err.message : String(err) }, 'cannot reach peer to learn the cluster ID');
-      } finally {
-        clearTimeout(timer);
-        stop();
-      }
+function discover(link: Link, peers: readonly string[], logger: CliLogger, signal: AbortSignal): Promise<Id | null> {
+  return askPeers(peers, { rounds: 10, logger, signal, unreachable: 'cannot reach peer to learn the cluster ID' }, async (url, s) => {
+    const res = await link.request(url, { method: 'GET', path: '/raft/probing', headers: {}, signal: s });
+    for await (const _ of res.body) {
+      // drained
     }
-    await sleep(systemClock, 1000, signal);
-  }
-  return null;
+    const id = tryParseId(res.headers['x-etcd-cluster-id']);
+    if (id !== undefined && id !== 0n) return id;
+    logger.warn({ peer: url, status: res.status }, 'peer did not say its cluster ID');
+    return null;
+  });
 }
 
 export interface ClusterIdInput {

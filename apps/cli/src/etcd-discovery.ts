@@ -1,5 +1,6 @@
-import { type Id, type Link, type Logger, onAbort, readAll, sleep, systemClock, tryParseId } from '@raftwire/core';
+import { type Id, type Link, type Logger, readAll, tryParseId } from '@raftwire/core';
 import { decodeEtcdMemberList, type EtcdMember } from '@raftwire/core/etcd';
+import { askPeers } from './ask-peers.js';
 
 /** What a peer's `GET /members` said. */
 export interface DiscoveredCluster {
@@ -14,36 +15,19 @@ export interface DiscoveredCluster {
  * `X-Etcd-Cluster-ID`, the members as JSON with decimal uint64 IDs) until one answers, for
  * `rounds` rounds one second apart. Resolves null when none did.
  */
-export async function discoverEtcdCluster(
+export function discoverEtcdCluster(
   link: Link,
   peers: readonly string[],
   options: { rounds: number; logger: Logger; signal: AbortSignal },
 ): Promise<DiscoveredCluster | null> {
-  for (let round = 0; round < options.rounds; round++) {
-    for (const url of peers) {
-      options.signal.throwIfAborted();
-      // A deadline from a controller and a timer: Node 20 may collect a timeout signal held only by AbortSignal.any.
-      const deadline = new AbortController();
-      const timer = setTimeout(() => deadline.abort(new Error('no answer within 2 s')), 2000);
-      const stop = onAbort(options.signal, () => deadline.abort(options.signal.reason));
-      try {
-        const res = await link.request(url, { method: 'GET', path: '/members', headers: {}, signal: deadline.signal });
-        const body = await readAll(res.body, 4 * 1024 * 1024, deadline.signal);
-        const clusterId = tryParseId(res.headers['x-etcd-cluster-id']);
-        if (res.status !== 200 || clusterId === undefined) {
-          options.logger.warn({ peer: url, status: res.status }, 'peer did not list the cluster members');
-          continue;
-        }
-        return { clusterId, members: decodeEtcdMemberList(body), from: url };
-      } catch (err) {
-        options.signal.throwIfAborted();
-        options.logger.warn({ peer: url, error: err instanceof Error ? err.message : String(err) }, 'cannot reach etcd peer');
-      } finally {
-        clearTimeout(timer);
-        stop();
-      }
+  return askPeers(peers, { ...options, unreachable: 'cannot reach etcd peer' }, async (url, signal) => {
+    const res = await link.request(url, { method: 'GET', path: '/members', headers: {}, signal });
+    const body = await readAll(res.body, 4 * 1024 * 1024, signal);
+    const clusterId = tryParseId(res.headers['x-etcd-cluster-id']);
+    if (res.status !== 200 || clusterId === undefined) {
+      options.logger.warn({ peer: url, status: res.status }, 'peer did not list the cluster members');
+      return null;
     }
-    if (round + 1 < options.rounds) await sleep(systemClock, 1000, options.signal);
-  }
-  return null;
+    return { clusterId, members: decodeEtcdMemberList(body), from: url };
+  });
 }
