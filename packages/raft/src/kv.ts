@@ -43,18 +43,34 @@ export function encodeKvCommand(cmd: KvCommand): Uint8Array {
   return out;
 }
 
+/** Short ASCII keys (the common case) are built directly; anything else goes through the strict UTF-8 decoder. */
+const ASCII_FAST_MAX = 64;
+
+function decodeKey(data: Uint8Array, lo: number, hi: number): string {
+  if (hi - lo <= ASCII_FAST_MAX) {
+    let key = '';
+    let i = lo;
+    for (; i < hi; i++) {
+      const c = data[i] as number;
+      if (c >= 0x80) break;
+      key += String.fromCharCode(c);
+    }
+    if (i === hi) return key;
+  }
+  try {
+    return utf8d.decode(data.subarray(lo, hi));
+  } catch (err) {
+    throw new RaftwireError(ErrorCode.CORRUPT, 'key is not UTF-8', { cause: err });
+  }
+}
+
 /** Decodes {@link encodeKvCommand}'s output; throws ERR_CORRUPT on malformed input. */
 export function decodeKvCommand(data: Uint8Array): KvCommand {
   if (data.length < 5) throw corrupt('command');
   const op = data[0];
-  const klen = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(1);
+  const klen = ((data[1] as number) * 0x100_0000 + (((data[2] as number) << 16) | ((data[3] as number) << 8) | (data[4] as number))) >>> 0;
   if (klen > MAX_KEY_BYTES || 5 + klen > data.length) throw corrupt('command');
-  let key: string;
-  try {
-    key = utf8d.decode(data.subarray(5, 5 + klen));
-  } catch (err) {
-    throw new RaftwireError(ErrorCode.CORRUPT, 'key is not UTF-8', { cause: err });
-  }
+  const key = decodeKey(data, 5, 5 + klen);
   if (op === OP_PUT) return { op: 'put', key, value: data.slice(5 + klen) };
   if (op === OP_DELETE && data.length === 5 + klen) return { op: 'delete', key };
   throw corrupt('command');

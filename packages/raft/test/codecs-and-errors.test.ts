@@ -2,7 +2,7 @@ import { createEntry, ErrorCode, isRaftwireError } from '@raftwire/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeConfChange, encodeConfChange } from '../src/conf-change.js';
-import { decodeNodeSnapshot, decodeProposal, encodeNodeSnapshot, encodeProposal } from '../src/driver-codec.js';
+import { decodeNodeSnapshot, decodeProposal, encodeNodeSnapshot, encodeProposal, ProposalCodec } from '../src/driver-codec.js';
 import { decodeKvCommand, encodeKvCommand, KvStateMachine } from '../src/kv.js';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../src/node/snapshot-store.js';
 import { RaftNode } from '../src/raft-node.js';
@@ -27,6 +27,25 @@ describe('key-value state machine', () => {
         expect(b.snapshot()).toEqual(a.snapshot());
       }),
     );
+  });
+
+  it('decodes keys of any length and alphabet the same as the UTF-8 decoder, and refuses keys that are not UTF-8', () => {
+    // Short ASCII keys take a fast path; long or non-ASCII ones the strict decoder.
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 100 }), fc.uint8Array({ maxLength: 8 }), (key, value) => {
+        expect(decodeKvCommand(encodeKvCommand({ op: 'put', key, value }))).toEqual({ op: 'put', key, value });
+      }),
+    );
+    for (const key of ['', 'k1', '\x7f', 'a'.repeat(64), 'b'.repeat(65), 'é', `${'a'.repeat(63)}é`, '鍵']) {
+      expect(decodeKvCommand(encodeKvCommand({ op: 'delete', key }))).toEqual({ op: 'delete', key });
+    }
+    for (const keyBytes of [[0x61, 0xff], [0xc3], [0x61, 0x80, 0x62], Array(70).fill(0xff)]) {
+      const bad = new Uint8Array(5 + keyBytes.length);
+      bad[0] = 2; // delete
+      new DataView(bad.buffer).setUint32(1, keyBytes.length);
+      bad.set(keyBytes, 5);
+      expect(() => decodeKvCommand(bad)).toThrow(expect.objectContaining({ code: ErrorCode.CORRUPT }));
+    }
   });
 
   it('returns the previous value and deletes', () => {
@@ -67,6 +86,23 @@ describe('driver and storage codecs', () => {
     const pid = { proposer: 7n, incarnation: 0xdeadbeef, seq: 42 };
     expect(decodeProposal(encodeProposal(pid, new Uint8Array([9])))).toEqual({ ...pid, payload: new Uint8Array([9]) });
     expect(decodeProposal(new Uint8Array(0))).toBeNull();
+    // The hot-path codec writes the same bytes and recognises only its own life's proposals.
+    const mine = new ProposalCodec(pid.proposer, pid.incarnation);
+    for (const seq of [0, 1, 42, 0xffff_ffff, 0x1_0000_0000, 2 ** 53 - 1]) {
+      const payload = new Uint8Array([seq & 0xff, 1, 2]);
+      const b = mine.encode(seq, payload);
+      expect(b).toEqual(encodeProposal({ ...pid, seq }, payload));
+      expect(mine.mineSeq(b)).toBe(seq);
+      expect(new ProposalCodec(8n, pid.incarnation).mineSeq(b)).toBe(-1);
+      expect(new ProposalCodec(pid.proposer, pid.incarnation + 1).mineSeq(b)).toBe(-1);
+      expect(
+        new ProposalCodec((1n << 64n) - 1n, 0).mineSeq(encodeProposal({ proposer: (1n << 64n) - 1n, incarnation: 0, seq }, payload)),
+      ).toBe(seq);
+    }
+    const other = encodeProposal(pid, new Uint8Array([9]));
+    other[0] = 2; // another version
+    expect(mine.mineSeq(other)).toBe(-1);
+    expect(mine.mineSeq(new Uint8Array(20))).toBe(-1);
     const ns = { members: new Map([[1n, 'http://127.0.0.1:1']]), removed: new Set([5n]), state: new Uint8Array([4]) };
     expect(decodeNodeSnapshot(encodeNodeSnapshot(ns))).toEqual(ns);
     const s = {
