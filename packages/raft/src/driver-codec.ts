@@ -27,6 +27,8 @@ export interface Envelope extends ProposalId {
 }
 
 const PID_BYTES = 20;
+const SLAB_BYTES = 64 * 1024;
+const SLAB_MAX_ENVELOPE = 2048;
 
 // The sequence is written as two u32 halves: same bytes as a u64, without a BigInt per proposal (hot path).
 function writePid(dv: DataView, off: number, p: ProposalId): void {
@@ -60,6 +62,14 @@ export function encodeProposal(pid: ProposalId, payload: Uint8Array): Uint8Array
  */
 export class ProposalCodec {
   private readonly head: Uint8Array;
+  /**
+   * Small envelopes are cut from 64 KiB slabs: a typed array over 64 bytes gets its own
+   * off-heap buffer, which costs more to allocate and collect than the rest of a proposal.
+   * An envelope is never written after encode, and a slab's envelopes are consecutive log
+   * entries, released together when the log is compacted past them.
+   */
+  private slab = new Uint8Array(0);
+  private slabPos = 0;
 
   constructor(proposer: Id, incarnation: number) {
     this.head = new Uint8Array(13);
@@ -71,7 +81,18 @@ export class ProposalCodec {
 
   /** The same bytes as `encodeProposal({ proposer, incarnation, seq }, payload)`. */
   encode(seq: number, payload: Uint8Array): Uint8Array {
-    const out = new Uint8Array(1 + PID_BYTES + payload.length);
+    const n = 1 + PID_BYTES + payload.length;
+    let out: Uint8Array;
+    if (n > SLAB_MAX_ENVELOPE) {
+      out = new Uint8Array(n);
+    } else {
+      if (this.slabPos + n > this.slab.length) {
+        this.slab = new Uint8Array(SLAB_BYTES);
+        this.slabPos = 0;
+      }
+      out = this.slab.subarray(this.slabPos, this.slabPos + n);
+      this.slabPos += n;
+    }
     out.set(this.head, 0);
     const hi = Math.floor(seq / 0x1_0000_0000);
     const lo = seq >>> 0;

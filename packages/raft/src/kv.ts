@@ -64,16 +64,25 @@ function decodeKey(data: Uint8Array, lo: number, hi: number): string {
   }
 }
 
-/** Decodes {@link encodeKvCommand}'s output; throws ERR_CORRUPT on malformed input. */
-export function decodeKvCommand(data: Uint8Array): KvCommand {
+/** Where the value of the command last read by {@link commandKey} starts (set beside its key: no object per command). */
+let valueAt = 0;
+
+/** The key of a command, checking its op and lengths as {@link decodeKvCommand} does; sets {@link valueAt}. */
+function commandKey(data: Uint8Array): string {
   if (data.length < 5) throw corrupt('command');
   const op = data[0];
   const klen = ((data[1] as number) * 0x100_0000 + (((data[2] as number) << 16) | ((data[3] as number) << 8) | (data[4] as number))) >>> 0;
   if (klen > MAX_KEY_BYTES || 5 + klen > data.length) throw corrupt('command');
   const key = decodeKey(data, 5, 5 + klen);
-  if (op === OP_PUT) return { op: 'put', key, value: data.slice(5 + klen) };
-  if (op === OP_DELETE && data.length === 5 + klen) return { op: 'delete', key };
-  throw corrupt('command');
+  if (op !== OP_PUT && !(op === OP_DELETE && data.length === 5 + klen)) throw corrupt('command');
+  valueAt = 5 + klen;
+  return key;
+}
+
+/** Decodes {@link encodeKvCommand}'s output; throws ERR_CORRUPT on malformed input. */
+export function decodeKvCommand(data: Uint8Array): KvCommand {
+  const key = commandKey(data);
+  return data[0] === OP_PUT ? { op: 'put', key, value: data.slice(valueAt) } : { op: 'delete', key };
 }
 
 /** The demo's and CLI's state machine: a map from string keys to byte values. */
@@ -99,10 +108,12 @@ export class KvStateMachine implements ReadableStateMachine<KvResult, string, Ui
   }
 
   apply(data: Uint8Array): KvResult {
-    const cmd = decodeKvCommand(data);
-    const prev = this.map.get(cmd.key) ?? null;
-    if (cmd.op === 'put') this.map.set(cmd.key, cmd.value);
-    else this.map.delete(cmd.key);
+    const key = commandKey(data);
+    const prev = this.map.get(key) ?? null;
+    // The value is copied: the entry's bytes may be a view of a larger received chunk, and a
+    // caller changing a value it read must not change the log.
+    if (data[0] === OP_PUT) this.map.set(key, data.slice(valueAt));
+    else this.map.delete(key);
     return { prev };
   }
 
