@@ -314,7 +314,13 @@ async function httpCluster(): Promise<HttpResult> {
   const leaders = new Map<string, string>();
   const children = IDS.map((id) =>
     fork(self, ['--worker', String(id), '--ports', ports.join(',')], {
-      execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [])],
+      // BENCH_PROF=dir: a CPU profile per member; BENCH_WORKER_ARGS: more node flags for the members (e.g. a heap sampler).
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
+        ...(process.env.BENCH_WORKER_ARGS?.split(' ').filter((a) => a !== '') ?? []),
+      ],
       stdio: 'inherit',
     }),
   );

@@ -48,6 +48,62 @@ describe('key-value state machine', () => {
     }
   });
 
+  it('keeps every value intact through overwrites, deletes and restores, and never changes a value it handed out', () => {
+    // Values share slabs, and sparse slabs have their values moved: checked against a plain Map.
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 1500 }), fc.boolean(), fc.boolean()), {
+          maxLength: 400,
+        }),
+        (ops) => {
+          let kv = new KvStateMachine();
+          const model = new Map<string, Uint8Array>();
+          const handedOut: [Uint8Array, Uint8Array][] = [];
+          let n = 0;
+          for (const [k, size, del, restore] of ops) {
+            const key = `key${k}`;
+            if (del) {
+              kv.apply(encodeKvCommand({ op: 'delete', key }));
+              model.delete(key);
+            } else {
+              const value = new Uint8Array(size).map((_, i) => (n * 31 + i) & 0xff);
+              n++;
+              const r = kv.apply(encodeKvCommand({ op: 'put', key, value }));
+              expect(r.prev).toEqual(model.get(key) ?? null);
+              model.set(key, value);
+            }
+            const got = kv.get(key);
+            if (got) handedOut.push([got, got.slice()]);
+            if (restore) {
+              const next = new KvStateMachine();
+              next.restore(kv.snapshot());
+              kv = next;
+            }
+          }
+          expect(kv.keys()).toEqual([...model.keys()].sort());
+          for (const [k, v] of model) expect(kv.get(k)).toEqual(v);
+          for (const [view, copy] of handedOut) expect(view).toEqual(copy);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('holds at most 4 x the live bytes of small values in slabs, plus the slab being filled', () => {
+    const kv = new KvStateMachine();
+    const value = new Uint8Array(100).fill(1);
+    // 1 000 keys put once (two slabs), then all but every 50th put 99 times more and finally
+    // deleted: the first two slabs keep 20 live values, which must move for the bound to hold.
+    for (let i = 0; i < 1000; i++) kv.apply(encodeKvCommand({ op: 'put', key: `k${i}`, value }));
+    for (let r = 0; r < 99; r++) {
+      for (let i = 0; i < 1000; i++) if (i % 50 !== 0) kv.apply(encodeKvCommand({ op: 'put', key: `k${i}`, value }));
+    }
+    for (let i = 0; i < 1000; i++) if (i % 50 !== 0) kv.apply(encodeKvCommand({ op: 'delete', key: `k${i}` }));
+    expect(kv.size).toBe(20);
+    expect(kv.slabBytes).toBeLessThanOrEqual(4 * 20 * 100 + 64 * 1024);
+    for (let i = 0; i < 1000; i += 50) expect(kv.get(`k${i}`)).toEqual(value);
+  });
+
   it('returns the previous value and deletes', () => {
     const kv = new KvStateMachine();
     expect(kv.apply(encodeKvCommand({ op: 'put', key: 'a', value: new Uint8Array([1]) }))).toEqual({ prev: null });
