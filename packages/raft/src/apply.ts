@@ -1,6 +1,7 @@
 import { type Entry, EntryType, ErrorCode, formatId, type Id, type Logger, RaftwireError, type Snapshot } from '@raftwire/core';
 import { ConfChangeRefusal, decodeRefusedConfChange } from './conf-change.js';
-import { decodeConfContext, isProposal, ProposalCodec, type ProposalId, proposalPayload } from './driver-codec.js';
+import { decodeConfContext, isProposal, PROPOSAL_HEADER_BYTES, ProposalCodec, type ProposalId, proposalPayload } from './driver-codec.js';
+import { KvStateMachine } from './kv.js';
 import type { StateMachine } from './state-machine.js';
 import type { Member, Membership } from './membership.js';
 import type { RawNode } from './raw-node.js';
@@ -44,8 +45,13 @@ export class Applier<R> {
   /** Recognises this life's proposals without decoding each entry's proposal ID. */
   private readonly codec: ProposalCodec;
 
+  /** The state machine when it is a KvStateMachine with its own `apply`: applied in place, without a payload view per entry. */
+  private readonly kv: KvStateMachine | null;
+
   constructor(private readonly o: ApplierOptions<R>) {
     this.codec = new ProposalCodec(o.id, o.incarnation);
+    const sm = o.stateMachine;
+    this.kv = sm instanceof KvStateMachine && sm.apply === KvStateMachine.prototype.apply ? sm : null;
   }
 
   /**
@@ -120,7 +126,8 @@ export class Applier<R> {
     let result: R | undefined;
     let error: unknown = null;
     try {
-      result = this.o.stateMachine.apply(proposalPayload(e.data), e.index);
+      const kv = this.kv;
+      result = kv ? (kv.applyAt(e.data, PROPOSAL_HEADER_BYTES) as R) : this.o.stateMachine.apply(proposalPayload(e.data), e.index);
     } catch (err) {
       // A bad command fails deterministically on every member; it must not stop the node.
       error = err;

@@ -126,9 +126,12 @@ export function isProposal(data: Uint8Array): boolean {
   return data.length >= 1 + PID_BYTES && data[0] === PROPOSAL_VERSION;
 }
 
+/** Where the state machine's command starts in a proposal envelope. */
+export const PROPOSAL_HEADER_BYTES = 1 + PID_BYTES;
+
 /** The state machine's command inside a proposal envelope (a view, no copy); check {@link isProposal} first. */
 export function proposalPayload(data: Uint8Array): Uint8Array {
-  return data.subarray(1 + PID_BYTES);
+  return data.subarray(PROPOSAL_HEADER_BYTES);
 }
 
 /** Null when the entry was not written by a driver (e.g. a leader's empty entry). */

@@ -67,21 +67,28 @@ function decodeKey(data: Uint8Array, lo: number, hi: number): string {
 /** Where the value of the command last read by {@link commandKey} starts (set beside its key: no object per command). */
 let valueAt = 0;
 
-/** The key of a command, checking its op and lengths as {@link decodeKvCommand} does; sets {@link valueAt}. */
-function commandKey(data: Uint8Array): string {
-  if (data.length < 5) throw corrupt('command');
-  const op = data[0];
-  const klen = ((data[1] as number) * 0x100_0000 + (((data[2] as number) << 16) | ((data[3] as number) << 8) | (data[4] as number))) >>> 0;
-  if (klen > MAX_KEY_BYTES || 5 + klen > data.length) throw corrupt('command');
-  const key = decodeKey(data, 5, 5 + klen);
-  if (op !== OP_PUT && !(op === OP_DELETE && data.length === 5 + klen)) throw corrupt('command');
-  valueAt = 5 + klen;
+/**
+ * The key of the command in `data[at..]`, checking its op and lengths as {@link decodeKvCommand}
+ * does; sets {@link valueAt}.
+ */
+function commandKey(data: Uint8Array, at: number): string {
+  const end = data.length;
+  if (end - at < 5) throw corrupt('command');
+  const op = data[at];
+  const klen =
+    ((data[at + 1] as number) * 0x100_0000 +
+      (((data[at + 2] as number) << 16) | ((data[at + 3] as number) << 8) | (data[at + 4] as number))) >>>
+    0;
+  if (klen > MAX_KEY_BYTES || at + 5 + klen > end) throw corrupt('command');
+  const key = decodeKey(data, at + 5, at + 5 + klen);
+  if (op !== OP_PUT && !(op === OP_DELETE && end === at + 5 + klen)) throw corrupt('command');
+  valueAt = at + 5 + klen;
   return key;
 }
 
 /** Decodes {@link encodeKvCommand}'s output; throws ERR_CORRUPT on malformed input. */
 export function decodeKvCommand(data: Uint8Array): KvCommand {
-  const key = commandKey(data);
+  const key = commandKey(data, 0);
   return data[0] === OP_PUT ? { op: 'put', key, value: data.slice(valueAt) } : { op: 'delete', key };
 }
 
@@ -187,12 +194,20 @@ export class KvStateMachine implements ReadableStateMachine<KvResult, string, Ui
   }
 
   apply(data: Uint8Array): KvResult {
-    const key = commandKey(data);
+    return this.applyAt(data, 0);
+  }
+
+  /**
+   * @internal `apply(data.subarray(at))` without the subarray: RaftNode's applier calls it for
+   * a KvStateMachine whose `apply` is this class's own (not overridden).
+   */
+  applyAt(data: Uint8Array, at: number): KvResult {
+    const key = commandKey(data, at);
     const prev = this.map.get(key);
     if (prev !== undefined) this.arena.release(key, prev, this.map);
     // The value is copied: the entry's bytes may be a view of a larger received chunk, and a
     // caller changing a value it read must not change the log.
-    if (data[0] === OP_PUT) this.map.set(key, this.arena.store(key, data, valueAt, data.length));
+    if (data[at] === OP_PUT) this.map.set(key, this.arena.store(key, data, valueAt, data.length));
     else this.map.delete(key);
     return { prev: prev ?? null };
   }
