@@ -38,6 +38,8 @@ interface LoadResult {
   seconds: number;
   p50: number;
   p99: number;
+  /** CPU time (user + system) this process spent while measuring, in µs. */
+  cpuMicros: number;
 }
 
 /** 128-byte KV put commands (keys cycle over 1024 so snapshots stay small); made once, outside the measured path. */
@@ -48,9 +50,60 @@ const COMMANDS = Array.from({ length: 1024 }, (_, i) => {
 });
 const command = (i: number): Uint8Array => COMMANDS[i % COMMANDS.length] as Uint8Array;
 
-/** Keeps `window` proposals in flight on `node` for warmup + `seconds`; measures the part after warmup. */
-async function runLoad(node: RaftNode, seconds: number, window: number): Promise<LoadResult> {
-  const lat: number[] = [];
+/**
+ * Commit latencies in 50 µs buckets up to 10 s (slower ones exact): recording one allocates
+ * nothing, unlike an array of every sample, which grew by megabytes per second and was a
+ * fifth of the bytes the MemoryLink run allocated.
+ */
+class LatencyHistogram {
+  private static readonly STEP_MS = 0.05;
+  private readonly buckets = new Uint32Array(Math.ceil(10_000 / LatencyHistogram.STEP_MS));
+  private readonly slow: number[] = [];
+  count = 0;
+
+  add(ms: number): void {
+    const b = Math.floor(ms / LatencyHistogram.STEP_MS);
+    if (b < this.buckets.length) this.buckets[b] = (this.buckets[b] as number) + 1;
+    else this.slow.push(ms);
+    this.count++;
+  }
+
+  /** The p-quantile (upper edge of its bucket), NaN when empty. */
+  quantile(p: number): number {
+    if (this.count === 0) return Number.NaN;
+    const rank = Math.min(this.count - 1, Math.floor(this.count * p));
+    let seen = 0;
+    for (let b = 0; b < this.buckets.length; b++) {
+      seen += this.buckets[b] as number;
+      if (seen > rank) return (b + 1) * LatencyHistogram.STEP_MS;
+    }
+    this.slow.sort((x, y) => x - y);
+    return this.slow[rank - seen] ?? Number.NaN;
+  }
+}
+
+const cpuNow = (): number => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+interface LoadHooks {
+  /** The measured interval starts / ends (the HTTP parent reads every member's CPU then). */
+  measuring?(on: boolean): void;
+}
+
+/**
+ * Keeps `window` proposals in flight through `propose` for warmup + `seconds`; measures the
+ * part after warmup. Each of the `window` workers proposes, awaits the commit, and proposes
+ * again; per proposal the generator itself only takes two clock reads and a histogram add.
+ */
+async function runLoad(
+  propose: (data: Uint8Array) => Promise<unknown>,
+  seconds: number,
+  window: number,
+  hooks: LoadHooks = {},
+): Promise<LoadResult> {
+  const lat = new LatencyHistogram();
   let i = 0;
   let committed = 0;
   let measuring = false;
@@ -67,20 +120,20 @@ async function runLoad(node: RaftNode, seconds: number, window: number): Promise
     },
     (WARMUP_MS + seconds * 1000) * 2 + 30_000,
   );
-  let tMeasure = performance.now();
   const one = async (): Promise<void> => {
     while (!stop) {
       const data = command(i++);
       const t = performance.now();
-      await node.propose(data);
+      await propose(data);
+      const now = performance.now();
       if (measuring && !stop) {
         committed++;
-        lat.push(performance.now() - t);
+        lat.add(now - t);
       }
       // Over MemoryLink the whole propose → replicate → apply cycle runs in microtasks: every
       // few ms all workers wait for one macrotask turn so timers (raft ticks, the bench's own
       // clock) still run. Over HTTP, I/O gives those turns anyway.
-      if (performance.now() - sliceStart > 5) {
+      if (now - sliceStart > 5) {
         gate ??= new Promise<void>((r) =>
           setImmediate(() => {
             gate = null;
@@ -95,16 +148,45 @@ async function runLoad(node: RaftNode, seconds: number, window: number): Promise
   const workers = Array.from({ length: window }, one);
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   measuring = true;
-  tMeasure = performance.now();
+  hooks.measuring?.(true);
+  const cpu0 = cpuNow();
+  const tMeasure = performance.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const elapsed = (performance.now() - tMeasure) / 1000;
+  const cpuMicros = cpuNow() - cpu0;
   const done = committed;
+  measuring = false;
+  hooks.measuring?.(false);
   stop = true;
   await Promise.allSettled(workers);
   clearTimeout(watchdog);
-  lat.sort((a, b) => a - b);
-  const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? Number.NaN;
-  return { committed: done, seconds: elapsed, p50: pct(0.5), p99: pct(0.99) };
+  return { committed: done, seconds: elapsed, p50: lat.quantile(0.5), p99: lat.quantile(0.99), cpuMicros };
+}
+
+/**
+ * The load generator's own cost: the same workers and window against a stub whose proposals
+ * all resolve together at the next macrotask turn (as a committed batch does), so what is
+ * measured is the generator plus one promise per proposal, an upper bound on what it adds to
+ * the leader's process.
+ */
+async function generatorAlone(seconds: number, window: number): Promise<LoadResult> {
+  let pending: (() => void)[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    const all = pending;
+    pending = [];
+    for (const r of all) r();
+  };
+  const propose = (_data: Uint8Array): Promise<void> =>
+    new Promise<void>((resolve) => {
+      pending.push(resolve);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
+  return runLoad(propose, seconds, window);
 }
 
 function waitLeader(nodes: RaftNode[]): Promise<RaftNode> {
@@ -134,7 +216,7 @@ async function memoryCluster(): Promise<LoadResult> {
   });
   await Promise.all(parts.map((p) => p.node.start()));
   const leader = await waitLeader(parts.map((p) => p.node));
-  const r = await runLoad(leader, SECONDS, WINDOW);
+  const r = await runLoad((d) => leader.propose(d), SECONDS, WINDOW);
   for (const p of parts) {
     await p.node.stop();
     await p.transport.stop();
@@ -146,8 +228,13 @@ async function memoryCluster(): Promise<LoadResult> {
 
 // --- HTTP: one member per process -------------------------------------------------
 
-type ToWorker = { kind: 'load'; seconds: number; window: number } | { kind: 'stop' };
-type FromWorker = { kind: 'ready'; port: number } | { kind: 'leader'; leader: string } | { kind: 'result'; result: LoadResult };
+type ToWorker = { kind: 'load'; seconds: number; window: number } | { kind: 'cpu' } | { kind: 'stop' };
+type FromWorker =
+  | { kind: 'ready'; port: number }
+  | { kind: 'leader'; leader: string }
+  | { kind: 'measuring'; on: boolean }
+  | { kind: 'cpu'; micros: number }
+  | { kind: 'result'; result: LoadResult };
 
 /** Set BENCH_LOG=warn (or info, debug) to see the members' logs on stderr. */
 function benchLogger(): Logger | undefined {
@@ -183,7 +270,10 @@ async function worker(): Promise<void> {
   node.on('leader-change', ({ leader }) => send({ kind: 'leader', leader: leader.toString(16) }));
   process.on('message', (m: ToWorker) => {
     if (m.kind === 'load') {
-      void runLoad(node, m.seconds, m.window).then((result) => send({ kind: 'result', result }));
+      const hooks: LoadHooks = { measuring: (on) => send({ kind: 'measuring', on }) };
+      void runLoad((d) => node.propose(d), m.seconds, m.window, hooks).then((result) => send({ kind: 'result', result }));
+    } else if (m.kind === 'cpu') {
+      send({ kind: 'cpu', micros: cpuNow() });
     } else {
       void (async () => {
         await node.stop();
@@ -212,13 +302,25 @@ async function freePorts(n: number): Promise<number[]> {
   return out;
 }
 
-async function httpCluster(): Promise<LoadResult> {
+interface HttpResult extends LoadResult {
+  /** CPU µs each member's process spent while the leader measured (index 0: member 1). */
+  memberCpuMicros: number[];
+  leaderIndex: number;
+}
+
+async function httpCluster(): Promise<HttpResult> {
   const ports = await freePorts(3);
   const self = fileURLToPath(import.meta.url);
   const leaders = new Map<string, string>();
   const children = IDS.map((id) =>
     fork(self, ['--worker', String(id), '--ports', ports.join(',')], {
-      execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [])],
+      // BENCH_PROF=dir: a CPU profile per member; BENCH_WORKER_ARGS: more node flags for the members (e.g. a heap sampler).
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []),
+        ...(process.env.BENCH_WORKER_ARGS?.split(' ').filter((a) => a !== '') ?? []),
+      ],
       stdio: 'inherit',
     }),
   );
@@ -248,13 +350,36 @@ async function httpCluster(): Promise<LoadResult> {
     if (leader === '0') throw new Error('no agreed leader within 20 s');
     const lc = children[Number.parseInt(leader, 16) - 1];
     if (!lc) throw new Error(`unknown leader ${leader}`);
+    // Every member's CPU is read when the leader starts and stops measuring (one IPC round each).
+    const readCpu = (): Promise<number[]> =>
+      Promise.all(
+        children.map(
+          (c) =>
+            new Promise<number>((resolve) => {
+              const on = (m: FromWorker) => {
+                if (m.kind !== 'cpu') return;
+                c.off('message', on);
+                resolve(m.micros);
+              };
+              c.on('message', on);
+              c.send({ kind: 'cpu' } satisfies ToWorker);
+            }),
+        ),
+      );
+    let cpuStart: Promise<number[]> = Promise.resolve([]);
+    let cpuEnd: Promise<number[]> = Promise.resolve([]);
     const res = await new Promise<LoadResult>((resolve) => {
       lc.on('message', (m: FromWorker) => {
+        if (m.kind === 'measuring') {
+          if (m.on) cpuStart = readCpu();
+          else cpuEnd = readCpu();
+        }
         if (m.kind === 'result') resolve(m.result);
       });
       lc.send({ kind: 'load', seconds: SECONDS, window: WINDOW } satisfies ToWorker);
     });
-    return res;
+    const [a, b] = await Promise.all([cpuStart, cpuEnd]);
+    return { ...res, memberCpuMicros: b.map((x, k) => x - (a[k] ?? 0)), leaderIndex: Number.parseInt(leader, 16) - 1 };
   } finally {
     for (const c of children) {
       c.removeAllListeners('exit');
@@ -269,13 +394,29 @@ async function httpCluster(): Promise<LoadResult> {
 }
 
 async function main(): Promise<void> {
+  // --only memory|http: run one cluster alone (for profiling; writes no results).
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+  if (only === 'memory' || only === 'http') {
+    const r = only === 'memory' ? await memoryCluster() : await httpCluster();
+    console.log(`${only}: ${r.committed} committed in ${r.seconds.toFixed(2)} s = ${Math.round(r.committed / r.seconds)}/s`);
+    return;
+  }
   const mem = await memoryCluster();
+  const perOp = (cpu: number, n: number) => (n === 0 ? Number.NaN : cpu / n);
+  const memCpu = perOp(mem.cpuMicros, mem.committed);
   console.log(
-    `memory: ${mem.committed} committed in ${mem.seconds.toFixed(2)} s = ${Math.round(mem.committed / mem.seconds)}/s, p50 ${mem.p50.toFixed(1)} ms, p99 ${mem.p99.toFixed(1)} ms`,
+    `memory: ${mem.committed} committed in ${mem.seconds.toFixed(2)} s = ${Math.round(mem.committed / mem.seconds)}/s, p50 ${mem.p50.toFixed(1)} ms, p99 ${mem.p99.toFixed(1)} ms, CPU ${memCpu.toFixed(2)} µs/proposal (the process: 3 members + load)`,
   );
+  const gen = await generatorAlone(Math.min(SECONDS, 3), WINDOW);
+  const genCpu = perOp(gen.cpuMicros, gen.committed);
+  console.log(`load generator alone: ${Math.round(gen.committed / gen.seconds)}/s, CPU ${genCpu.toFixed(2)} µs/proposal`);
   const http = await httpCluster();
+  const httpCpu = http.memberCpuMicros.map((c) => perOp(c, http.committed));
+  const httpCpuAll = httpCpu.reduce((a, b) => a + b, 0);
+  const leaderCpu = httpCpu[http.leaderIndex] ?? Number.NaN;
   console.log(
-    `http:   ${http.committed} committed in ${http.seconds.toFixed(2)} s = ${Math.round(http.committed / http.seconds)}/s, p50 ${http.p50.toFixed(1)} ms, p99 ${http.p99.toFixed(1)} ms`,
+    `http:   ${http.committed} committed in ${http.seconds.toFixed(2)} s = ${Math.round(http.committed / http.seconds)}/s, p50 ${http.p50.toFixed(1)} ms, p99 ${http.p99.toFixed(1)} ms, ` +
+      `CPU µs/proposal per member ${httpCpu.map((c, k) => `${k + 1}${k === http.leaderIndex ? ' (leader + load)' : ''}: ${c.toFixed(2)}`).join(', ')}`,
   );
   const memRate = mem.committed / mem.seconds;
   const httpRate = http.committed / http.seconds;
@@ -287,10 +428,31 @@ async function main(): Promise<void> {
         'ops/s',
         httpRate,
         memRate,
-        null,
+        '>= 0.8',
       ),
       result('3 members over HTTP: commit latency p50', 'ms', http.p50, mem.p50, null),
       result('3 members over HTTP: commit latency p99', 'ms', http.p99, mem.p99, null),
+      result(
+        '3 members over HTTP: CPU per committed proposal, all 3 processes (baseline: the MemoryLink process)',
+        'µs',
+        httpCpuAll,
+        memCpu,
+        null,
+      ),
+      result(
+        '3 members over HTTP: CPU per committed proposal, leader process incl. load (baseline: all 3 processes)',
+        'µs',
+        leaderCpu,
+        httpCpuAll,
+        null,
+      ),
+      result(
+        'load generator alone, stub node, same window: CPU per proposal (baseline: HTTP leader process)',
+        'µs',
+        genCpu,
+        leaderCpu,
+        '<= 0.2',
+      ),
       result('TARGET (not a measurement): HTTP ops/s vs the issue goal of 100 000/s', 'ops/s', httpRate, 100_000, '>= 1'),
     ],
     '1 process over MemoryLink',

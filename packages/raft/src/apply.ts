@@ -1,6 +1,7 @@
 import { type Entry, EntryType, ErrorCode, formatId, type Id, type Logger, RaftwireError, type Snapshot } from '@raftwire/core';
 import { ConfChangeRefusal, decodeRefusedConfChange } from './conf-change.js';
-import { decodeConfContext, decodeProposal, type ProposalId } from './driver-codec.js';
+import { decodeConfContext, isProposal, PROPOSAL_HEADER_BYTES, ProposalCodec, type ProposalId, proposalPayload } from './driver-codec.js';
+import { KvStateMachine } from './kv.js';
 import type { StateMachine } from './state-machine.js';
 import type { Member, Membership } from './membership.js';
 import type { RawNode } from './raw-node.js';
@@ -41,7 +42,17 @@ export class Applier<R> {
   /** Index of the last snapshot saved or restored. */
   snapshotIndex = 0;
 
-  constructor(private readonly o: ApplierOptions<R>) {}
+  /** Recognises this life's proposals without decoding each entry's proposal ID. */
+  private readonly codec: ProposalCodec;
+
+  /** The state machine when it is a KvStateMachine with its own `apply`: applied in place, without a payload view per entry. */
+  private readonly kv: KvStateMachine | null;
+
+  constructor(private readonly o: ApplierOptions<R>) {
+    this.codec = new ProposalCodec(o.id, o.incarnation);
+    const sm = o.stateMachine;
+    this.kv = sm instanceof KvStateMachine && sm.apply === KvStateMachine.prototype.apply ? sm : null;
+  }
 
   /**
    * Replaces the state machine and the members with a snapshot's: from storage at start (logged
@@ -111,18 +122,19 @@ export class Applier<R> {
       this.applyRefusedConfChange(refused);
       return;
     }
-    const env = decodeProposal(e.data);
-    if (!env) return; // not written by a driver (a new leader's empty entry): nothing to apply
+    if (!isProposal(e.data)) return; // not written by a driver (a new leader's empty entry): nothing to apply
     let result: R | undefined;
     let error: unknown = null;
     try {
-      result = this.o.stateMachine.apply(env.payload, e.index);
+      const kv = this.kv;
+      result = kv ? (kv.applyAt(e.data, PROPOSAL_HEADER_BYTES) as R) : this.o.stateMachine.apply(proposalPayload(e.data), e.index);
     } catch (err) {
       // A bad command fails deterministically on every member; it must not stop the node.
       error = err;
     }
-    if (!this.isMine(env)) return;
-    if (error !== null) this.o.proposals.fail(env.seq, error);
-    else this.o.proposals.trigger(env.seq, result as R);
+    const seq = this.codec.mineSeq(e.data);
+    if (seq < 0) return;
+    if (error !== null) this.o.proposals.fail(seq, error);
+    else this.o.proposals.trigger(seq, result as R);
   }
 }

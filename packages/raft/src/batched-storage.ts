@@ -164,12 +164,12 @@ export abstract class BatchedStorage extends MemoryStorage {
     if (this.hardStateDirty) batch.hardState = { ...this.hardState };
     if (this.snapshotDirty) {
       const m = this.snap.metadata;
-      batch.snapshot = { index: m.index, term: m.term, confState: m.confState, data: this.snap.data };
+      batch.snapshot = { index: m.index, term: m.term, confState: m.confState, data: ownBytes(this.snap.data) };
     }
     if (Number.isFinite(from)) {
       batch.rewriteFrom = from;
       for (const e of this.ents.slice(Math.max(1, from - offset))) {
-        batch.entries.push({ index: e.index, record: { term: e.term, type: e.type, data: e.data } });
+        batch.entries.push({ index: e.index, record: { term: e.term, type: e.type, data: ownBytes(e.data) } });
       }
     }
     this.hardStateDirty = false;
@@ -184,4 +184,13 @@ export abstract class BatchedStorage extends MemoryStorage {
       throw this.failed;
     }
   }
+}
+
+/**
+ * `b`, or a copy when it is a view of a larger buffer: stores that structured-clone a record
+ * (IndexedDB, a Durable Object's storage) write a view's whole underlying buffer, and entry data
+ * are views of shared slabs (proposal envelopes) or of received chunks.
+ */
+function ownBytes(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
 }

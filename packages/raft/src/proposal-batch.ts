@@ -1,4 +1,6 @@
-/** What a {@link ProposalBatch} steps its proposals through. */
+import { ErrorCode, isRaftwireError } from '@raftwire/core';
+
+/** What a {@link ProposalBatch} steps its proposals through and reports to. */
 export interface ProposalSink {
   /** True while the Ready loop runs: it flushes the batch at its next turn. */
   looping(): boolean;
@@ -6,78 +8,76 @@ export interface ProposalSink {
   kick(): void;
   /** Steps the proposals as one MsgProp; throws ERR_STOPPED, ERR_PROPOSAL_DROPPED, ... */
   propose(envelopes: Uint8Array[]): void;
-}
-
-interface Batch {
-  envelopes: Uint8Array[];
-  done: Promise<void>;
-  resolve(): void;
-  reject(err: unknown): void;
+  /**
+   * Stepping threw ERR_PROPOSAL_DROPPED (no leader to take them): the sink
+   * re-enqueues the ones still wanted once a leader is known.
+   */
+  dropped(seqs: number[], envelopes: Uint8Array[]): void;
+  /** Stepping failed otherwise (the node stopped, ...): every proposal of the batch fails with `err`. */
+  failed(seqs: number[], err: unknown): void;
 }
 
 /**
  * Proposals queued while the Ready loop is busy, stepped together as one
  * MsgProp: the leader appends them together and sends one MsgApp per
- * follower (etcd batches proposals the same way under load). Every
- * proposal of a batch shares one promise: it resolves once the batch was
- * stepped and rejects (ERR_PROPOSAL_DROPPED when there is no leader to take
- * it) when stepping failed. The apply result comes separately.
+ * follower (etcd batches proposals the same way under load). A proposal is
+ * its sequence number and envelope, nothing more: no promise, closure or
+ * object per proposal here. Whether its batch was stepped, dropped (then
+ * retried by the sink) or failed is reported per batch; each proposal's
+ * result comes from its waiter when the entry is applied.
  */
 export class ProposalBatch {
-  private batch: Batch | null = null;
+  private seqs: number[] = [];
+  private envelopes: Uint8Array[] = [];
   private flushScheduled = false;
 
   constructor(private readonly sink: ProposalSink) {}
 
   /** True while proposals wait to be stepped. */
   get pending(): boolean {
-    return this.batch !== null;
+    return this.seqs.length > 0;
   }
 
-  /** Queues one proposal envelope; resolves once its batch was stepped. */
-  enqueue(envelope: Uint8Array): Promise<void> {
-    let b = this.batch;
-    if (!b) {
-      let resolve!: () => void;
-      let reject!: (err: unknown) => void;
-      const done = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
+  /** Proposals waiting to be stepped. */
+  get size(): number {
+    return this.seqs.length;
+  }
+
+  /** Queues one proposal; it is stepped with the others queued before the next flush. */
+  enqueue(seq: number, envelope: Uint8Array): void {
+    if (this.seqs.length === 0 && !this.flushScheduled && !this.sink.looping()) {
+      // The running loop flushes at its next turn; otherwise flush after the current task's proposals.
+      this.flushScheduled = true;
+      queueMicrotask(() => {
+        if (!this.flushScheduled) return;
+        this.sink.kick();
+        if (this.pending && !this.sink.looping()) this.flush();
       });
-      b = { envelopes: [], done, resolve, reject };
-      this.batch = b;
-      if (!this.flushScheduled && !this.sink.looping()) {
-        // The running loop flushes at its next turn; otherwise flush after the current task's proposals.
-        this.flushScheduled = true;
-        queueMicrotask(() => {
-          if (!this.flushScheduled) return;
-          this.sink.kick();
-          if (this.batch && !this.sink.looping()) this.flush();
-        });
-      }
     }
-    b.envelopes.push(envelope);
-    return b.done;
+    this.seqs.push(seq);
+    this.envelopes.push(envelope);
   }
 
   /** Steps every queued proposal now, as one MsgProp. */
   flush(): void {
     this.flushScheduled = false;
-    const b = this.batch;
-    if (!b) return;
-    this.batch = null;
+    if (this.seqs.length === 0) return;
+    const seqs = this.seqs;
+    const envelopes = this.envelopes;
+    this.seqs = [];
+    this.envelopes = [];
     try {
-      this.sink.propose(b.envelopes);
+      this.sink.propose(envelopes);
     } catch (err) {
-      b.reject(err);
-      return;
+      if (isRaftwireError(err, ErrorCode.PROPOSAL_DROPPED)) this.sink.dropped(seqs, envelopes);
+      else this.sink.failed(seqs, err);
     }
-    b.resolve();
   }
 
-  /** Rejects the queued batch (the node stops). */
-  rejectAll(err: unknown): void {
-    this.batch?.reject(err);
-    this.batch = null;
+  /** Forgets the queued proposals (the node stops; their waiters are rejected by the node). */
+  clear(): void {
+    this.seqs = [];
+    this.envelopes = [];
+    this.flushScheduled = false;
   }
 }

@@ -57,14 +57,15 @@ export class Unstable {
 
   truncateAndAppend(ents: readonly Entry[]): void {
     const after = (ents[0] as Entry).index;
-    if (after === this.offset + this.entries.length) {
-      this.entries = [...this.entries, ...ents];
-    } else if (after <= this.offset) {
+    // In place (the array is never handed out: Ready takes a copy, slices are copies), so a
+    // leader appending batch after batch does not copy its whole unstable tail each time.
+    if (after <= this.offset) {
       this.offset = after;
       this.entries = [...ents];
-    } else {
-      this.entries = [...this.entries.slice(0, after - this.offset), ...ents];
+      return;
     }
+    if (after < this.offset + this.entries.length) this.entries.length = after - this.offset;
+    for (const e of ents) this.entries.push(e);
   }
 
   slice(lo: number, hi: number): Entry[] {

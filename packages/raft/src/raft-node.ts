@@ -18,7 +18,7 @@ import {
 import { EventEmitter } from 'eventemitter3';
 import { Applier } from './apply.js';
 import { type ConfChange, ConfChangeType } from './conf-change.js';
-import { encodeConfContext, encodeProposal, type ProposalId } from './driver-codec.js';
+import { encodeConfContext, ProposalCodec, type ProposalId } from './driver-codec.js';
 import { KvStateMachine } from './kv.js';
 import { bootstrapSnapshot, type Member, type MemberChange, Membership, validateMember, validateMemberId } from './membership.js';
 import { ProposalBatch } from './proposal-batch.js';
@@ -78,6 +78,8 @@ export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmi
   private readonly metrics: RaftMetrics;
   private readonly membership: Membership;
   private readonly batch: ProposalBatch;
+  /** Writes this life's proposal envelopes (proposer, incarnation, sequence, command). */
+  private readonly codec: ProposalCodec;
   private readonly reads: ReadIndexCoalescer;
   /** Proposals by sequence, settled with the state machine's result when applied here. */
   private readonly proposals = new Wait<number, ResultOf<SM>>();
@@ -131,10 +133,15 @@ export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmi
         this.removedSelf = true;
       },
     });
+    this.codec = new ProposalCodec(this.id, this.incarnation);
     this.batch = new ProposalBatch({
       looping: () => this.loop?.busy ?? false,
       kick: () => this.loop?.kick(),
       propose: (envelopes) => this.running().proposeBatch(envelopes),
+      dropped: (seqs, envelopes) => this.retryWithNextLeader(seqs, envelopes),
+      failed: (seqs, err) => {
+        for (const seq of seqs) this.proposals.fail(seq, err);
+      },
     });
     this.reads = new ReadIndexCoalescer(this.id, this.incarnation, {
       clock: this.clock,
@@ -225,7 +232,7 @@ export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmi
     this.reads.rejectAll(err);
     this.appliedWait.rejectAll(err);
     this.leaderWait.rejectAll(err);
-    this.batch.rejectAll(err);
+    this.batch.clear();
     this.stopPromise = (async () => {
       await loopStopped;
       this.stopped = true;
@@ -264,12 +271,25 @@ export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmi
    * timeout (e.g. `AbortSignal.timeout(5000)`). Aborting stops the wait; the
    * command may still commit (as with etcd, a timed-out write is indeterminate).
    */
-  async propose(data: Uint8Array, options: CallOptions = {}): Promise<ResultOf<SM>> {
-    if (!(data instanceof Uint8Array)) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'proposal data must be a Uint8Array');
-    this.running();
+  propose(data: Uint8Array, options: CallOptions = {}): Promise<ResultOf<SM>> {
+    // Not async: one promise per proposal (its waiter's), no wrapper promises or closures.
+    if (!(data instanceof Uint8Array)) {
+      return Promise.reject(new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'proposal data must be a Uint8Array'));
+    }
+    if (this.stopping || !this.rn) {
+      try {
+        this.running();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     const seq = ++this.seq;
-    const env = encodeProposal(this.proposalId(seq), data);
-    return this.submit(this.proposals, seq, options.signal, () => this.batch.enqueue(env));
+    const done = this.proposals.register(seq, options.signal);
+    this.metrics.track(done);
+    // Queued even while no leader is known: stepping the batch then drops it, and it is queued
+    // again once a leader is announced (retryWithNextLeader).
+    if (this.proposals.isRegistered(seq)) this.batch.enqueue(seq, this.codec.encode(seq, data));
+    return done;
   }
 
   /**
@@ -517,6 +537,23 @@ export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmi
       throw err;
     }
     return done;
+  }
+
+  /**
+   * A batch was dropped (no leader to take it): once the next leader is announced, queues again
+   * every proposal of it still waited for (one whose signal aborted meanwhile is not stepped).
+   */
+  private retryWithNextLeader(seqs: number[], envelopes: Uint8Array[]): void {
+    this.nextLeader(undefined).then(
+      () => {
+        if (this.stopping) return;
+        for (let i = 0; i < seqs.length; i++) {
+          const seq = seqs[i] as number;
+          if (this.proposals.isRegistered(seq)) this.batch.enqueue(seq, envelopes[i] as Uint8Array);
+        }
+      },
+      () => {}, // the node stopped: every waiter was rejected already
+    );
   }
 
   /** Resolves when a leader is next announced. */

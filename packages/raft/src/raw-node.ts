@@ -140,7 +140,9 @@ export class RawNode {
    */
   proposeBatch(data: readonly Uint8Array[]): void {
     if (data.length === 0) return;
-    this.raft.step(createMessage({ type: MessageType.MsgProp, from: this.raft.id, entries: data.map((d) => createEntry({ data: d })) }));
+    const entries: Entry[] = [];
+    for (const d of data) entries.push({ type: EntryType.EntryNormal, term: 0, index: 0, data: d });
+    this.raft.step(createMessage({ type: MessageType.MsgProp, from: this.raft.id, entries }));
   }
 
   /** Proposes a single-member configuration change. */

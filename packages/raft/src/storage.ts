@@ -28,16 +28,16 @@ export function entrySize(e: Entry): number {
   return e.data.length + 24;
 }
 
-/** Cuts `ents` to at most `maxSize` bytes, always keeping the first entry. */
+/** Cuts `ents` to at most `maxSize` bytes, always keeping the first entry: `ents` itself when all fit, else a copy of its head. */
 export function limitSize(ents: Entry[], maxSize: number): Entry[] {
-  if (ents.length === 0) return ents;
+  if (ents.length === 0 || maxSize === Number.POSITIVE_INFINITY) return ents;
   let size = entrySize(ents[0] as Entry);
   let limit = 1;
   for (; limit < ents.length; limit++) {
     size += entrySize(ents[limit] as Entry);
     if (size > maxSize) break;
   }
-  return ents.slice(0, limit);
+  return limit === ents.length ? ents : ents.slice(0, limit);
 }
 
 /**

@@ -18,6 +18,12 @@ export class Wait<K, T> {
    * when the signal removes the waiter, so a caller can forget the key too.
    */
   register(key: K, signal?: AbortSignal, onAborted?: () => void): Promise<T> {
+    if (signal === undefined) {
+      // Nothing to dispose: the promise's own functions are the waiter (the proposal hot path).
+      return new Promise<T>((resolve, reject) => {
+        this.waiters.set(key, { resolve, reject });
+      });
+    }
     return new Promise<T>((resolve, reject) => {
       if (signal?.aborted) {
         reject(abortError(signal.reason));

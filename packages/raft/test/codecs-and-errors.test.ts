@@ -2,7 +2,7 @@ import { createEntry, ErrorCode, isRaftwireError } from '@raftwire/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeConfChange, encodeConfChange } from '../src/conf-change.js';
-import { decodeNodeSnapshot, decodeProposal, encodeNodeSnapshot, encodeProposal } from '../src/driver-codec.js';
+import { decodeNodeSnapshot, decodeProposal, encodeNodeSnapshot, encodeProposal, ProposalCodec } from '../src/driver-codec.js';
 import { decodeKvCommand, encodeKvCommand, KvStateMachine } from '../src/kv.js';
 import { decodeSnapshotFile, encodeSnapshotFile } from '../src/node/snapshot-store.js';
 import { RaftNode } from '../src/raft-node.js';
@@ -27,6 +27,81 @@ describe('key-value state machine', () => {
         expect(b.snapshot()).toEqual(a.snapshot());
       }),
     );
+  });
+
+  it('decodes keys of any length and alphabet the same as the UTF-8 decoder, and refuses keys that are not UTF-8', () => {
+    // Short ASCII keys take a fast path; long or non-ASCII ones the strict decoder.
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 100 }), fc.uint8Array({ maxLength: 8 }), (key, value) => {
+        expect(decodeKvCommand(encodeKvCommand({ op: 'put', key, value }))).toEqual({ op: 'put', key, value });
+      }),
+    );
+    for (const key of ['', 'k1', '\x7f', 'a'.repeat(64), 'b'.repeat(65), 'é', `${'a'.repeat(63)}é`, '鍵']) {
+      expect(decodeKvCommand(encodeKvCommand({ op: 'delete', key }))).toEqual({ op: 'delete', key });
+    }
+    for (const keyBytes of [[0x61, 0xff], [0xc3], [0x61, 0x80, 0x62], Array(70).fill(0xff)]) {
+      const bad = new Uint8Array(5 + keyBytes.length);
+      bad[0] = 2; // delete
+      new DataView(bad.buffer).setUint32(1, keyBytes.length);
+      bad.set(keyBytes, 5);
+      expect(() => decodeKvCommand(bad)).toThrow(expect.objectContaining({ code: ErrorCode.CORRUPT }));
+    }
+  });
+
+  it('keeps every value intact through overwrites, deletes and restores, and never changes a value it handed out', () => {
+    // Values share slabs, and sparse slabs have their values moved: checked against a plain Map.
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 1500 }), fc.boolean(), fc.boolean()), {
+          maxLength: 400,
+        }),
+        (ops) => {
+          let kv = new KvStateMachine();
+          const model = new Map<string, Uint8Array>();
+          const handedOut: [Uint8Array, Uint8Array][] = [];
+          let n = 0;
+          for (const [k, size, del, restore] of ops) {
+            const key = `key${k}`;
+            if (del) {
+              kv.apply(encodeKvCommand({ op: 'delete', key }));
+              model.delete(key);
+            } else {
+              const value = new Uint8Array(size).map((_, i) => (n * 31 + i) & 0xff);
+              n++;
+              const r = kv.apply(encodeKvCommand({ op: 'put', key, value }));
+              expect(r.prev).toEqual(model.get(key) ?? null);
+              model.set(key, value);
+            }
+            const got = kv.get(key);
+            if (got) handedOut.push([got, got.slice()]);
+            if (restore) {
+              const next = new KvStateMachine();
+              next.restore(kv.snapshot());
+              kv = next;
+            }
+          }
+          expect(kv.keys()).toEqual([...model.keys()].sort());
+          for (const [k, v] of model) expect(kv.get(k)).toEqual(v);
+          for (const [view, copy] of handedOut) expect(view).toEqual(copy);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('holds at most 4 x the live bytes of small values in slabs, plus the slab being filled', () => {
+    const kv = new KvStateMachine();
+    const value = new Uint8Array(100).fill(1);
+    // 1 000 keys put once (two slabs), then all but every 50th put 99 times more and finally
+    // deleted: the first two slabs keep 20 live values, which must move for the bound to hold.
+    for (let i = 0; i < 1000; i++) kv.apply(encodeKvCommand({ op: 'put', key: `k${i}`, value }));
+    for (let r = 0; r < 99; r++) {
+      for (let i = 0; i < 1000; i++) if (i % 50 !== 0) kv.apply(encodeKvCommand({ op: 'put', key: `k${i}`, value }));
+    }
+    for (let i = 0; i < 1000; i++) if (i % 50 !== 0) kv.apply(encodeKvCommand({ op: 'delete', key: `k${i}` }));
+    expect(kv.size).toBe(20);
+    expect(kv.slabBytes).toBeLessThanOrEqual(4 * 20 * 100 + 64 * 1024);
+    for (let i = 0; i < 1000; i += 50) expect(kv.get(`k${i}`)).toEqual(value);
   });
 
   it('returns the previous value and deletes', () => {
@@ -67,6 +142,23 @@ describe('driver and storage codecs', () => {
     const pid = { proposer: 7n, incarnation: 0xdeadbeef, seq: 42 };
     expect(decodeProposal(encodeProposal(pid, new Uint8Array([9])))).toEqual({ ...pid, payload: new Uint8Array([9]) });
     expect(decodeProposal(new Uint8Array(0))).toBeNull();
+    // The hot-path codec writes the same bytes and recognises only its own life's proposals.
+    const mine = new ProposalCodec(pid.proposer, pid.incarnation);
+    for (const seq of [0, 1, 42, 0xffff_ffff, 0x1_0000_0000, 2 ** 53 - 1]) {
+      const payload = new Uint8Array([seq & 0xff, 1, 2]);
+      const b = mine.encode(seq, payload);
+      expect(b).toEqual(encodeProposal({ ...pid, seq }, payload));
+      expect(mine.mineSeq(b)).toBe(seq);
+      expect(new ProposalCodec(8n, pid.incarnation).mineSeq(b)).toBe(-1);
+      expect(new ProposalCodec(pid.proposer, pid.incarnation + 1).mineSeq(b)).toBe(-1);
+      expect(
+        new ProposalCodec((1n << 64n) - 1n, 0).mineSeq(encodeProposal({ proposer: (1n << 64n) - 1n, incarnation: 0, seq }, payload)),
+      ).toBe(seq);
+    }
+    const other = encodeProposal(pid, new Uint8Array([9]));
+    other[0] = 2; // another version
+    expect(mine.mineSeq(other)).toBe(-1);
+    expect(mine.mineSeq(new Uint8Array(20))).toBe(-1);
     const ns = { members: new Map([[1n, 'http://127.0.0.1:1']]), removed: new Set([5n]), state: new Uint8Array([4]) };
     expect(decodeNodeSnapshot(encodeNodeSnapshot(ns))).toEqual(ns);
     const s = {

@@ -60,6 +60,29 @@ describe('RaftNode driver', () => {
     await expect(leader.propose(put('x', 'w'))).rejects.toSatisfy((e: unknown) => isRaftwireError(e, 'ERR_STOPPED'));
   });
 
+  it('steps proposals made before any leader is known once one is elected, each applied once, and never one aborted meanwhile', async () => {
+    const c = new Cluster(4);
+    cleanup.push(() => c.stopAll());
+    for (const m of three()) await c.add(m.id, three());
+    const n1 = c.node(1n);
+    expect(n1.status().leader).toBe(0n);
+    const early = Array.from({ length: 50 }, (_, i) => n1.propose(put(`early${i}`, `v${i}`)));
+    const ac = new AbortController();
+    const aborted = n1.propose(put('aborted', 'x'), { signal: ac.signal });
+    await c.clock.advance(1); // the batch is stepped (and dropped: no leader yet)
+    ac.abort();
+    await expect(aborted).rejects.toSatisfy((e: unknown) => isRaftwireError(e, 'ERR_ABORTED'));
+    const results = await c.run(Promise.all(early));
+    expect(results).toEqual(early.map(() => ({ prev: null })));
+    const leader = c.leader() as RaftNode;
+    await c.run(leader.propose(put('last', '1')));
+    await c.until(() => [...c.nodes.values()].every((n) => n.stateMachine.get('last') !== undefined));
+    for (const n of c.nodes.values()) {
+      for (let i = 0; i < 50; i++) expect(dec(n.stateMachine.get(`early${i}`))).toBe(`v${i}`);
+      expect(n.stateMachine.get('aborted')).toBeUndefined();
+    }
+  });
+
   it('adds a member that catches up through a streamed snapshot, removes one that then stops itself', async () => {
     const c = new Cluster(3);
     cleanup.push(() => c.stopAll());

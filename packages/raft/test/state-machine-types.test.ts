@@ -103,6 +103,28 @@ describe('RaftNode<StateMachine>', () => {
     expect(isRaftwireError(bad, ErrorCode.INVALID_ARGUMENT)).toBe(true);
   });
 
+  it("calls a KvStateMachine subclass's own apply (the in-place fast path is only for KvStateMachine's apply)", async () => {
+    class Audited extends KvStateMachine {
+      seen: number[] = [];
+      override apply(data: Uint8Array, index?: number) {
+        this.seen.push(index ?? -1);
+        return super.apply(data);
+      }
+    }
+    const node = await single(
+      new RaftNode({ id: 5n, peers: only(5n), storage: new MemoryStorage(), tickMs: 5, stateMachine: new Audited() }),
+    );
+    const r = await node.propose(encodeKvCommand({ op: 'put', key: 'a', value: Uint8Array.of(1, 2) }), { signal: signal() });
+    expect(r.prev).toBeNull();
+    expect(node.stateMachine.seen.length).toBe(1);
+    expect(node.stateMachine.get('a')).toEqual(Uint8Array.of(1, 2));
+    const plain = await single(new RaftNode({ id: 6n, peers: only(6n), storage: new MemoryStorage(), tickMs: 5 }));
+    await plain.propose(encodeKvCommand({ op: 'put', key: 'a', value: Uint8Array.of(3) }), { signal: signal() });
+    const r2 = await plain.propose(encodeKvCommand({ op: 'put', key: 'a', value: Uint8Array.of(4) }), { signal: signal() });
+    expect(r2.prev).toEqual(Uint8Array.of(3));
+    expect(plain.stateMachine.get('a')).toEqual(Uint8Array.of(4));
+  });
+
   it('requires stateMachine when the type is not KvStateMachine', () => {
     // @ts-expect-error a RaftNode<Counter> must be given its Counter
     const make = () => new RaftNode<Counter>({ id: 4n, storage: new MemoryStorage() });
