@@ -21,6 +21,7 @@ import { type Id, type Logger, Transport } from '@raftwire/core';
 import { MemoryNetwork } from '@raftwire/core/testing';
 import { NodeHttpLink, startRaftServer } from '@raftwire/adapters/http/node';
 import { encodeKvCommand, MemoryStorage, RaftNode } from '@raftwire/raft';
+import { freePort } from '../../tools/ports.mjs';
 import { report, result } from './report.js';
 
 const PAYLOAD_BYTES = 128;
@@ -287,20 +288,8 @@ async function worker(): Promise<void> {
   send({ kind: 'ready', port: server.port });
 }
 
-async function freePorts(n: number): Promise<number[]> {
-  const { createServer } = await import('node:net');
-  const out: number[] = [];
-  const servers = [];
-  for (let k = 0; k < n; k++) {
-    const s = createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    const a = s.address();
-    out.push(typeof a === 'object' && a ? a.port : 0);
-    servers.push(s);
-  }
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return out;
-}
+/** Ports the members bind later: below the ephemeral range, so no outgoing connection takes one meanwhile. */
+const freePorts = (n: number): Promise<number[]> => Promise.all(Array.from({ length: n }, () => freePort()));
 
 interface HttpResult extends LoadResult {
   /** CPU µs each member's process spent while the leader measured (index 0: member 1). */

@@ -5,31 +5,13 @@
  * CLI resolves their packages); one that cannot start fails the test.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { freePortBlock } from '../../../tools/ports.mjs';
 import { requireRuntime } from '../../../tools/runtimes.mjs';
 import { parseClusterArgs } from '../src/cluster.js';
 import { UsageError } from '../src/usage-error.js';
 import { api, CLI_MAIN } from './member-process.js';
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** A base port P with P..P+5 free, below the ephemeral range (outgoing connections cannot take it meanwhile). */
-async function basePort(): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    const p = 12_000 + 6 * Math.floor(Math.random() * 3000);
-    const free = await Promise.all(Array.from({ length: 6 }, (_, i) => portFree(p + i)));
-    if (free.every(Boolean)) return p;
-  }
-  throw new Error('no 6 consecutive free ports found');
-}
 
 let stop: (() => void) | undefined;
 beforeAll(() => {
@@ -38,7 +20,7 @@ beforeAll(() => {
 afterAll(() => stop?.());
 
 it('raftwire cluster --runtimes node,deno,bun runs one member on each and they form one cluster', async () => {
-  const base = await basePort();
+  const base = await freePortBlock(6); // below the ephemeral range: outgoing connections cannot take them meanwhile
   const child = spawn(process.execPath, [CLI_MAIN, 'cluster', '--insecure', '--runtimes', 'node,deno,bun', '--base-port', String(base)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,8 +1,8 @@
 /** Test helper: runs `raftwire member` as a child process and collects its log lines. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePortBlock } from '../../../tools/ports.mjs';
 import { type ScriptRuntime, runtimeCommand } from '../../../tools/runtimes.mjs';
 
 export const CLI_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -17,18 +17,8 @@ export interface MemberProcess {
   exit: { code: number | null; signal: NodeJS.Signals | null; at: number } | null;
 }
 
-/** A free TCP port on 127.0.0.1 (bound then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A free TCP port on 127.0.0.1 below the ephemeral range (bound then released; see tools/ports.mjs). */
+export { freePort } from '../../../tools/ports.mjs';
 
 /** The child's stdout and stderr lines, as they come. */
 export function collectLines(child: ChildProcess): string[] {
@@ -138,23 +128,10 @@ export async function pool(n: number, concurrency: number, fn: (i: number) => Pr
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
 /**
  * A base port P with P..P+2n-1 free, for `raftwire cluster --base-port P --size n`: below the
  * ephemeral range (outgoing connections cannot take it meanwhile) and away from the defaults.
  */
-export async function freeBasePort(size = 3): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    const p = 12_000 + 2 * size * Math.floor(Math.random() * 3000);
-    const free = await Promise.all(Array.from({ length: 2 * size }, (_, i) => portFree(p + i)));
-    if (free.every(Boolean)) return p;
-  }
-  throw new Error(`no ${2 * size} consecutive free ports found`);
+export function freeBasePort(size = 3): Promise<number> {
+  return freePortBlock(2 * size);
 }

@@ -5,7 +5,6 @@
  * leader's stream to a follower) needs the follower's own certificate, and the real stream keeps
  * flowing after a refused attempt.
  */
-import { createServer } from 'node:net';
 import { NodeHttpLink } from '@raftwire/adapters/http/node';
 import {
   ErrorCode,
@@ -25,6 +24,7 @@ import { DEFAULT_CLUSTER_ID, type RaftMember } from '@raftwire/member';
 import { createHttpMember } from '@raftwire/member/http';
 import { MemoryStorage, encodeKvCommand } from '@raftwire/raft';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../tools/ports.mjs';
 import { type KeyPair, type TestPki, makeTestPki, requireOpenssl } from '../../adapters/test/http/certs.js';
 
 const FAST = { tickMs: 20, electionTicks: 10 };
@@ -46,21 +46,8 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((m) => m.close()));
 });
 
-async function freePorts(n: number): Promise<number[]> {
-  return Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<number>((resolve) => {
-          const s = createServer();
-          s.listen(0, '127.0.0.1', () => {
-            const port = (s.address() as { port: number }).port;
-            s.close(() => resolve(port));
-          });
-        }),
-    ),
-  );
-}
+/** Ports the members bind later: below the ephemeral range, so no outgoing connection takes one meanwhile. */
+const freePorts = (n: number): Promise<number[]> => Promise.all(Array.from({ length: n }, () => freePort()));
 
 async function secureCluster(loggers: MemoryLogger[]): Promise<RaftMember[]> {
   const ports = await freePorts(3);
