@@ -335,7 +335,8 @@ export class Raft {
     const last = this.raftLog.lastIndex();
     for (const [id, old] of this.prs) {
       const pr = new Progress(last + 1, this.maxInflight, old.isLearner);
-      if (id === this.id) pr.match = last;
+      // Own entries count only once durable: a new leader's unsynced tail is acked at advance.
+      if (id === this.id) pr.match = this.durableLastIndex();
       this.prs.set(id, pr);
     }
     this.pendingConfIndex = 0;
@@ -348,8 +349,10 @@ export class Raft {
       e.term = this.term;
       e.index = li + 1 + i;
     });
-    const last = this.raftLog.append(es);
-    this.prs.get(this.id)?.maybeUpdate(last);
+    this.raftLog.append(es);
+    // The leader's own entries are matched only once fsynced (self-ack at advance), so that the
+    // ready loop may send them to followers while they are being synced (thesis §10.2.1).
+    this.prs.get(this.id)?.maybeUpdate(this.durableLastIndex());
     this.maybeCommit();
   }
 
@@ -966,5 +969,19 @@ export class Raft {
     const lastEntry = entries[entries.length - 1];
     if (lastEntry) this.raftLog.stableTo(lastEntry.index, lastEntry.term);
     if (snapshotIndex > 0) this.raftLog.stableSnapTo(snapshotIndex);
+    if (lastEntry && this.state === StateType.Leader) {
+      // Self-ack: the leader's own entries now count towards the quorum.
+      const self = this.prs.get(this.id);
+      if (self?.maybeUpdate(this.durableLastIndex()) && this.maybeCommit()) {
+        this.releasePendingReadIndexMessages();
+        this.bcastAppend();
+      }
+    }
+  }
+
+  /** The last index this member has durably (its log less the entries not yet reported stable). */
+  durableLastIndex(): number {
+    const u = this.raftLog.unstable;
+    return u.entries.length > 0 ? u.offset - 1 : this.raftLog.lastIndex();
   }
 }

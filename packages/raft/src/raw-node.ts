@@ -98,6 +98,11 @@ export class RawNode {
     this.prevHardSt = this.raft.hardState();
   }
 
+  /** The current HardState (term, vote, commit). */
+  hardState(): HardState {
+    return this.raft.hardState();
+  }
+
   /** The current term. */
   get term(): number {
     return this.raft.term;

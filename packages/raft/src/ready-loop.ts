@@ -38,8 +38,9 @@ export interface ReadyLoopOptions {
 
 /**
  * Drives a {@link RawNode} the way etcd's raftNode does: ticks it, and for
- * each Ready persists (and fsyncs) first, then sends, then applies, then
- * advances. One Ready is handled at a time; `kick()` starts a turn when work
+ * each Ready writes it to storage, sends the leader's appends while the fsync
+ * runs (after it when term or vote changed), applies committed entries
+ * meanwhile, sends acknowledgements once synced, then advances. One Ready is handled at a time; `kick()` starts a turn when work
  * arrives (a tick, a received message, a proposal) and the loop is idle.
  */
 export class ReadyLoop {
@@ -54,11 +55,17 @@ export class ReadyLoop {
   private turning = false;
   private stopping = false;
   private lastLeader: Id = 0n;
+  /** Term and vote last handed to storage (a change must be durable before anything is sent). */
+  private prevTerm: number;
+  private prevVote: Id;
 
   constructor(opts: ReadyLoopOptions) {
     this.opts = opts;
     this.rn = opts.rn;
     this.handler = opts.handler;
+    const hs = opts.rn.hardState();
+    this.prevTerm = hs.term;
+    this.prevVote = hs.vote;
     this.ticker = every(opts.clock, opts.tickMs, () => this.tick());
   }
 
@@ -130,23 +137,51 @@ export class ReadyLoop {
     const { rn, opts } = this;
     const s = opts.storage;
     const term = rn.term;
-    // 1. Persist, durably when the Ready requires it, before any message that depends on it leaves.
+    // 1. Write the Ready to storage (fsynced below when it must be).
     if (rd.snapshot) s.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) s.append(rd.entries);
     if (rd.hardState) s.setHardState(rd.hardState);
-    if (rd.mustSync || rd.snapshot) await s.sync(this.abort.signal);
-    if (this.stopping) return;
-    // 2. Send.
-    this.send(rd.messages);
-    // 3. Leader changes.
+    const sync = rd.mustSync || rd.snapshot !== null;
+    // A term or vote change (or a snapshot) is made durable before anything leaves.
+    const hsChanged = rd.hardState !== null && (rd.hardState.term !== this.prevTerm || rd.hardState.vote !== this.prevVote);
+    if (rd.hardState) {
+      this.prevTerm = rd.hardState.term;
+      this.prevVote = rd.hardState.vote;
+    }
+    if (!sync || hsChanged || rd.snapshot) {
+      if (sync) await s.sync(this.abort.signal);
+      if (this.stopping) return;
+      this.send(rd.messages);
+      this.leaderChange(rd, term);
+      this.handler.apply(rd);
+    } else {
+      // 2. Pipelined (etcd's raft, thesis §10.2.1): the leader's appends and heartbeats, and
+      // forwarded proposals and read requests, go out while the entries are being fsynced;
+      // committed entries are applied meanwhile (a quorum has them durably). Acknowledgements
+      // (MsgAppResp, votes, ...) wait for the sync; the leader counts its own entries at advance.
+      const early: Message[] = [];
+      const late: Message[] = [];
+      for (const m of rd.messages) (sendsBeforeSync(m.type) ? early : late).push(m);
+      const synced = s.sync(this.abort.signal);
+      // Observed if the turn ends before it is awaited (apply throwing): reported by the await.
+      synced.catch(() => {});
+      this.send(early);
+      this.leaderChange(rd, term);
+      this.handler.apply(rd);
+      await synced;
+      if (this.stopping) return;
+      this.send(late);
+    }
+    // 3. Advance, then snapshot and compact when due.
+    rn.advance(rd);
+    await this.handler.applied(rd);
+  }
+
+  private leaderChange(rd: Ready, term: number): void {
     if (rd.softState && rd.softState.lead !== this.lastLeader) {
       this.lastLeader = rd.softState.lead;
       this.handler.leaderChanged(rd.softState.lead, term);
     }
-    // 4. Apply, advance, then snapshot and compact when due.
-    this.handler.apply(rd);
-    rn.advance(rd);
-    await this.handler.applied(rd);
   }
 
   private send(msgs: Message[]): void {
@@ -181,6 +216,14 @@ export class ReadyLoop {
       for (const to of new Set(normal.map((m) => m.to))) rn.reportUnreachable(to);
     }
   }
+}
+
+/**
+ * Messages that may leave before this member's own entries are durable: they acknowledge nothing
+ * of its log (the leader's appends and heartbeats carry entries it will count only once synced).
+ */
+function sendsBeforeSync(t: MessageType): boolean {
+  return t === MessageType.MsgApp || t === MessageType.MsgHeartbeat || t === MessageType.MsgProp || t === MessageType.MsgReadIndex;
 }
 
 function snapshotBody(data: Uint8Array, chunk: number): SnapshotBody {

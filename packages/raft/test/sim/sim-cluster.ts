@@ -28,6 +28,11 @@ export interface SimOptions {
   readRate: number;
   compactEvery: number;
   confChangeRate: number;
+  /**
+   * Pipelined Readys (the ready loop's early send): the leader's appends and heartbeats and
+   * forwarded proposals leave before the Ready is persisted, and a crash may strike in between.
+   */
+  earlySend: boolean;
 }
 
 export function randomOptions(seed: number, steps = 250): SimOptions {
@@ -44,6 +49,7 @@ export function randomOptions(seed: number, steps = 250): SimOptions {
     readRate: r.next() * 0.1,
     compactEvery: r.chance(0.5) ? 0 : 3 + r.intn(20),
     confChangeRate: r.chance(0.6) ? 0 : r.next() * 0.02,
+    earlySend: r.chance(0.4),
   };
 }
 
@@ -193,11 +199,27 @@ export class SimCluster {
     this.checkCommitQuorum(n);
     while (rn.hasReady()) {
       const rd = rn.ready();
-      // Persist before sending (etcd's Ready contract).
+      let rest = rd.messages;
+      const prev = n.storage.initialState().hardState;
+      const termOrVote = rd.hardState !== null && (rd.hardState.term !== prev.term || rd.hardState.vote !== prev.vote);
+      if (this.opts.earlySend && rd.snapshot === null && !termOrVote && rd.entries.length > 0) {
+        // What the ready loop sends while its fsync runs; then a crash may lose the write.
+        const early = (t: MessageType) =>
+          t === MessageType.MsgApp || t === MessageType.MsgHeartbeat || t === MessageType.MsgProp || t === MessageType.MsgReadIndex;
+        for (const m of rd.messages) if (early(m.type)) this.deliverLater(m);
+        rest = rd.messages.filter((m) => !early(m.type));
+        if (this.rand.chance(this.opts.crashRate)) {
+          n.rn = null;
+          n.downUntil = this.now + 1 + this.rand.intn(40);
+          this.crashesBeforePersist++;
+          return;
+        }
+      }
+      // Persist before sending the rest (etcd's Ready contract).
       if (rd.snapshot) n.storage.applySnapshot(rd.snapshot);
       n.storage.append(rd.entries);
       if (rd.hardState) n.storage.setHardState(rd.hardState);
-      for (const m of rd.messages) {
+      for (const m of rest) {
         if (m.type === MessageType.MsgSnap) this.deliverLater({ ...m, snapshot: m.snapshot as Snapshot });
         else this.deliverLater(m);
       }
