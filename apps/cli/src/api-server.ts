@@ -112,15 +112,42 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    n += c.length;
-    if (n > max) throw new HttpError(413, 'ERR_TOO_LARGE', `body larger than ${max} bytes`);
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks);
+/**
+ * Collects a request body with plain data/end listeners: one callback per chunk, no async
+ * iterator promise chain per request (it showed in the leader's profile under load).
+ */
+function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    let done = false;
+    const finish = (err: unknown, body?: Buffer): void => {
+      if (done) return;
+      done = true;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err) reject(err);
+      else resolve(body as Buffer);
+    };
+    const onData = (c: Buffer): void => {
+      n += c.length;
+      if (n > max) {
+        finish(new HttpError(413, 'ERR_TOO_LARGE', `body larger than ${max} bytes`));
+        req.destroy(); // as leaving a for-await over the request did
+        return;
+      }
+      chunks.push(c);
+    };
+    const onEnd = (): void => finish(null, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, n));
+    const onError = (err: Error): void => finish(err);
+    const onClose = (): void => finish(new RaftwireError(ErrorCode.ABORTED, 'request closed before its body ended'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 function keyOf(raw: string): string {
