@@ -7,19 +7,24 @@
  *     receiver's `process` (first to last arrival), beside raw node:net TCP
  *     moving the same wire bytes between two processes in the same run.
  * (b) heartbeat round trip (MsgHeartbeat → MsgHeartbeatResp over the message
- *     streams) p50/p99 idle, and while a 1 GiB snapshot goes to the same peer.
+ *     streams), open loop at 1/ms, p50/p99 idle and while 1 GiB snapshots go to the same peer,
+ *     with GC counts of both processes: bench/src/_heartbeat.ts.
  * (c) pipeline POSTs per second (4 concurrent) with NodeHttpLink and
  *     FetchLink, beside a bare node:http keep-alive client.
  *
- * Options: `--quick` (smaller counts, for a smoke run).
+ * Options: `--quick` (smaller counts, for a smoke run), `--snapshot-rate-limit <bytes/s>`.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type MemberEvent, MemberProcess } from '../../packages/adapters/test/http/fixtures/member-process.js';
+import { heartbeatRows } from './_heartbeat.js';
 import { msgappWireBytes } from './_msgapp-bytes.js';
 import { type Result, report, result } from './report.js';
 
 const quick = process.argv.includes('--quick');
+const rateAt = process.argv.indexOf('--snapshot-rate-limit');
+/** `--snapshot-rate-limit <bytes/s>`: the heartbeat rows run with the Transport's snapshotRateLimit (their names say so). */
+const rateLimit = rateAt === -1 ? undefined : Number(process.argv[rateAt + 1]);
 const CLUSTER = '1000';
 const tcpPeer = fileURLToPath(new URL('./_tcp-peer.ts', import.meta.url));
 
@@ -50,12 +55,6 @@ async function rawTcp(total: number, chunk: number): Promise<number> {
   const done = await lineOf(sink);
   await Promise.all([sink, source].map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
   return (done.bytes as number) / (((done.lastAt as number) - (done.firstAt as number)) / 1000);
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
-  if (s.length === 0) return Number.NaN;
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
 }
 
 async function pair(): Promise<{ a: MemberProcess; b: MemberProcess; close(): Promise<void> }> {
@@ -105,38 +104,6 @@ async function main(): Promise<void> {
       results.push(result(`msgapp stream, ${shape} (entries)`, 'entries/s', transport / bytesPerEntry, tcp / bytesPerEntry, null));
     }
 
-    // (b) heartbeat round trips, idle and during a 1 GiB snapshot to the same peer
-    const rttCount = quick ? 200 : 1000;
-    const loopDelays = async (): Promise<string> => {
-      const [x, y] = await Promise.all([a.ask({ cmd: 'stats' }, 'stats'), b.ask({ cmd: 'stats' }, 'stats')]);
-      const f = (s: MemberEvent) => `${(s['loopDelayP50'] as number).toFixed(1)}/${(s['loopDelayP99'] as number).toFixed(1)}`;
-      return `event-loop delay p50/p99 ms: sender ${f(x)}, receiver ${f(y)}`;
-    };
-    const resetBoth = () => Promise.all([a.ask({ cmd: 'reset' }, 'reset-done'), b.ask({ cmd: 'reset' }, 'reset-done')]);
-    await resetBoth();
-    const idle = (await a.ask({ cmd: 'rtt', to: '2', count: rttCount, intervalMs: 2 }, 'rtt', 120_000))['samples'] as number[];
-    console.log(`(idle: ${await loopDelays()})`);
-    await resetBoth();
-    const snapSize = quick ? 256 * 1024 * 1024 : 1024 * 1024 * 1024;
-    const rttDone = a.next((e) => e.ev === 'rtt', 300_000, 'rtt during snapshot');
-    const snapDone = a.next((e) => e.ev === 'snapshot-sent', 300_000, 'snapshot');
-    a.command({ cmd: 'rtt', to: '2', count: 1_000_000, intervalMs: 2 });
-    a.command({ cmd: 'snapshot', to: '2', size: snapSize });
-    const snap = await snapDone;
-    a.command({ cmd: 'rtt-stop' });
-    const busy = (await rttDone)['samples'] as number[];
-    if (snap['status'] !== 'finish') throw new Error(`snapshot ${snap['status']}`);
-    const snapMBs = snapSize / MB / ((snap['ms'] as number) / 1000);
-    const idleP50 = percentile(idle, 50);
-    const idleP99 = percentile(idle, 99);
-    results.push(result('heartbeat RTT p50 (idle)', 'ms', idleP50, idleP50, null));
-    results.push(result('heartbeat RTT p99 (idle)', 'ms', idleP99, idleP99, null));
-    results.push(result(`heartbeat RTT p50 during ${snapSize >> 20} MiB snapshot`, 'ms', percentile(busy, 50), idleP50, null));
-    results.push(result(`heartbeat RTT p99 during ${snapSize >> 20} MiB snapshot`, 'ms', percentile(busy, 99), idleP99, '<= 2'));
-    console.log(
-      `(snapshot ${snapSize >> 20} MiB at ${snapMBs.toFixed(0)} MB/s; ${busy.length} heartbeats during it; ${await loopDelays()})`,
-    );
-
     // (c) pipeline POSTs per second, 4 concurrent, each link beside a bare node:http client
     const posts = quick ? 2000 : 10_000;
     const run = async (link: string, count: number): Promise<number> => {
@@ -157,6 +124,8 @@ async function main(): Promise<void> {
   } finally {
     await close();
   }
+  // (b) heartbeats idle and during 1 GiB snapshots, on a fresh pair (bench/src/_heartbeat.ts).
+  results.push(...(await heartbeatRows({ quick, ...(rateLimit !== undefined ? { rateLimit } : {}) })));
   report('http', results, 'raw TCP / idle / bare node:http');
   process.exit(0);
 }

@@ -2,13 +2,21 @@ import { closeIterator } from './body.js';
 import { ErrorCode, RaftwireError, decodeError } from './errors.js';
 import { tooLarge } from './framing.js';
 
+/** Shared empty buffer: a spent chunk is dropped, not kept alive as a zero-length view of its ArrayBuffer. */
+const EMPTY = new Uint8Array(0);
+
+/** The rest of `b` after `n` bytes, or EMPTY when nothing is left (so `b`'s buffer can be collected). */
+function after(b: Uint8Array, n: number): Uint8Array {
+  return n >= b.length ? EMPTY : b.subarray(n);
+}
+
 /**
  * Reads a request body piece by piece: a few bytes, a varint, an exact
  * length, then the rest as a stream of a known size.
  */
 export class ChunkReader {
   private readonly it: AsyncIterator<Uint8Array>;
-  private buf: Uint8Array = new Uint8Array(0);
+  private buf: Uint8Array = EMPTY;
   private ended = false;
 
   constructor(source: AsyncIterable<Uint8Array>) {
@@ -35,7 +43,7 @@ export class ChunkReader {
     for (let i = 0; i < 8; i++) {
       if (!(await this.fill())) throw new RaftwireError(ErrorCode.TRUNCATED, `body ended inside ${what}`);
       const b = this.buf[0] as number;
-      this.buf = this.buf.subarray(1);
+      this.buf = after(this.buf, 1);
       value += (b & 0x7f) * scale;
       if (b < 0x80) {
         if (!Number.isSafeInteger(value)) throw decodeError(`${what} exceeds 2^53-1`);
@@ -54,7 +62,7 @@ export class ChunkReader {
       if (!(await this.fill())) throw new RaftwireError(ErrorCode.TRUNCATED, `body ended inside ${what}`);
       const take = Math.min(n - at, this.buf.length);
       out.set(this.buf.subarray(0, take), at);
-      this.buf = this.buf.subarray(take);
+      this.buf = after(this.buf, take);
       at += take;
     }
     return out;
@@ -84,8 +92,8 @@ export class ChunkReader {
             throw new RaftwireError(ErrorCode.SNAPSHOT_SIZE, `snapshot body ended after ${consumed} of ${size} bytes`);
           }
           const take = Math.min(size - consumed, self.buf.length);
-          const chunk = self.buf.subarray(0, take);
-          self.buf = self.buf.subarray(take);
+          const chunk = take === self.buf.length ? self.buf : self.buf.subarray(0, take);
+          self.buf = after(self.buf, take);
           consumed += take;
           yield chunk;
         }
@@ -109,7 +117,7 @@ export class ChunkReader {
       async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
         while (await self.fill()) {
           const chunk = self.buf;
-          self.buf = chunk.subarray(chunk.length);
+          self.buf = EMPTY;
           if (consumed + chunk.length > cap) throw tooLarge(`more than ${cap}`, cap, 'snapshot body');
           consumed += chunk.length;
           yield chunk;

@@ -66,6 +66,8 @@ export class TransportContext {
   readonly buffers: BufferSizes;
   readonly limits: Limits;
   readonly urlSchemes: readonly string[];
+  /** Snapshot bytes/s per peer (options.snapshotRateLimit); undefined: unlimited. */
+  readonly snapshotRateLimit: number | undefined;
   /** Secure mode's authenticator; undefined in plain mode. */
   readonly authenticatePeer: PeerAuthenticator | undefined;
   readonly events: EventEmitter<TransportEvents>;
@@ -101,6 +103,13 @@ export class TransportContext {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...o.timeouts };
     this.buffers = { ...DEFAULT_BUFFERS, ...o.buffers };
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
+    if (o.snapshotRateLimit !== undefined && !(o.snapshotRateLimit > 0 && Number.isFinite(o.snapshotRateLimit))) {
+      throw new RaftwireError(
+        ErrorCode.INVALID_ARGUMENT,
+        `options.snapshotRateLimit must be a positive number of bytes/s, got ${o.snapshotRateLimit}`,
+      );
+    }
+    this.snapshotRateLimit = o.snapshotRateLimit;
     this.dropLog = new LogRateLimiter(this.clock, o.dropLogIntervalMs ?? 1000);
     this.removedLimiter = new LogRateLimiter(this.clock, 1000);
     this.baseHeaders = {

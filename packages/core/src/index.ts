@@ -98,6 +98,7 @@ export type {
 export { type ServeOptions, handlesPath, serveRequest, textResponse } from './serve.js';
 export { bodyChunks, bodyConsumedError, closeBody, closeIterator, readAll } from './body.js';
 export { abortError, onAbort, raceAbort, sleep } from './abort.js';
+export { ByteRateLimiter } from './rate-limit.js';
 
 // Platform seams: time, logs, metrics.
 export { type Clock, type TimerHandle, every, systemClock } from './clock.js';

@@ -175,4 +175,10 @@ export interface TransportOptions {
   urlSchemes?: readonly string[];
   /** Drop log lines per peer at most once per this many ms: 1000. */
   dropLogIntervalMs?: number;
+  /**
+   * Snapshot bytes per second sent to each peer (TiKV's `snap-io-max-bytes-per-sec`), a last
+   * resort for links where a snapshot still crowds out heartbeats. Default: none (unlimited).
+   * Time spent waiting for the limiter is not a stall of the snapshot idle timeout.
+   */
+  snapshotRateLimit?: number;
 }

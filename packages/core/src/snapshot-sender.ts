@@ -9,6 +9,7 @@ import { type Message, MessageType } from './message.js';
 import { MetricName } from './metrics.js';
 import type { SnapshotStatus } from './options.js';
 import type { PeerStatus } from './peer-status.js';
+import { ByteRateLimiter } from './rate-limit.js';
 import type { UrlPicker } from './url-picker.js';
 import { forbiddenAnswer } from './response-errors.js';
 import { ContentType, ErrorText, Header, RaftPath } from './wire.js';
@@ -24,6 +25,8 @@ export class SnapshotSender {
   private readonly inflight = new Set<Promise<SnapshotStatus>>();
   private readonly log: Logger;
   private readonly toHex: string;
+  /** Shared by every send to this peer (options.snapshotRateLimit); undefined: unlimited. */
+  private readonly limiter: ByteRateLimiter | undefined;
 
   constructor(
     private readonly ctx: TransportContext,
@@ -33,6 +36,7 @@ export class SnapshotSender {
   ) {
     this.toHex = formatId(peerId);
     this.log = ctx.logger.child({ 'remote-peer-id': this.toHex });
+    this.limiter = ctx.snapshotRateLimit === undefined ? undefined : new ByteRateLimiter(ctx.clock, ctx.snapshotRateLimit);
   }
 
   /**
@@ -54,11 +58,13 @@ export class SnapshotSender {
     const child = new ChildAbort(this.abort.signal);
     const disposeCaller = onAbort(callerSignal, () => child.abort(abortError(callerSignal?.reason)));
     let last = clock.now();
+    // Waiting for the rate limiter is our own choice, not a stalled peer: the watchdog skips it.
+    let limited = false;
     const touch = (): void => {
       last = clock.now();
     };
     const watchdog = every(clock, Math.max(1, Math.floor(idle / 4)), () => {
-      if (clock.now() - last >= idle) {
+      if (!limited && clock.now() - last >= idle) {
         child.abort(new RaftwireError(ErrorCode.TIMEOUT, `snapshot send made no progress for ${idle} ms`));
       }
     });
@@ -74,6 +80,7 @@ export class SnapshotSender {
       const signal = child.signal;
       const events = this.ctx.events;
       const peerId = this.peerId;
+      const limiter = this.limiter;
       async function* requestBody(): AsyncGenerator<Uint8Array> {
         yield envelope;
         touch();
@@ -84,6 +91,15 @@ export class SnapshotSender {
             if (r.done) break;
             sent += r.value.length;
             if (sent > size) throw new RaftwireError(ErrorCode.SNAPSHOT_SIZE, `snapshot body is longer than the declared ${size} bytes`);
+            if (limiter !== undefined) {
+              limited = true;
+              try {
+                await limiter.take(r.value.length, signal);
+              } finally {
+                limited = false;
+                touch();
+              }
+            }
             yield r.value;
             touch();
             events.emit('snapshot:progress', { to: peerId, sent, total: size });
