@@ -51,6 +51,28 @@ describe('SendPacer', () => {
     expect(ch.maxBuffered).toBeLessThanOrEqual(64 * 1024);
   });
 
+  it('reads bufferedAmount only when what it sent since the last read could pass the high mark', async () => {
+    const pacer = new SendPacer({ highWaterMark: 64 * 1024, lowWaterMark: 16 * 1024, pollMs: 2 });
+    const ch = silentDrainingChannel(0);
+    let reads = 0;
+    const counted = Object.create(ch, {
+      bufferedAmount: {
+        get() {
+          reads++;
+          return ch.bufferedAmount;
+        },
+      },
+    }) as DataChannelPort;
+    pacer.attach(counted);
+    const frame = new Uint8Array(1024);
+    for (let i = 0; i < 64; i++) await pacer.send(counted, frame);
+    ch.stop();
+    // 64 × 1 KiB fit under the 64 KiB mark with nothing drained: one read for the first send only.
+    expect(ch.sent).toBe(64 * 1024);
+    expect(reads).toBe(1);
+    expect(ch.maxBuffered).toBeLessThanOrEqual(64 * 1024);
+  });
+
   it('fails waiting sends when closed or aborted, and sends nothing then', async () => {
     const pacer = new SendPacer({ highWaterMark: 1024, lowWaterMark: 0 });
     const ch = silentDrainingChannel(0);
