@@ -47,9 +47,13 @@ export class ByteWriter {
   private buf: Uint8Array;
   private pos = 0;
 
-  /** Starts with `initialSize` bytes, taken from `slab` when given (use the exact size then). */
-  constructor(initialSize = 256, slab?: Slab) {
-    this.buf = slab ? slab.alloc(initialSize) : new Uint8Array(initialSize);
+  /**
+   * Starts with `initialSize` bytes, taken from `slab` when given (use the exact size then), or
+   * writes into `initial` itself when a buffer is given (a reused batch buffer: it is overwritten
+   * from the start, and left behind for a fresh one if the writing outgrows it).
+   */
+  constructor(initial: number | Uint8Array = 256, slab?: Slab) {
+    this.buf = typeof initial !== 'number' ? initial : slab ? slab.alloc(initial) : new Uint8Array(initial);
   }
 
   get length(): number {

@@ -97,6 +97,7 @@ export type {
 // Helpers every adapter uses, so each behaves the same.
 export { type ServeOptions, handlesPath, serveRequest, textResponse } from './serve.js';
 export { bodyChunks, bodyConsumedError, closeBody, closeIterator, readAll } from './body.js';
+export { type ReleasableBody, isReleasableBody } from './outgoing-conn.js';
 export { abortError, onAbort, raceAbort, sleep } from './abort.js';
 export { ByteRateLimiter } from './rate-limit.js';
 

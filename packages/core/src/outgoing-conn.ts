@@ -10,6 +10,27 @@ interface PendingWrite {
 }
 
 /**
+ * A response body whose consumer can hand written chunks back for reuse (the stream writer's
+ * batch buffers). A consumer that calls `acceptReleases()` promises to call `releaseChunk(c)` for
+ * each chunk it took, once and only once the wire no longer reads it (Node: the `write`
+ * callback); the producer may then overwrite it. A consumer that never accepts gets chunks it
+ * may keep for good (every other adapter: the producer allocates a fresh buffer per chunk).
+ */
+export interface ReleasableBody extends AsyncIterable<Uint8Array> {
+  acceptReleases(): void;
+  releaseChunk(chunk: Uint8Array): void;
+}
+
+export function isReleasableBody(body: unknown): body is ReleasableBody {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    typeof (body as ReleasableBody).acceptReleases === 'function' &&
+    typeof (body as ReleasableBody).releaseChunk === 'function'
+  );
+}
+
+/**
  * The body of a stream response (etcd's outgoingConn): the stream writer
  * `write`s chunks, the adapter iterates them and writes each to the wire.
  * A write completes when the adapter has taken the chunk, so a consumer that
@@ -17,8 +38,10 @@ interface PendingWrite {
  * kills the connection (half-open detection). `return()` from the adapter
  * (the requester went away) or the request's signal closes it.
  */
-export class OutgoingConn implements AsyncIterable<Uint8Array> {
+export class OutgoingConn implements ReleasableBody {
   private pending: PendingWrite | null = null;
+  private releases = false;
+  private onRelease: ((chunk: Uint8Array) => void) | null = null;
   private reader: { resolve(r: IteratorResult<Uint8Array>): void } | null = null;
   private closedReason: string | null = null;
   private readonly closeListeners: ((reason: string) => void)[] = [];
@@ -33,6 +56,26 @@ export class OutgoingConn implements AsyncIterable<Uint8Array> {
 
   get closed(): boolean {
     return this.closedReason !== null;
+  }
+
+  /** True once the consumer promised to hand every chunk back ({@link ReleasableBody}). */
+  get releasesChunks(): boolean {
+    return this.releases;
+  }
+
+  /** The consumer's promise ({@link ReleasableBody}). */
+  acceptReleases(): void {
+    this.releases = true;
+  }
+
+  /** The consumer is done with `chunk`: handed to the producer's handler, if any. */
+  releaseChunk(chunk: Uint8Array): void {
+    this.onRelease?.(chunk);
+  }
+
+  /** The producer's side: `fn` gets every chunk the consumer hands back. */
+  onChunkReleased(fn: ((chunk: Uint8Array) => void) | null): void {
+    this.onRelease = fn;
   }
 
   onClose(fn: (reason: string) => void): void {

@@ -13,6 +13,11 @@ import type { StreamFrameEncoder } from './wire-profile.js';
 
 /** First guess of a batch's size, before the writer has seen any frame. */
 const INITIAL_FRAME_GUESS = 64;
+/**
+ * Batch buffers a writer owns when its consumer hands chunks back: one being filled and at most
+ * two the wire has not finished with (the Node adapter keeps ≤ 2 chunks ahead of the socket).
+ */
+const RING = 3;
 
 /**
  * Writes messages to one peer over the stream that peer dialled to us. An
@@ -114,14 +119,47 @@ export class StreamWriter {
     let framesSeen = 0;
     let frameBytesSeen = 0;
     const toLabels = { To: this.peerHex };
+    // When the consumer hands written chunks back (ReleasableBody), batches are encoded into a
+    // small ring of buffers this writer owns, reused once released: no fresh (zeroed, page-faulted)
+    // megabyte per batch. Otherwise every batch gets a fresh buffer the consumer may keep.
+    const owned: ArrayBuffer[] = [];
+    const free: ArrayBuffer[] = [];
+    /** The ring buffer the current batch is written into, or null. */
+    let batchRing: ArrayBuffer | null = null;
+    conn.onChunkReleased((chunk) => {
+      const ab = chunk.buffer as ArrayBuffer;
+      if (owned.includes(ab) && !free.includes(ab)) free.push(ab);
+    });
     const newBatch = (): ByteWriter => {
       const avg = framesSeen === 0 ? INITIAL_FRAME_GUESS : Math.ceil(frameBytesSeen / framesSeen);
-      const want = Math.min(this.ctx.buffers.batchMessages, this.queue.length + 1) * (avg + 8);
-      return new ByteWriter(Math.max(256, Math.min(maxBatchBytes + avg, want)));
+      const want = Math.max(
+        256,
+        Math.min(maxBatchBytes + avg, Math.min(this.ctx.buffers.batchMessages, this.queue.length + 1) * (avg + 8)),
+      );
+      batchRing = null;
+      if (!conn.releasesChunks) return new ByteWriter(want);
+      for (let ab = free.pop(); ab !== undefined; ab = free.pop()) {
+        if (ab.byteLength >= want) {
+          batchRing = ab;
+          return new ByteWriter(new Uint8Array(ab));
+        }
+        owned.splice(owned.indexOf(ab), 1); // too small for today's batches: let it go
+      }
+      if (owned.length >= RING) return new ByteWriter(want); // all in flight: a one-off buffer
+      // Power-of-two sizes, so a ring buffer fits the next batches too.
+      let size = 64 * 1024;
+      while (size < want) size *= 2;
+      const ab = new ArrayBuffer(size);
+      owned.push(ab);
+      batchRing = ab;
+      return new ByteWriter(new Uint8Array(ab));
     };
     const flush = async (): Promise<void> => {
       if (batch === null || batch.length === 0) return;
       const chunk = batch.finish();
+      // A batch that outgrew its ring buffer went to a fresh one: the ring buffer is free again.
+      if (batchRing !== null && chunk.buffer !== batchRing) free.push(batchRing);
+      batchRing = null;
       framesSeen += batchCount;
       frameBytesSeen += chunk.length;
       if (framesSeen > 1 << 20) {

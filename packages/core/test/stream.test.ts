@@ -143,6 +143,62 @@ describe('stream writer', () => {
     expect(perChunk).toEqual([10, 10, 5]);
   });
 
+  it('reuses a batch buffer only once a releasing consumer hands it back, and never for one that does not release', async () => {
+    const { t, peer } = lonePeer({ buffers: { batchMessages: 10 } });
+    const conn = new OutgoingConn(systemClock);
+    conn.acceptReleases();
+    peer.attachOutgoing('message', conn);
+    const it = conn[Symbol.asyncIterator]();
+    const dec = new MessageStreamDecoder();
+    const held: { chunk: Uint8Array; copy: Uint8Array }[] = [];
+    const released = new Set<ArrayBufferLike>();
+    let reused = 0;
+    let got = 0;
+    for (let round = 0; round < 20; round++) {
+      t.send(Array.from({ length: 10 }, (_, i) => prop(round * 10 + i)));
+      let n = 0;
+      while (n < 10) {
+        const r = await it.next();
+        if (r.done) throw new Error('stream ended');
+        const chunk = r.value;
+        n += dec.push(chunk).filter((m) => !isLinkHeartbeat(m)).length;
+        if (released.has(chunk.buffer)) reused++;
+        // Hold every third chunk (as a socket still writing it would), release the rest at once.
+        if (round % 3 === 0) held.push({ chunk, copy: chunk.slice() });
+        else {
+          released.add(chunk.buffer);
+          conn.releaseChunk(chunk);
+        }
+      }
+      got += n;
+      // A chunk still held is never written over by later batches.
+      for (const h of held) expect(h.chunk).toEqual(h.copy);
+    }
+    expect(got).toBe(200);
+    expect(reused).toBeGreaterThan(0);
+    for (const h of held) conn.releaseChunk(h.chunk);
+
+    // A consumer that never promised to release gets a buffer of its own for every chunk.
+    const plain = new OutgoingConn(systemClock);
+    peer.attachOutgoing('message', plain);
+    const pit = plain[Symbol.asyncIterator]();
+    const pdec = new MessageStreamDecoder();
+    const kept: { chunk: Uint8Array; copy: Uint8Array }[] = [];
+    for (let round = 0; round < 5; round++) {
+      t.send(Array.from({ length: 10 }, (_, i) => prop(i)));
+      let n = 0;
+      while (n < 10) {
+        const r = await pit.next();
+        if (r.done) throw new Error('stream ended');
+        const msgs = pdec.push(r.value).filter((m) => !isLinkHeartbeat(m));
+        n += msgs.length;
+        if (msgs.length > 0) kept.push({ chunk: r.value, copy: r.value.slice() });
+      }
+    }
+    expect(new Set(kept.map((k) => k.chunk.buffer)).size).toBe(kept.length);
+    for (const k of kept) expect(k.chunk).toEqual(k.copy);
+  });
+
   it('drops a message that cannot be encoded without closing the stream', async () => {
     const { t, peer, raft } = lonePeer();
     const conn = new OutgoingConn(systemClock);

@@ -1,8 +1,10 @@
 import type { ServerResponse } from 'node:http';
-import { type HandlerResponse, type LinkHeaders, closeIterator, onAbort, textResponse } from '@raftwire/core';
+import { type HandlerResponse, type LinkHeaders, closeIterator, isReleasableBody, onAbort, textResponse } from '@raftwire/core';
 import { drainOrClose } from './drain.js';
 
 const STOPPED = Symbol('stopped');
+/** Chunks of a releasable body written but not yet flushed to the socket, at most. */
+const AHEAD = 2;
 
 /** How a streamed response body ended. */
 export type WriteOutcome = 'complete' | 'stopped' | 'failed';
@@ -12,7 +14,12 @@ export type WriteOutcome = 'complete' | 'stopped' | 'failed';
  * Content-Length. An iterable body is written chunk by chunk as it comes: the
  * head is flushed first, each chunk goes to the socket at once (no Nagle, no
  * buffering), and a full socket buffer is waited out ('drain') before the
- * next chunk is asked for. When `stop` fires (requester gone, server closing)
+ * next chunk is asked for. A {@link ReleasableBody} (the stream writer's, whose chunks are batch
+ * buffers it reuses) is instead kept at most two chunks ahead of the socket: the next chunk is
+ * asked for while the last two are still being written, so encoding overlaps the socket, and
+ * each chunk is handed back from its write callback, once Node no longer reads it (also when
+ * the write fails: the callback then carries the error, and the chunk is not read again).
+ * When `stop` fires (requester gone, server closing)
  * the iteration ends early and the source's `return()` is called; pending
  * `next()` calls are not awaited, so a source should also watch the
  * request's signal.
@@ -38,6 +45,30 @@ export async function writeHandlerResponse(
 
   res.writeHead(response.status, headers);
   res.flushHeaders();
+  const releasable = isReleasableBody(body) ? body : undefined;
+  releasable?.acceptReleases();
+  let inFlight = 0;
+  let wakeWriter: (() => void) | null = null;
+  const written = (chunk: Uint8Array): (() => void) => {
+    return () => {
+      inFlight--;
+      releasable?.releaseChunk(chunk);
+      const w = wakeWriter;
+      wakeWriter = null;
+      w?.();
+    };
+  };
+  /** Resolves once fewer than AHEAD chunks are in flight, or the response closed. */
+  const belowAhead = (): Promise<void> =>
+    new Promise((resolve) => {
+      const settle = (): void => {
+        res.off('close', settle);
+        wakeWriter = null;
+        resolve();
+      };
+      wakeWriter = settle;
+      res.on('close', settle);
+    });
   const it = body[Symbol.asyncIterator]();
   let disposeStop = (): void => {};
   const stopped = new Promise<typeof STOPPED>((resolve) => {
@@ -58,6 +89,14 @@ export async function writeHandlerResponse(
         break;
       }
       if (r.value.byteLength === 0) continue;
+      if (releasable !== undefined) {
+        inFlight++;
+        res.write(r.value, written(r.value));
+        if (inFlight >= AHEAD && !res.destroyed) {
+          if ((await Promise.race([belowAhead(), stopped])) === STOPPED) return 'stopped';
+        }
+        continue;
+      }
       if (!res.write(r.value)) {
         if ((await Promise.race([drainOrClose(res), stopped])) === STOPPED) return 'stopped';
       }
