@@ -104,13 +104,21 @@ export class ByteWriter {
  */
 export class ByteReader {
   pos: number;
+  buf: Uint8Array;
+  end: number;
 
-  constructor(
-    readonly buf: Uint8Array,
-    start = 0,
-    readonly end = buf.length,
-  ) {
+  constructor(buf: Uint8Array, start = 0, end = buf.length) {
+    this.buf = buf;
     this.pos = start;
+    this.end = end;
+  }
+
+  /** Points the reader at another range (one reader per stream, not one per frame). */
+  reset(buf: Uint8Array, start: number, end: number): this {
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    return this;
   }
 
   get remaining(): number {

@@ -187,6 +187,8 @@ export class MsgAppDecoder {
   /** Frame type whose body is being read, or -1 between frames. */
   private frameType = -1;
   private failed: RaftwireError | null = null;
+  /** One reader for every AppEntries body of this stream. */
+  private readonly reader = new ByteReader(EMPTY);
 
   constructor(
     private readonly peers: MsgAppPeers,
@@ -227,16 +229,19 @@ export class MsgAppDecoder {
         at = body.feed(chunk, at);
         const buf = body.frameBuf;
         if (buf === null) break;
-        out.push(
-          this.frameType === MsgAppFrame.AppEntries
-            ? this.decodeAppEntries(new ByteReader(buf, body.frameStart, body.frameEnd))
-            : this.decodeFull(body.frame as Uint8Array),
-        );
+        if (this.frameType === MsgAppFrame.AppEntries) {
+          out.push(this.decodeAppEntries(this.reader.reset(buf, body.frameStart, body.frameEnd)));
+        } else {
+          out.push(this.decodeFull(body.frame as Uint8Array));
+        }
         this.frameType = -1;
       }
     } catch (err) {
       this.failed = isRaftwireError(err) ? err : decodeError(`msgapp decode failed: ${String(err)}`, err);
       throw this.failed;
+    } finally {
+      // The reader must not keep the last chunk (or a copied frame of up to maxFrameBytes) alive.
+      this.reader.reset(EMPTY, 0, 0);
     }
     return out;
   }
