@@ -60,6 +60,34 @@ export class ByteWriter {
     return this.pos;
   }
 
+  /**
+   * Makes room for `extra` more bytes at once, so a caller that knows a frame's size can write
+   * it with the unchecked `put*` methods (no bounds check per field).
+   */
+  reserve(extra: number): void {
+    this.ensure(extra);
+  }
+
+  /** Like {@link byte}, within room made by {@link reserve}. */
+  putByte(b: number): void {
+    this.buf[this.pos++] = b;
+  }
+
+  /** Like {@link varint}, within room made by {@link reserve}. */
+  putVarint(n: number): void {
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n % 128) | 0x80;
+      n = Math.floor(n / 128);
+    }
+    this.buf[this.pos++] = n;
+  }
+
+  /** Like {@link bytes}, within room made by {@link reserve}. */
+  putBytes(b: Uint8Array): void {
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
   private ensure(extra: number): void {
     const need = this.pos + extra;
     if (need <= this.buf.length) return;

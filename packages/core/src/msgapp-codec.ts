@@ -146,17 +146,21 @@ export class MsgAppEncoder {
   }
 
   private writeAppEntries(m: Message, body: number, out: ByteWriter): void {
-    out.byte(MsgAppFrame.AppEntries);
-    out.varint(body);
-    out.varint(m.entries.length);
-    for (const e of m.entries) {
-      out.varint(e.type);
-      out.varint(e.term);
-      out.varint(e.data.length);
-      out.bytes(e.data);
+    // The frame's size is known: room for all of it at once, then unchecked writes.
+    out.reserve(1 + varintSize(body) + body);
+    out.putByte(MsgAppFrame.AppEntries);
+    out.putVarint(body);
+    const entries = m.entries;
+    out.putVarint(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as Entry;
+      out.putVarint(e.type);
+      out.putVarint(e.term);
+      out.putVarint(e.data.length);
+      out.putBytes(e.data);
     }
-    out.varint(m.commit);
-    this.index += m.entries.length;
+    out.putVarint(m.commit);
+    this.index += entries.length;
   }
 
   private writeFull(m: Message, payload: Uint8Array, out: ByteWriter): void {
@@ -174,8 +178,12 @@ function isExactLinkHeartbeat(m: Message): boolean {
 }
 
 function appEntriesBodySize(m: Message): number {
-  let body = varintSize(m.entries.length) + varintSize(m.commit);
-  for (const e of m.entries) body += varintSize(e.type) + varintSize(e.term) + varintSize(e.data.length) + e.data.length;
+  const entries = m.entries;
+  let body = varintSize(entries.length) + varintSize(m.commit);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i] as Entry;
+    body += varintSize(e.type) + varintSize(e.term) + varintSize(e.data.length) + e.data.length;
+  }
   return body;
 }
 

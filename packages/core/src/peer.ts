@@ -159,11 +159,20 @@ export class Peer {
 
   private async processLoop(q: BoundedQueue<Message>): Promise<void> {
     const signal = this.abort.signal;
+    // `signal.aborted` is a checked getter: read a flag per message instead.
+    let aborted = signal.aborted;
+    signal.addEventListener(
+      'abort',
+      () => {
+        aborted = true;
+      },
+      { once: true },
+    );
     for (;;) {
       // Take what is queued without awaiting; wait (with the signal) only when the queue is empty.
       // A synchronous process() is not awaited either: a burst of received messages is handed to
       // raft in one go (at most the queue's capacity) instead of one event-loop hop per message.
-      let m = signal.aborted ? undefined : q.tryShift();
+      let m = aborted ? undefined : q.tryShift();
       if (m === undefined) {
         try {
           m = await q.shift(signal);
