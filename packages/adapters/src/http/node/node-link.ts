@@ -267,6 +267,16 @@ async function pump(creq: http.ClientRequest, body: AsyncIterable<Uint8Array>, s
   }
 }
 
+/** Bytes of a response body held for a reader that has not taken them yet, before the socket is paused. */
+const RESPONSE_AHEAD_BYTES = 1 << 20;
+
+/**
+ * The response body as chunks, read in flowing mode ('data' events), up to RESPONSE_AHEAD_BYTES
+ * ahead of the reader before the socket is paused (resumed at half). Not `for await` over the
+ * IncomingMessage: its iterator pulls with `read()`, which joins buffered chunks into a copy, and
+ * pauses the socket at the stream's 16 KiB mark, so a msgapp stream stalled both processes in
+ * turn. Each chunk is fresh memory node never reuses (chunk-ownership.test.ts).
+ */
 async function* responseBody(
   incoming: http.IncomingMessage,
   failure: () => RaftwireError | undefined,
@@ -274,11 +284,60 @@ async function* responseBody(
   target: string,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   let complete = false;
+  const chunks: (Buffer | undefined)[] = [];
+  let next = 0;
+  let buffered = 0;
+  let ended = false;
+  let error: unknown;
+  let wake: (() => void) | null = null;
+  const notify = (): void => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const onData = (c: Buffer): void => {
+    chunks.push(c);
+    buffered += c.length;
+    if (buffered > RESPONSE_AHEAD_BYTES) incoming.pause();
+    notify();
+  };
+  const onEnd = (): void => {
+    ended = true;
+    notify();
+  };
+  const onError = (err: unknown): void => {
+    error ??= err;
+    notify();
+  };
+  const onClose = (): void => {
+    if (!ended) error ??= Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+    notify();
+  };
+  incoming.on('data', onData);
+  incoming.on('end', onEnd);
+  incoming.on('error', onError);
+  incoming.on('close', onClose);
   try {
-    for await (const chunk of incoming) {
-      const f = failure();
-      if (f !== undefined) throw f;
-      yield plainBytes(chunk as Buffer);
+    for (;;) {
+      if (next < chunks.length) {
+        const c = chunks[next] as Buffer;
+        chunks[next++] = undefined;
+        if (next === chunks.length) {
+          chunks.length = 0;
+          next = 0;
+        }
+        buffered -= c.length;
+        if (buffered <= RESPONSE_AHEAD_BYTES / 2 && incoming.isPaused()) incoming.resume();
+        const f = failure();
+        if (f !== undefined) throw f;
+        yield plainBytes(c);
+        continue;
+      }
+      if (error !== undefined) throw error;
+      if (ended) break;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
     }
     const f = failure();
     if (f !== undefined) throw f;
@@ -286,6 +345,11 @@ async function* responseBody(
   } catch (err) {
     throw failure() ?? asLinkError(`${target} response body`, err);
   } finally {
+    incoming.off('data', onData);
+    incoming.off('end', onEnd);
+    incoming.off('error', onError);
+    incoming.off('close', onClose);
+    if (!complete) incoming.destroy();
     release(complete);
   }
 }
