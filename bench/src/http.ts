@@ -18,7 +18,8 @@
  *     FetchLink, beside a bare node:http keep-alive client.
  *
  * Options: `--quick` (smaller counts, for a smoke run), `--snapshot-rate-limit <bytes/s>`,
- * `--msgapp-only` (section (a) alone, not written to bench/results).
+ * `--msgapp-only` (section (a) alone, not written to bench/results), `--only heartbeat`
+ * (section (b) alone, printed, not written).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +35,9 @@ const msgappOnly = process.argv.includes('--msgapp-only');
 const rateAt = process.argv.indexOf('--snapshot-rate-limit');
 /** `--snapshot-rate-limit <bytes/s>`: the heartbeat rows run with the Transport's snapshotRateLimit (their names say so). */
 const rateLimit = rateAt === -1 ? undefined : Number(process.argv[rateAt + 1]);
+const onlyAt = process.argv.indexOf('--only');
+/** `--only heartbeat`: run section (b) alone (no msgapp or pipeline rows); prints the rows and writes nothing. */
+const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
 const CLUSTER = '1000';
 const tcpPeer = fileURLToPath(new URL('./_tcp-peer.ts', import.meta.url));
 
@@ -91,6 +95,12 @@ async function throughput(a: MemberProcess, b: MemberProcess, count: number, ent
 
 async function main(): Promise<void> {
   const results: Result[] = [];
+  if (only !== undefined) {
+    if (only !== 'heartbeat') throw new Error(`--only: unknown section ${only} (known: heartbeat)`);
+    results.push(...(await heartbeatRows({ quick, ...(rateLimit !== undefined ? { rateLimit } : {}) })));
+    report('http', results, 'idle', { write: false });
+    process.exit(0);
+  }
   const MB = 1e6;
   const { a, b, close } = await pair();
   try {

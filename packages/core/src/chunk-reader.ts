@@ -81,25 +81,37 @@ export class ChunkReader {
    */
   rest(size: number): AsyncIterable<Uint8Array> & { readonly consumed: number } {
     let consumed = 0;
+    let finished = false;
     const self = this;
-    const iterable = {
+    // A plain iterator, not an async generator: a snapshot body is thousands of chunks a second,
+    // and each generator step costs promises and a resumption on top of the source's own.
+    const iterator: AsyncIterator<Uint8Array> = {
+      async next(): Promise<IteratorResult<Uint8Array>> {
+        if (finished || consumed >= size) {
+          finished = true;
+          return { done: true, value: undefined };
+        }
+        if (self.buf.length === 0 && !(await self.fill())) {
+          finished = true;
+          throw new RaftwireError(ErrorCode.SNAPSHOT_SIZE, `snapshot body ended after ${consumed} of ${size} bytes`);
+        }
+        const take = Math.min(size - consumed, self.buf.length);
+        const chunk = take === self.buf.length ? self.buf : self.buf.subarray(0, take);
+        self.buf = after(self.buf, take);
+        consumed += take;
+        return { done: false, value: chunk };
+      },
+      async return(): Promise<IteratorResult<Uint8Array>> {
+        finished = true;
+        return { done: true, value: undefined };
+      },
+    };
+    return {
       get consumed() {
         return consumed;
       },
-      async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-        while (consumed < size) {
-          if (!(await self.fill())) {
-            throw new RaftwireError(ErrorCode.SNAPSHOT_SIZE, `snapshot body ended after ${consumed} of ${size} bytes`);
-          }
-          const take = Math.min(size - consumed, self.buf.length);
-          const chunk = take === self.buf.length ? self.buf : self.buf.subarray(0, take);
-          self.buf = after(self.buf, take);
-          consumed += take;
-          yield chunk;
-        }
-      },
+      [Symbol.asyncIterator]: () => iterator,
     };
-    return iterable;
   }
 
   /**

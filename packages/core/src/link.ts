@@ -22,6 +22,13 @@ export interface LinkRequest {
   path: string;
   headers: LinkHeaders;
   body?: LinkBody;
+  /**
+   * The exact byte length of a streamed `body`, when the sender knows it (a snapshot: envelope +
+   * declared size). A link that can use it frames the body with Content-Length instead of chunked
+   * transfer; one that cannot ignores it. The caller must send exactly this many bytes (or fail
+   * the body).
+   */
+  length?: number;
   /** Aborting cancels the request and ends the response body with an ERR_ABORTED error. */
   signal?: AbortSignal;
 }

@@ -123,6 +123,7 @@ export class SnapshotSender {
           path: RaftPath.snapshot,
           headers: this.ctx.requestHeaders({ [Header.contentType]: ContentType.snapshot }),
           body: requestBody(),
+          length: envelope.length + size,
           signal,
         });
         touch();

@@ -41,6 +41,7 @@ export class BoundedRequestBody implements AsyncIterable<Uint8Array> {
     return {
       next: () => this.next(it),
       return: async () => {
+        this.disarm();
         if (this.state === 'reading') {
           this.state = 'failed';
           this.onClose(it);
@@ -50,34 +51,66 @@ export class BoundedRequestBody implements AsyncIterable<Uint8Array> {
     };
   }
 
-  private async next(it: AsyncIterator<Uint8Array>): Promise<IteratorResult<Uint8Array>> {
-    if (this.state !== 'reading') return { done: true, value: undefined };
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.limits.readTimeoutMs);
-    });
-    const pending = it.next();
-    let r: IteratorResult<Uint8Array> | 'timeout';
-    try {
-      r = await Promise.race([pending, timeout]);
-    } catch (err) {
-      this.state = 'failed';
-      throw linkError('request body broken', err);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (r === 'timeout') {
-      pending.catch(() => {});
+  /** When the wait for the current chunk began (Date.now()), or -1 while the handler is not waiting. */
+  private waitingSince = -1;
+  /** Fails the current wait (set while waiting). */
+  private failWait: ((err: RaftwireError) => void) | undefined;
+  /**
+   * One timer per body, not one per chunk: it is armed by the first wait, and when it fires it
+   * times the current wait out, re-arms itself for what is left of it, or lapses when the handler
+   * is not waiting (the next wait arms it again). A body streaming many chunks a second costs one
+   * timer per `readTimeoutMs` instead of a timer, a timeout promise and a race per chunk.
+   */
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  private arm(ms: number, it: AsyncIterator<Uint8Array>): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.waitingSince < 0 || this.state !== 'reading') return;
+      const left = this.waitingSince + this.limits.readTimeoutMs - Date.now();
+      if (left > 0) {
+        this.arm(left, it);
+        return;
+      }
       this.state = 'timed-out';
       this.onClose(it);
-      throw new RaftwireError(ErrorCode.TIMEOUT, `no request body data for ${this.limits.readTimeoutMs} ms`);
+      this.failWait?.(new RaftwireError(ErrorCode.TIMEOUT, `no request body data for ${this.limits.readTimeoutMs} ms`));
+    }, ms);
+  }
+
+  private disarm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private async next(it: AsyncIterator<Uint8Array>): Promise<IteratorResult<Uint8Array>> {
+    if (this.state !== 'reading') return { done: true, value: undefined };
+    const pending = it.next();
+    this.waitingSince = Date.now();
+    if (this.timer === undefined) this.arm(this.limits.readTimeoutMs, it);
+    let r: IteratorResult<Uint8Array>;
+    try {
+      r = await new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
+        this.failWait = reject;
+        pending.then(resolve, (err: unknown) => reject(linkError('request body broken', err)));
+      });
+    } catch (err) {
+      pending.catch(() => {});
+      this.disarm();
+      if (this.state === 'reading') this.state = 'failed';
+      throw err;
+    } finally {
+      this.waitingSince = -1;
+      this.failWait = undefined;
     }
     if (r.done) {
+      this.disarm();
       this.state = 'complete';
       return { done: true, value: undefined };
     }
     this.bytesRead += r.value.byteLength;
     if (this.bytesRead > this.limits.maxBytes) {
+      this.disarm();
       this.state = 'too-large';
       this.onClose(it);
       throw new RaftwireError(ErrorCode.FRAME_TOO_LARGE, `request body over the limit of ${this.limits.maxBytes} bytes`);

@@ -116,6 +116,33 @@ describe.each(clients)('slow request bodies from %s', (_name, makeLink) => {
     await readText(ok.body);
   });
 
+  it('bodyReadTimeoutMs bounds each wait, not the whole body: a body that trickles for longer is served, a stall after it is not', async () => {
+    const errors: string[] = [];
+    const server = await r.server(countingHandler(errors), { bodyReadTimeoutMs: 1000 });
+    const link = r.link(makeLink());
+    // Chunks 50 ms apart for ~1.5 s in all: longer than the timeout, each gap a twentieth of it.
+    const trickle = async function* () {
+      for (let i = 0; i < 30; i++) {
+        yield bytes(`part ${i};`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    };
+    const ok = await link.request(server.url, { method: 'POST', path: '/raft', headers: {}, body: trickle() });
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(await readText(ok.body))).toMatchObject({ bytes: 'part 0;'.length * 10 + 'part 10;'.length * 20 });
+    // The same trickle, then a stall: the stall is timed out even though the body's single timer was armed long before.
+    const stall = deferred();
+    r.defer(() => stall.resolve());
+    const stalled = (async function* () {
+      yield* trickle();
+      await stall.promise;
+    })();
+    const res = await link.request(server.url, { method: 'POST', path: '/raft', headers: {}, body: stalled });
+    expect(res.status).toBe(408);
+    await readText(res.body);
+    expect(errors).toEqual([ErrorCode.TIMEOUT]);
+  });
+
   it('time the handler spends not reading does not count against the client', async () => {
     const server = await r.server(
       async (req) => {
@@ -134,6 +161,24 @@ describe.each(clients)('slow request bodies from %s', (_name, makeLink) => {
 describe('server guards', () => {
   const r = new Resources();
   afterEach(() => r.closeAll());
+
+  it('NodeHttpLink frames a streamed body of known length with Content-Length, not chunked', async () => {
+    const seen: { headers: Record<string, string> }[] = [];
+    const server = await r.server(async (req) => {
+      seen.push({ headers: { ...req.headers } });
+      return json(200, await hashBody(req.body));
+    });
+    const link = r.link(new NodeHttpLink());
+    const src = patternSource(300_000, 64 * 1024);
+    const res = await link.request(server.url, { method: 'POST', path: '/raft/snapshot', headers: {}, body: src.source, length: 300_000 });
+    expect(JSON.parse(await readText(res.body))).toEqual({ bytes: 300_000, sha256: src.digest() });
+    expect(seen[0]!.headers['content-length']).toBe('300000');
+    expect(seen[0]!.headers['transfer-encoding']).toBeUndefined();
+    // Without a length the same body goes chunked.
+    const again = patternSource(300_000, 64 * 1024);
+    await readText((await link.request(server.url, { method: 'POST', path: '/raft/snapshot', headers: {}, body: again.source })).body);
+    expect(seen[1]!.headers['transfer-encoding']).toBe('chunked');
+  });
 
   it('request headers that trickle in past headersTimeoutMs get 408 and the connection closed', async () => {
     let calls = 0;

@@ -125,6 +125,8 @@ export class NodeHttpLink implements Link {
     const body = req.body;
     const headers: Record<string, string> = { ...req.headers };
     if (body instanceof Uint8Array) headers['content-length'] = String(body.byteLength);
+    // A streamed body of known length (a snapshot) goes with Content-Length, not chunked framing.
+    else if (body !== undefined && req.length !== undefined) headers['content-length'] = String(req.length);
 
     return new Promise<LinkResponse>((resolve, reject) => {
       let failure: RaftwireError | undefined;
