@@ -89,6 +89,12 @@ export interface ChannelMuxOptions {
   sendWindowBytes?: number;
   /** Receiver side: grant credit back once this much was read. Default (and at most) windowBytes / 4. */
   grantStepBytes?: number;
+  /**
+   * Before each body message, let the event loop run one turn (pending I/O, timers) first: on
+   * the bulk channel this puts every message-stream frame due in this turn (a heartbeat, the
+   * answer to one just received) on the wire before the next snapshot message. Default false.
+   */
+  yieldPerMessage?: boolean;
   /** Largest data-channel message to send now (read per message: negotiated per connection). Default 16 KiB. */
   frameBytes?: () => number;
   /** Sent as the payload of every PONG (and of {@link ChannelMux.hello}'s PING). Undefined: empty, as earlier versions. */
@@ -136,6 +142,7 @@ export class ChannelMux {
   private readonly sendWindowBytes: number;
   private readonly grantStepBytes: number;
   private readonly frameBytes: () => number;
+  private readonly yieldPerMessage: boolean;
   private readonly capsPayload: Uint8Array;
   /** Body chunks are sent as messages of at most this (a quarter of the window, so credit always comes back). */
   private readonly maxSendMessageBytes: number;
@@ -159,6 +166,7 @@ export class ChannelMux {
     }
     this.grantStepBytes = Math.min(options.grantStepBytes ?? this.windowBytes / 4, this.windowBytes / 4);
     this.frameBytes = options.frameBytes ?? (() => MAX_WIRE_FRAME_BYTES);
+    this.yieldPerMessage = options.yieldPerMessage ?? false;
     this.capsPayload = options.localCapabilities === undefined ? EMPTY : encodeCapabilities(options.localCapabilities);
     // Two messages in flight at least, so a grant is on its way while the next message goes out.
     this.maxSendMessageBytes = Math.min(MAX_SEND_MESSAGE_BYTES, this.windowBytes / 4, this.sendWindowBytes / 2);
@@ -400,6 +408,10 @@ export class ChannelMux {
     for (let at = 0; at < bytes.length; at += this.maxSendMessageBytes) {
       const end = Math.min(at + this.maxSendMessageBytes, bytes.length);
       const msg = bytes.subarray(at, end);
+      if (this.yieldPerMessage) {
+        await nextTurn();
+        if (ex.reset) throw ex.abort.signal.reason;
+      }
       while (ex.credit < msg.length) {
         if (ex.reset) throw ex.abort.signal.reason;
         // resetExchange() calls creditWaiter too, so a reset never leaves this waiting.
@@ -498,6 +510,28 @@ export class ChannelMux {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Resolves after the event loop's pending I/O and timers have had a turn: `setImmediate` in
+ * Node (its check phase runs after the poll phase's callbacks), a MessageChannel task in
+ * browsers (`setTimeout(0)` is clamped to 4 ms there once nested).
+ */
+const nextTurn: () => Promise<void> =
+  typeof setImmediate === 'function'
+    ? () => new Promise<void>((resolve) => setImmediate(resolve))
+    : (() => {
+        const queue: (() => void)[] = [];
+        let channel: MessageChannel | undefined;
+        return () =>
+          new Promise<void>((resolve) => {
+            if (channel === undefined) {
+              channel = new MessageChannel();
+              channel.port1.onmessage = () => queue.shift()?.();
+            }
+            queue.push(resolve);
+            channel.port2.postMessage(0);
+          });
+      })();
 
 function toLinkError(err: unknown): RaftwireError {
   if (isRaftwireError(err)) return err;

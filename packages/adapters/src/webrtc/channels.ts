@@ -23,13 +23,19 @@ export function windowForChannel(label: ChannelLabel): number {
  * Flow control a channel's multiplexer runs with: the protocol's window (both ends agree), what
  * this end keeps in flight as a sender, and the step it grants credit back in as a receiver. The
  * bulk channel keeps less in flight than its window allows and grants in small steps, so a
- * heartbeat never has more than {@link BULK_SEND_WINDOW_BYTES} of snapshot ahead of it.
+ * heartbeat never has more than {@link BULK_SEND_WINDOW_BYTES} of snapshot ahead of it, and
+ * lets the event loop turn before each snapshot message, so a heartbeat due now goes first.
  */
-export function flowForChannel(label: ChannelLabel): { windowBytes: number; sendWindowBytes: number; grantStepBytes: number } {
+export function flowForChannel(label: ChannelLabel): {
+  windowBytes: number;
+  sendWindowBytes: number;
+  grantStepBytes: number;
+  yieldPerMessage: boolean;
+} {
   const windowBytes = windowForChannel(label);
   return label === 'snapshot'
-    ? { windowBytes, sendWindowBytes: BULK_SEND_WINDOW_BYTES, grantStepBytes: BULK_GRANT_STEP_BYTES }
-    : { windowBytes, sendWindowBytes: windowBytes, grantStepBytes: windowBytes / 4 };
+    ? { windowBytes, sendWindowBytes: BULK_SEND_WINDOW_BYTES, grantStepBytes: BULK_GRANT_STEP_BYTES, yieldPerMessage: true }
+    : { windowBytes, sendWindowBytes: windowBytes, grantStepBytes: windowBytes / 4, yieldPerMessage: false };
 }
 
 export type ChannelLabel = (typeof CHANNELS)[number]['label'];

@@ -156,6 +156,7 @@ describe('ChannelMux (in memory)', () => {
         windowBytes: BULK_WINDOW_BYTES,
         sendWindowBytes: BULK_SEND_WINDOW_BYTES,
         grantStepBytes: BULK_GRANT_STEP_BYTES,
+        yieldPerMessage: true,
       });
       expect(BULK_SEND_WINDOW_BYTES).toBeLessThan(BULK_WINDOW_BYTES);
       const client = muxWith(c, undefined, flow);
@@ -190,6 +191,46 @@ describe('ChannelMux (in memory)', () => {
       expect(grants).toBeGreaterThanOrEqual(total / message - 2);
     },
   );
+
+  it.each([true, false])('the bulk channel lets message-channel frames of the same turn go first (yield %s)', async (yieldPerMessage) => {
+    /** Every frame either channel sends, in order: [channel, frame type]. */
+    const log: [string, number][] = [];
+    const logged = (label: string) => {
+      const ch = memoryChannel();
+      const send = ch.send.bind(ch);
+      ch.send = (data: Uint8Array) => {
+        log.push([label, (data[0] ?? 0) & 0x0f]);
+        send(data);
+      };
+      return ch;
+    };
+    const serve: ProtocolHandler = async (req) => {
+      await readAll(req.body);
+      return { status: 204, headers: {} };
+    };
+    const pairOn = (label: string, extra: Partial<ChannelMuxOptions>) => {
+      const c = logged(label);
+      const s = memoryChannel();
+      const client = muxWith(c, undefined, extra);
+      const server = muxWith(s, serve, { windowBytes: extra.windowBytes ?? WINDOW_BYTES });
+      c.deliver = (b) => server.receive(b);
+      s.deliver = (b) => client.receive(b);
+      return client;
+    };
+    const bulk = pairOn('snapshot', { ...flowForChannel('snapshot'), yieldPerMessage });
+    const message = pairOn('message', flowForChannel('message'));
+    // Both in one turn: a snapshot, then a message-stream request with a few body chunks.
+    const snap = bulk.request({ method: 'POST', path: '/raft/snapshot', headers: {}, body: pattern(1024 * 1024) });
+    async function* frames3(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < 3; i++) yield pattern(100, i);
+    }
+    const msg = message.request({ method: 'POST', path: '/raft/stream/message/1', headers: {}, body: frames3() });
+    await Promise.all([snap, msg]);
+    const firstBulkData = log.findIndex(([l, t]) => l === 'snapshot' && t === FrameType.DATA);
+    const lastMessage = log.findLastIndex(([l]) => l === 'message');
+    if (yieldPerMessage) expect(lastMessage).toBeLessThan(firstBulkData);
+    else expect(lastMessage).toBeGreaterThan(firstBulkData); // without the yield, snapshot data goes out in the same microtasks
+  });
 
   it('refuses a send window outside [window / 4, window]', () => {
     expect(() => muxWith(memoryChannel(), undefined, { windowBytes: BULK_WINDOW_BYTES, sendWindowBytes: BULK_WINDOW_BYTES / 8 })).toThrow(
