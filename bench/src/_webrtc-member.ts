@@ -1,6 +1,6 @@
 /**
  * One Node member of `pnpm bench webrtc`, in its own process (forked by
- * webrtc.ts with an IPC channel): `_webrtc-member.ts <stack> <1|2> <relay base URL>`.
+ * webrtc.ts with an IPC channel): `_webrtc-member.ts <stack> <1|2> <relay base URL> [snapshotRateLimit bytes/s]`.
  * Signalling goes through the parent's HTTP relay (`HttpRelaySignaling`),
  * so the two members share nothing but the machine. Commands arrive as IPC
  * messages `{id, cmd, ...}` and each is answered `{id, ...}`:
@@ -43,7 +43,8 @@ import {
 import { type NodeWebRtcStack, nodePeerConnectionFactory } from '@raftwire/adapters/webrtc/node';
 
 const BENCH_CLUSTER = 0xbe4cn;
-const [stackArg, idArg, relayUrl] = process.argv.slice(2);
+const [stackArg, idArg, relayUrl, rateArg] = process.argv.slice(2);
+const snapshotRateLimit = rateArg === undefined ? undefined : Number(rateArg);
 const stack = stackArg as NodeWebRtcStack;
 const me = BigInt(idArg ?? '0');
 const other = me === 1n ? 2n : 1n;
@@ -229,7 +230,14 @@ const raft: RaftCallbacks = {
 
 async function up(): Promise<void> {
   link = await WebRtcLink.create({ localId: me, clusterId: BENCH_CLUSTER, signaling, peerConnectionFactory: factory });
-  transport = new Transport({ id: me, clusterId: BENCH_CLUSTER, urls: [webrtcUrl(me)], link, raft });
+  transport = new Transport({
+    id: me,
+    clusterId: BENCH_CLUSTER,
+    urls: [webrtcUrl(me)],
+    link,
+    raft,
+    ...(snapshotRateLimit === undefined ? {} : { snapshotRateLimit }),
+  });
   link.setHandler(transport.handler);
   transport.on('message:dropped', () => dropped++);
   transport.start();

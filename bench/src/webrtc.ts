@@ -31,7 +31,13 @@ if (process.env.RAFTWIRE_IN_LOOPBACK_NS !== '1') {
 const MiB = 1024 * 1024;
 /** Cluster ID of the Node members (as in _webrtc-member.ts). */
 const BENCH_CLUSTER = 0xbe4cn;
-const wanted = process.argv.slice(2);
+const rateAt = process.argv.indexOf('--snapshot-rate-limit');
+/**
+ * `--snapshot-rate-limit <bytes/s>`: the Node members' Transports run with snapshotRateLimit (off by
+ * default: the last resort of issue 12); the heartbeat rows' names say so. Chromium runs without.
+ */
+const rateLimit = rateAt === -1 ? undefined : Number(process.argv[rateAt + 1]);
+const wanted = process.argv.slice(2).filter((_, i) => rateAt === -1 || (i !== rateAt - 2 && i !== rateAt - 1));
 const want = (name: string) => wanted.length === 0 || wanted.includes(name);
 const results: Result[] = [];
 
@@ -43,7 +49,8 @@ interface Cases {
   heartbeat(size: number): Promise<{ idle: number[]; during: number[]; snapshotMbps: number; note?: string }>;
 }
 
-async function measure(name: string, cases: Cases, total: number, snapshot: number, rounds: number): Promise<void> {
+async function measure(name: string, cases: Cases, total: number, snapshot: number, rounds: number, limit?: number): Promise<void> {
+  const tag = limit === undefined ? '' : `, snapshotRateLimit ${(limit / 1e6).toFixed(0)} MB/s`;
   // Alternate raw and transport runs and keep each one's best, so both see the same machine load.
   let raw = 0;
   let tr = 0;
@@ -74,9 +81,11 @@ async function measure(name: string, cases: Cases, total: number, snapshot: numb
       (hb.note ?? `driver event-loop delay over it p99 ${(eld.percentile(99) / 1e6).toFixed(1)} max ${(eld.max / 1e6).toFixed(1)} ms`),
   );
   results.push(result(`${name}: msgapp stream via Transport (raw channel)`, 'MB/s', tr, raw, '>= 0.9'));
-  results.push(result(`${name}: heartbeat RTT p50 during snapshot (idle)`, 'ms', quantile(hb.during, 0.5), quantile(hb.idle, 0.5), null));
   results.push(
-    result(`${name}: heartbeat RTT p99 during snapshot (idle)`, 'ms', quantile(hb.during, 0.99), quantile(hb.idle, 0.99), '<= 2'),
+    result(`${name}: heartbeat RTT p50 during snapshot (idle)${tag}`, 'ms', quantile(hb.during, 0.5), quantile(hb.idle, 0.5), null),
+  );
+  results.push(
+    result(`${name}: heartbeat RTT p99 during snapshot (idle)${tag}`, 'ms', quantile(hb.during, 0.99), quantile(hb.idle, 0.99), '<= 2'),
   );
 }
 
@@ -103,7 +112,8 @@ class MemberProc {
 
   static async start(stack: string, id: number, relay: string): Promise<MemberProc> {
     const prof = process.env.RAFTWIRE_BENCH_CPU_PROF;
-    const child = fork(fileURLToPath(new URL('./_webrtc-member.ts', import.meta.url)), [stack, String(id), relay], {
+    const args = [stack, String(id), relay, ...(rateLimit === undefined ? [] : [String(rateLimit)])];
+    const child = fork(fileURLToPath(new URL('./_webrtc-member.ts', import.meta.url)), args, {
       execArgv: ['--import', 'tsx', ...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [])],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -220,7 +230,7 @@ if (nodeStacks.length > 0) {
     for (const stack of nodeStacks) {
       const { cases, close } = await nodeCases(stack, base);
       try {
-        await measure(stack, cases, 64 * MiB, 32 * MiB, 3);
+        await measure(stack, cases, 64 * MiB, 32 * MiB, 3, rateLimit);
       } finally {
         await close();
       }

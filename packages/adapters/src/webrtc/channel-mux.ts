@@ -13,11 +13,15 @@ import {
   remoteResetError,
 } from './exchange-head.js';
 import {
+  type Capabilities,
   FrameType,
   MAX_REQUEST_ID,
+  MAX_WIRE_FRAME_BYTES,
   type MuxFrame,
+  decodeCapabilities,
   decodeMuxFrame,
   decodeVarint,
+  encodeCapabilities,
   encodeMuxFrame,
   encodeVarint,
   fragment,
@@ -44,6 +48,20 @@ export const MAX_SEND_MESSAGE_BYTES = 256 * 1024;
  * throughput on loopback (bench/src/webrtc.ts).
  */
 export const BULK_WINDOW_BYTES = 256 * 1024;
+/**
+ * What a sender keeps in flight (sent, not yet granted back) per exchange on the bulk channel:
+ * less than the window the receiver allows, so at most this much snapshot data sits anywhere
+ * between the two event loops ahead of a heartbeat (one SCTP association, one receive queue).
+ * At least a quarter of {@link BULK_WINDOW_BYTES}, the step an earlier receiver grants in, so a
+ * sender never waits for a grant such a receiver would not send.
+ */
+export const BULK_SEND_WINDOW_BYTES = 128 * 1024;
+/**
+ * The receiver on the bulk channel grants credit back as soon as this much was read (instead
+ * of a quarter of the window), so a sender that keeps less than the window in flight is never
+ * stop-and-wait.
+ */
+export const BULK_GRANT_STEP_BYTES = 16 * 1024;
 /** Requests one peer may have open on one channel at once; more are reset with ERR_BUFFER_FULL. */
 export const MAX_SERVED_EXCHANGES = 1024;
 /** Default cap on one reassembled message (a head or a body chunk). */
@@ -64,6 +82,25 @@ export interface ChannelMuxOptions {
    * derived from the channel label). Default {@link WINDOW_BYTES}.
    */
   windowBytes?: number;
+  /**
+   * Sender side only: credit this end uses per exchange at most (≤ windowBytes, ≥ windowBytes / 4,
+   * the step an earlier receiver grants in). Default windowBytes.
+   */
+  sendWindowBytes?: number;
+  /** Receiver side: grant credit back once this much was read. Default (and at most) windowBytes / 4. */
+  grantStepBytes?: number;
+  /**
+   * Before each body message, let the event loop run one turn (pending I/O, timers) first: on
+   * the bulk channel this puts every message-stream frame due in this turn (a heartbeat, the
+   * answer to one just received) on the wire before the next snapshot message. Default false.
+   */
+  yieldPerMessage?: boolean;
+  /** Largest data-channel message to send now (read per message: negotiated per connection). Default 16 KiB. */
+  frameBytes?: () => number;
+  /** Sent as the payload of every PONG (and of {@link ChannelMux.hello}'s PING). Undefined: empty, as earlier versions. */
+  localCapabilities?: Capabilities;
+  /** The remote announced its capabilities (in a PING or a PONG). */
+  onCapabilities?: (caps: Capabilities) => void;
   logger: Logger;
   /** The remote broke the framing protocol: the connection must go. */
   onProtocolError: (err: RaftwireError) => void;
@@ -102,6 +139,11 @@ export class ChannelMux {
   private readonly pacer: SendPacer;
   private readonly maxMessageBytes: number;
   private readonly windowBytes: number;
+  private readonly sendWindowBytes: number;
+  private readonly grantStepBytes: number;
+  private readonly frameBytes: () => number;
+  private readonly yieldPerMessage: boolean;
+  private readonly capsPayload: Uint8Array;
   /** Body chunks are sent as messages of at most this (a quarter of the window, so credit always comes back). */
   private readonly maxSendMessageBytes: number;
   private readonly log: Logger;
@@ -118,7 +160,16 @@ export class ChannelMux {
     if (!(Number.isInteger(this.windowBytes) && this.windowBytes >= 64 * 1024)) {
       throw new RangeError(`windowBytes must be an integer of at least 64 KiB, got ${this.windowBytes}`);
     }
-    this.maxSendMessageBytes = Math.min(MAX_SEND_MESSAGE_BYTES, this.windowBytes / 4);
+    this.sendWindowBytes = options.sendWindowBytes ?? this.windowBytes;
+    if (!(this.sendWindowBytes >= this.windowBytes / 4 && this.sendWindowBytes <= this.windowBytes)) {
+      throw new RangeError(`sendWindowBytes must be in [windowBytes / 4, windowBytes], got ${this.sendWindowBytes}`);
+    }
+    this.grantStepBytes = Math.min(options.grantStepBytes ?? this.windowBytes / 4, this.windowBytes / 4);
+    this.frameBytes = options.frameBytes ?? (() => MAX_WIRE_FRAME_BYTES);
+    this.yieldPerMessage = options.yieldPerMessage ?? false;
+    this.capsPayload = options.localCapabilities === undefined ? EMPTY : encodeCapabilities(options.localCapabilities);
+    // Two messages in flight at least, so a grant is on its way while the next message goes out.
+    this.maxSendMessageBytes = Math.min(MAX_SEND_MESSAGE_BYTES, this.windowBytes / 4, this.sendWindowBytes / 2);
     this.log = options.logger;
   }
 
@@ -137,11 +188,15 @@ export class ChannelMux {
       this.options.onProtocolError(isRaftwireError(err) ? err : new RaftwireError(ErrorCode.DECODE, String(err)));
       return;
     }
-    if (frame.type === FrameType.PING) {
-      this.sendControl(encodeMuxFrame({ type: FrameType.PONG, requestId: 0, fromClient: false, more: false, payload: EMPTY }));
-      return;
+    if (frame.type === FrameType.PING || frame.type === FrameType.PONG) {
+      // An earlier version sends both empty (and ignores what ours carry): no capabilities then.
+      const caps = decodeCapabilities(frame.payload);
+      if (caps !== undefined) this.options.onCapabilities?.(caps);
+      if (frame.type === FrameType.PING) {
+        this.sendControl(encodeMuxFrame({ type: FrameType.PONG, requestId: 0, fromClient: false, more: false, payload: this.capsPayload }));
+      }
+      return; // a PONG's arrival is the liveness signal
     }
-    if (frame.type === FrameType.PONG) return; // its arrival is the liveness signal
     // A frame from the client side belongs to an exchange we serve, and vice versa.
     const table = frame.fromClient ? this.serverExchanges : this.clientExchanges;
     let ex = table.get(frame.requestId);
@@ -225,7 +280,7 @@ export class ChannelMux {
       inEnded: false,
       outEnded: false,
       reset: false,
-      credit: this.windowBytes,
+      credit: this.sendWindowBytes,
       creditWaiter: undefined,
       ungranted: 0,
       abort: new AbortController(),
@@ -353,6 +408,10 @@ export class ChannelMux {
     for (let at = 0; at < bytes.length; at += this.maxSendMessageBytes) {
       const end = Math.min(at + this.maxSendMessageBytes, bytes.length);
       const msg = bytes.subarray(at, end);
+      if (this.yieldPerMessage) {
+        await nextTurn();
+        if (ex.reset) throw ex.abort.signal.reason;
+      }
       while (ex.credit < msg.length) {
         if (ex.reset) throw ex.abort.signal.reason;
         // resetExchange() calls creditWaiter too, so a reset never leaves this waiting.
@@ -367,7 +426,7 @@ export class ChannelMux {
   }
 
   private async sendMessage(ex: Exchange, type: FrameType, message: Uint8Array, fin = false): Promise<void> {
-    for (const frame of fragment(type, ex.id, ex.client, message, fin)) await this.sendFrame(ex, frame);
+    for (const frame of fragment(type, ex.id, ex.client, message, fin, this.frameBytes())) await this.sendFrame(ex, frame);
   }
 
   private async sendFrame(ex: Exchange, frame: Uint8Array): Promise<void> {
@@ -380,6 +439,11 @@ export class ChannelMux {
     this.sendControl(encodeMuxFrame({ type: FrameType.PING, requestId: 0, fromClient: false, more: false, payload: EMPTY }));
   }
 
+  /** Announces this end's capabilities: a PING carrying them (a new remote answers with its own, an earlier one with an empty PONG). */
+  hello(): void {
+    this.sendControl(encodeMuxFrame({ type: FrameType.PING, requestId: 0, fromClient: false, more: false, payload: this.capsPayload }));
+  }
+
   /** Control frames (WINDOW, RESET, PING, PONG) are tiny: sent as soon as the channel has room, best effort. */
   private sendControl(frame: Uint8Array): void {
     if (this.closedError || this.channel.readyState !== 'open') return;
@@ -390,7 +454,7 @@ export class ChannelMux {
 
   private grant(ex: Exchange, n: number): void {
     ex.ungranted += n;
-    if (ex.ungranted < this.windowBytes / 4 || ex.reset || ex.inEnded) return;
+    if (ex.ungranted < this.grantStepBytes || ex.reset || ex.inEnded) return;
     const credit = ex.ungranted;
     ex.ungranted = 0;
     this.sendControl(
@@ -446,6 +510,28 @@ export class ChannelMux {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Resolves after the event loop's pending I/O and timers have had a turn: `setImmediate` in
+ * Node (its check phase runs after the poll phase's callbacks), a MessageChannel task in
+ * browsers (`setTimeout(0)` is clamped to 4 ms there once nested).
+ */
+const nextTurn: () => Promise<void> =
+  typeof setImmediate === 'function'
+    ? () => new Promise<void>((resolve) => setImmediate(resolve))
+    : (() => {
+        const queue: (() => void)[] = [];
+        let channel: MessageChannel | undefined;
+        return () =>
+          new Promise<void>((resolve) => {
+            if (channel === undefined) {
+              channel = new MessageChannel();
+              channel.port1.onmessage = () => queue.shift()?.();
+            }
+            queue.push(resolve);
+            channel.port2.postMessage(0);
+          });
+      })();
 
 function toLinkError(err: unknown): RaftwireError {
   if (isRaftwireError(err)) return err;

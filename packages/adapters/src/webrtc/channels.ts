@@ -1,5 +1,5 @@
 import { RaftPath, pathOf, streamEndpoint } from '@raftwire/core';
-import { BULK_WINDOW_BYTES, WINDOW_BYTES } from './channel-mux.js';
+import { BULK_GRANT_STEP_BYTES, BULK_SEND_WINDOW_BYTES, BULK_WINDOW_BYTES, WINDOW_BYTES } from './channel-mux.js';
 
 /**
  * The four data channels of a member pair (docs/design.md §5), one per kind of
@@ -17,6 +17,25 @@ export const CHANNELS = [
 /** Flow-control window per channel: the bulk channel gets a small one so it never fills the association (channel-mux.ts). */
 export function windowForChannel(label: ChannelLabel): number {
   return label === 'snapshot' ? BULK_WINDOW_BYTES : WINDOW_BYTES;
+}
+
+/**
+ * Flow control a channel's multiplexer runs with: the protocol's window (both ends agree), what
+ * this end keeps in flight as a sender, and the step it grants credit back in as a receiver. The
+ * bulk channel keeps less in flight than its window allows and grants in small steps, so a
+ * heartbeat never has more than {@link BULK_SEND_WINDOW_BYTES} of snapshot ahead of it, and
+ * lets the event loop turn before each snapshot message, so a heartbeat due now goes first.
+ */
+export function flowForChannel(label: ChannelLabel): {
+  windowBytes: number;
+  sendWindowBytes: number;
+  grantStepBytes: number;
+  yieldPerMessage: boolean;
+} {
+  const windowBytes = windowForChannel(label);
+  return label === 'snapshot'
+    ? { windowBytes, sendWindowBytes: BULK_SEND_WINDOW_BYTES, grantStepBytes: BULK_GRANT_STEP_BYTES, yieldPerMessage: true }
+    : { windowBytes, sendWindowBytes: windowBytes, grantStepBytes: windowBytes / 4, yieldPerMessage: false };
 }
 
 export type ChannelLabel = (typeof CHANNELS)[number]['label'];

@@ -3,7 +3,8 @@ import { ByteReader, ByteWriter, ErrorCode, RaftwireError, decodeError } from '@
 /**
  * Frames of the request multiplexer carried in data-channel messages.
  *
- * Layout of one data-channel message (always ≤ {@link MAX_WIRE_FRAME_BYTES}):
+ * Layout of one data-channel message (at most {@link MAX_WIRE_FRAME_BYTES} until the peer has said it
+ * takes more, never over {@link MAX_NEGOTIATED_FRAME_BYTES}; see {@link encodeCapabilities}):
  *
  * ```
  * byte 0   bits 0-3 type, bit 5 FIN, bit 6 FROM_CLIENT, bit 7 MORE
@@ -35,12 +36,22 @@ export const FrameType = {
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
-/** No data-channel message the adapter sends is larger than this (interop ceiling, feasibility §9). */
+/**
+ * Data-channel messages are at most this until the remote has announced it takes more (every
+ * stack and every earlier raftwire version interoperates at this size, feasibility §9).
+ */
 export const MAX_WIRE_FRAME_BYTES = 16 * 1024;
+/**
+ * The largest data-channel message the adapter receives, announced to the peer in its
+ * capabilities (PING/PONG payload), and the most it ever sends (when the remote announced as
+ * much and the SCTP transport's `maxMessageSize` allows it).
+ */
+export const MAX_NEGOTIATED_FRAME_BYTES = 64 * 1024;
 /** Type byte plus a 5-byte varint request id. */
 export const MAX_FRAME_HEADER_BYTES = 6;
-/** Payload bytes that fit in one wire frame. */
+/** Payload bytes that fit in one wire frame of {@link MAX_WIRE_FRAME_BYTES}. */
 export const MAX_FRAME_PAYLOAD_BYTES = MAX_WIRE_FRAME_BYTES - MAX_FRAME_HEADER_BYTES;
+const MAX_NEGOTIATED_PAYLOAD_BYTES = MAX_NEGOTIATED_FRAME_BYTES - MAX_FRAME_HEADER_BYTES;
 export const MAX_REQUEST_ID = 0xffff_ffff;
 
 const FIN = 0x20;
@@ -59,8 +70,8 @@ export interface MuxFrame {
 
 export function encodeMuxFrame(frame: MuxFrame): Uint8Array {
   const payload = frame.payload;
-  if (payload.length > MAX_FRAME_PAYLOAD_BYTES) {
-    throw new RaftwireError(ErrorCode.FRAME_TOO_LARGE, `mux frame payload ${payload.length} over ${MAX_FRAME_PAYLOAD_BYTES}`);
+  if (payload.length > MAX_NEGOTIATED_PAYLOAD_BYTES) {
+    throw new RaftwireError(ErrorCode.FRAME_TOO_LARGE, `mux frame payload ${payload.length} over ${MAX_NEGOTIATED_PAYLOAD_BYTES}`);
   }
   let id = frame.requestId;
   if (!(Number.isInteger(id) && id >= 0 && id <= MAX_REQUEST_ID)) throw new RangeError(`request id ${id} out of range`);
@@ -81,7 +92,7 @@ export function encodeMuxFrame(frame: MuxFrame): Uint8Array {
 }
 
 export function decodeMuxFrame(bytes: Uint8Array): MuxFrame {
-  if (bytes.length > MAX_WIRE_FRAME_BYTES) throw decodeError(`mux frame of ${bytes.length} bytes over ${MAX_WIRE_FRAME_BYTES}`);
+  if (bytes.length > MAX_NEGOTIATED_FRAME_BYTES) throw decodeError(`mux frame of ${bytes.length} bytes over ${MAX_NEGOTIATED_FRAME_BYTES}`);
   const r = new ByteReader(bytes);
   const b = r.byte();
   const type = b & 0x0f;
@@ -99,17 +110,61 @@ export function decodeMuxFrame(bytes: Uint8Array): MuxFrame {
   return frame;
 }
 
-/** Splits one logical message into wire frames of at most {@link MAX_WIRE_FRAME_BYTES}. */
-export function fragment(type: FrameType, requestId: number, fromClient: boolean, message: Uint8Array, fin = false): Uint8Array[] {
+/** Splits one logical message into wire frames of at most `frameBytes` (default {@link MAX_WIRE_FRAME_BYTES}). */
+export function fragment(
+  type: FrameType,
+  requestId: number,
+  fromClient: boolean,
+  message: Uint8Array,
+  fin = false,
+  frameBytes: number = MAX_WIRE_FRAME_BYTES,
+): Uint8Array[] {
+  if (!(frameBytes > MAX_FRAME_HEADER_BYTES && frameBytes <= MAX_NEGOTIATED_FRAME_BYTES)) {
+    throw new RangeError(`frame size ${frameBytes} out of range`);
+  }
+  const maxPayload = frameBytes - MAX_FRAME_HEADER_BYTES;
   const out: Uint8Array[] = [];
   let at = 0;
   do {
-    const end = Math.min(at + MAX_FRAME_PAYLOAD_BYTES, message.length);
+    const end = Math.min(at + maxPayload, message.length);
     const more = end < message.length;
     out.push(encodeMuxFrame({ type, requestId, fromClient, more, fin: fin && !more, payload: message.subarray(at, end) }));
     at = end;
   } while (at < message.length);
   return out;
+}
+
+/**
+ * What one end of a connection tells the other, as the payload of a PING or PONG (request id 0).
+ * Earlier versions send both with an empty payload and ignore any payload, so a peer that never
+ * sends capabilities is an older one and gets what every version takes.
+ */
+export interface Capabilities {
+  /** The largest data-channel message this end receives. */
+  maxFrameBytes: number;
+}
+
+const CAPABILITIES_V1 = 1;
+
+/** Layout: byte 1 (version), varint maxFrameBytes; later versions may append fields. */
+export function encodeCapabilities(caps: Capabilities): Uint8Array {
+  const w = new ByteWriter(8);
+  w.byte(CAPABILITIES_V1);
+  w.varint(caps.maxFrameBytes);
+  return w.finish();
+}
+
+/** Undefined for an empty payload (an older peer) or one this version does not understand. */
+export function decodeCapabilities(bytes: Uint8Array): Capabilities | undefined {
+  if (bytes.length === 0) return undefined;
+  try {
+    const r = new ByteReader(bytes);
+    if (r.byte() !== CAPABILITIES_V1) return undefined;
+    const maxFrameBytes = r.varint('max frame bytes');
+    return maxFrameBytes > MAX_FRAME_HEADER_BYTES ? { maxFrameBytes } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const utf8Encoder = new TextEncoder();

@@ -38,6 +38,12 @@ export interface PeerConnectionInit {
 export interface PeerConnectionPort {
   /** The negotiated channels, by label, as created from `PeerConnectionInit.channels`. */
   readonly channels: ReadonlyMap<string, DataChannelPort>;
+  /**
+   * The largest message the remote's SCTP stack takes (RTCSctpTransport.maxMessageSize, or the
+   * remote description's `a=max-message-size`), once connected; undefined where the stack does
+   * not tell. `Infinity` when the remote declared no limit.
+   */
+  readonly maxMessageSize?: number | undefined;
   /** Feeds a signal that the remote's port produced. */
   signal(data: PeerSignalData): void;
   /** Closes the channels, then the peer connection. Idempotent. */

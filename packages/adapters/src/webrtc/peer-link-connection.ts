@@ -1,7 +1,8 @@
 import { ErrorCode, RaftwireError, onAbort } from '@raftwire/core';
 import type { LinkRequest, LinkResponse, Logger, ProtocolHandler } from '@raftwire/core';
-import { CHANNELS, type ChannelLabel, channelForPath, windowForChannel } from './channels.js';
+import { CHANNELS, type ChannelLabel, channelForPath, flowForChannel } from './channels.js';
 import { ChannelMux } from './channel-mux.js';
+import { type Capabilities, MAX_FRAME_HEADER_BYTES, MAX_NEGOTIATED_FRAME_BYTES, MAX_WIRE_FRAME_BYTES } from './mux-frame.js';
 import type { PeerConnectionFactory, PeerConnectionPort, PeerSignalData } from './peer-connection-port.js';
 import { SendPacer, type SendPacerOptions } from './send-pacer.js';
 
@@ -17,6 +18,12 @@ export interface ConnectionTuning {
   keepaliveMs?: number | undefined;
   /** Liveness: close with ERR_LINK when nothing arrived for this long (a peer that vanished without closing). Default 5 s. */
   deadAfterMs?: number | undefined;
+  /**
+   * Largest data-channel message this end takes and sends, announced to the peer (default and
+   * at most 64 KiB). What is sent is the least of both ends' figures and the remote SCTP's
+   * `maxMessageSize`; 16 KiB to a peer that announces nothing (an earlier version).
+   */
+  maxFrameBytes?: number | undefined;
 }
 
 export interface PeerLinkConnectionOptions {
@@ -56,6 +63,9 @@ export class PeerLinkConnection {
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   private lastReceived = 0;
+  /** Largest data-channel message sent now: 16 KiB until the remote announced more. */
+  private sendFrameBytes_ = MAX_WIRE_FRAME_BYTES;
+  private readonly localFrameBytes: number;
 
   constructor(private readonly options: PeerLinkConnectionOptions) {
     this.session = options.session;
@@ -66,6 +76,17 @@ export class PeerLinkConnection {
       this.close(new RaftwireError(ErrorCode.LINK, `peer connection not open after ${tuning.connectTimeoutMs} ms`));
     }, tuning.connectTimeoutMs);
     this.pacer = new SendPacer(tuning.pacer);
+    this.localFrameBytes = tuning.maxFrameBytes ?? MAX_NEGOTIATED_FRAME_BYTES;
+    if (
+      !(
+        Number.isInteger(this.localFrameBytes) &&
+        this.localFrameBytes > MAX_FRAME_HEADER_BYTES * 2 &&
+        this.localFrameBytes <= MAX_NEGOTIATED_FRAME_BYTES
+      )
+    ) {
+      throw new RangeError(`maxFrameBytes must be an integer in (12, ${MAX_NEGOTIATED_FRAME_BYTES}], got ${this.localFrameBytes}`);
+    }
+    const localCapabilities: Capabilities = { maxFrameBytes: this.localFrameBytes };
     this.port = options.factory.create({ initiator: options.initiator, channels: CHANNELS });
     for (const { label } of CHANNELS) {
       const channel = this.port.channels.get(label);
@@ -75,7 +96,10 @@ export class PeerLinkConnection {
         pacer: this.pacer,
         handler: options.handler,
         remoteAddress: options.remoteAddress,
-        windowBytes: windowForChannel(label),
+        ...flowForChannel(label),
+        frameBytes: () => this.sendFrameBytes_,
+        localCapabilities,
+        onCapabilities: (caps) => this.onRemoteCapabilities(caps),
         ...(tuning.maxMessageBytes === undefined ? {} : { maxMessageBytes: tuning.maxMessageBytes }),
         logger: this.log,
         onProtocolError: (err) => {
@@ -124,6 +148,20 @@ export class PeerLinkConnection {
     return this.port.closed;
   }
 
+  /** Largest data-channel message this connection sends now (negotiated, see {@link ConnectionTuning.maxFrameBytes}). */
+  get sendFrameBytes(): number {
+    return this.sendFrameBytes_;
+  }
+
+  private onRemoteCapabilities(caps: Capabilities): void {
+    // The remote SCTP's limit where the stack tells it; if it does not, the size every stack takes.
+    const sctp = this.port.maxMessageSize ?? MAX_WIRE_FRAME_BYTES;
+    const next = Math.max(MAX_FRAME_HEADER_BYTES * 2, Math.min(caps.maxFrameBytes, this.localFrameBytes, sctp));
+    if (next !== this.sendFrameBytes_)
+      this.log.debug({ session: this.session, 'frame-bytes': next }, 'data-channel message size negotiated');
+    this.sendFrameBytes_ = next;
+  }
+
   /** Exchanges in flight over all channels. */
   get activeExchanges(): number {
     let n = 0;
@@ -147,6 +185,8 @@ export class PeerLinkConnection {
     this.state_ = 'open';
     this.clearConnectTimer();
     this.startKeepalive();
+    // Tell the remote what we take; its answer (or its own hello) says what it takes.
+    this.muxes.get('message')?.hello();
     this.log.debug({ session: this.session }, 'peer connection open');
     for (const w of this.readyWaiters.splice(0)) w.resolve();
   }

@@ -41,6 +41,29 @@ interface RawDataChannel {
 
 interface RawPeerConnection {
   createDataChannel(label: string, init: { negotiated: boolean; id: number; ordered: boolean }): RawDataChannel;
+  /** RTCSctpTransport (browsers, node-datachannel's polyfill, @roamhq/wrtc). */
+  readonly sctp?: { readonly maxMessageSize?: number } | null;
+  readonly remoteDescription?: { readonly sdp?: string } | null;
+}
+
+/**
+ * What the remote's SCTP takes: RTCSctpTransport.maxMessageSize (0 there means no limit), else
+ * the remote description's `a=max-message-size` (RFC 8841: absent means 64 KiB, 0 no limit),
+ * else undefined (nothing known yet: the caller stays at the size every stack takes).
+ */
+export function remoteMaxMessageSize(pc: RawPeerConnection): number | undefined {
+  try {
+    const n = pc.sctp?.maxMessageSize;
+    if (typeof n === 'number' && n >= 0) return n === 0 ? Number.POSITIVE_INFINITY : n;
+    const sdp = pc.remoteDescription?.sdp;
+    if (typeof sdp !== 'string' || !sdp.includes('m=application')) return undefined;
+    const m = /^a=max-message-size:(\d+)\s*$/m.exec(sdp);
+    if (m === null) return 64 * 1024;
+    const v = Number(m[1]);
+    return v === 0 ? Number.POSITIVE_INFINITY : v;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The part of a simple-peer 9 instance the port uses. */
@@ -164,6 +187,7 @@ class SimplePeerPort implements PeerConnectionPort {
   onClose: ((reason: Error | undefined) => void) | null = null;
   readonly closed: Promise<void>;
   private readonly peer: SimplePeerInstance;
+  private readonly pc: RawPeerConnection;
   private isClosed = false;
   private lastError: Error | undefined;
   private settleClosed: () => void = () => {};
@@ -181,6 +205,7 @@ class SimplePeerPort implements PeerConnectionPort {
     });
     const pc = this.peer._pc as RawPeerConnection | null;
     if (pc === null || pc === undefined) throw new RaftwireError(ErrorCode.LINK, 'simple-peer could not create an RTCPeerConnection');
+    this.pc = pc;
     // Negotiated channels are created now, before the offer, so both ends have them when SCTP opens.
     for (const { label, id } of init.channels) {
       this.channels.set(label, new RawChannelPort(pc.createDataChannel(label, { negotiated: true, id, ordered: true })));
@@ -191,6 +216,10 @@ class SimplePeerPort implements PeerConnectionPort {
       this.lastError = err;
     });
     this.peer.on('close', () => this.finish(this.lastError));
+  }
+
+  get maxMessageSize(): number | undefined {
+    return this.isClosed ? undefined : remoteMaxMessageSize(this.pc);
   }
 
   signal(data: PeerSignalData): void {

@@ -53,6 +53,12 @@ export interface WebRtcLinkOptions {
   keepaliveMs?: number;
   /** Close (and later rebuild) a connection that has been quiet this long despite PINGs. Default 5 s. */
   deadAfterMs?: number;
+  /**
+   * Largest data-channel message this member takes and sends (default and at most 64 KiB),
+   * negotiated per connection with the remote's own figure and its SCTP `maxMessageSize`; a
+   * remote that announces nothing (an earlier version) gets 16 KiB messages.
+   */
+  maxFrameBytes?: number;
   logger?: Logger;
 }
 
@@ -97,6 +103,7 @@ export class WebRtcLink implements Link {
       maxMessageBytes: options.maxMessageBytes,
       keepaliveMs: options.keepaliveMs,
       deadAfterMs: options.deadAfterMs,
+      maxFrameBytes: options.maxFrameBytes,
     };
     this.log = (options.logger ?? silentLogger).child({ 'local-member-id': formatId(options.localId) });
   }

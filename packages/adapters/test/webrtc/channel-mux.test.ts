@@ -1,9 +1,28 @@
 import { ErrorCode, ErrorText, RaftwireError, silentLogger } from '@raftwire/core';
 import type { ProtocolHandler } from '@raftwire/core';
 import { describe, expect, it } from 'vitest';
-import { BULK_WINDOW_BYTES, ChannelMux, MAX_SERVED_EXCHANGES, WINDOW_BYTES } from '../../src/webrtc/channel-mux.js';
+import {
+  BULK_GRANT_STEP_BYTES,
+  BULK_SEND_WINDOW_BYTES,
+  BULK_WINDOW_BYTES,
+  ChannelMux,
+  type ChannelMuxOptions,
+  MAX_SERVED_EXCHANGES,
+  WINDOW_BYTES,
+} from '../../src/webrtc/channel-mux.js';
+import { flowForChannel } from '../../src/webrtc/channels.js';
 import { decodeReset, encodeRequestHead } from '../../src/webrtc/exchange-head.js';
-import { FrameType, type MuxFrame, decodeMuxFrame, encodeMuxFrame } from '../../src/webrtc/mux-frame.js';
+import {
+  type Capabilities,
+  FrameType,
+  MAX_NEGOTIATED_FRAME_BYTES,
+  MAX_WIRE_FRAME_BYTES,
+  type MuxFrame,
+  decodeCapabilities,
+  decodeMuxFrame,
+  encodeCapabilities,
+  encodeMuxFrame,
+} from '../../src/webrtc/mux-frame.js';
 import type { DataChannelPort } from '../../src/webrtc/peer-connection-port.js';
 import { SendPacer } from '../../src/webrtc/send-pacer.js';
 import { readTwice } from '../read-twice.js';
@@ -44,6 +63,19 @@ function mux(channel: DataChannelPort, handler?: ProtocolHandler, protocolErrors
     remoteAddress: 'webrtc://9',
     logger: silentLogger,
     onProtocolError: (e) => protocolErrors.push(e),
+  });
+}
+
+/** Like {@link mux}, with any further options (flow control, frame size, capabilities). */
+function muxWith(channel: DataChannelPort, handler: ProtocolHandler | undefined, extra: Partial<ChannelMuxOptions>): ChannelMux {
+  return new ChannelMux({
+    channel,
+    pacer: new SendPacer(),
+    handler: () => handler,
+    remoteAddress: 'webrtc://9',
+    logger: silentLogger,
+    onProtocolError: () => {},
+    ...extra,
   });
 }
 
@@ -103,6 +135,182 @@ describe('ChannelMux (in memory)', () => {
     }
     expect(bytes).toBe(32 * 256 * 1024);
     expect(n).toBe((32 * 256 * 1024) / message);
+  });
+
+  it.each([
+    { receiver: 'a receiver granting in small steps', grantStepBytes: BULK_GRANT_STEP_BYTES },
+    { receiver: 'an earlier receiver (grants per quarter window)', grantStepBytes: undefined },
+  ])(
+    'the bulk channel keeps at most its send window in flight, below the protocol window, and completes with $receiver',
+    async ({ grantStepBytes }) => {
+      let reader: AsyncIterator<Uint8Array> | undefined;
+      const handler: ProtocolHandler = async (req) => {
+        reader = req.body[Symbol.asyncIterator]();
+        await reader.next(); // read one chunk, then stall
+        return new Promise(() => {});
+      };
+      const c = memoryChannel();
+      const s = memoryChannel();
+      const flow = flowForChannel('snapshot');
+      expect(flow).toEqual({
+        windowBytes: BULK_WINDOW_BYTES,
+        sendWindowBytes: BULK_SEND_WINDOW_BYTES,
+        grantStepBytes: BULK_GRANT_STEP_BYTES,
+        yieldPerMessage: true,
+      });
+      expect(BULK_SEND_WINDOW_BYTES).toBeLessThan(BULK_WINDOW_BYTES);
+      const client = muxWith(c, undefined, flow);
+      const server = muxWith(s, handler, { windowBytes: BULK_WINDOW_BYTES, ...(grantStepBytes === undefined ? {} : { grantStepBytes }) });
+      c.deliver = (b) => server.receive(b);
+      s.deliver = (b) => client.receive(b);
+      const total = 8 * 1024 * 1024;
+      async function* body(): AsyncGenerator<Uint8Array> {
+        for (let at = 0; at < total; at += 256 * 1024) yield pattern(256 * 1024, at);
+      }
+      void client.request({ method: 'POST', path: '/raft/snapshot', headers: {}, body: body() });
+      await waitFor(() => reader !== undefined, 'handler');
+      await new Promise((r) => setTimeout(r, 200));
+      const dataBytes = () =>
+        frames(c.sent)
+          .filter((f) => f.type === FrameType.DATA)
+          .reduce((n, f) => n + f.payload.length, 0);
+      const message = BULK_SEND_WINDOW_BYTES / 2;
+      // The reader took one message: credit for it may have come back, nothing more.
+      expect(dataBytes()).toBeLessThanOrEqual(BULK_SEND_WINDOW_BYTES + message);
+      expect(dataBytes()).toBeGreaterThanOrEqual(BULK_SEND_WINDOW_BYTES);
+      let bytes = message;
+      for (;;) {
+        const r = await (reader as AsyncIterator<Uint8Array>).next();
+        if (r.done) break;
+        expect(r.value.length).toBeLessThanOrEqual(message);
+        bytes += r.value.length;
+      }
+      expect(bytes).toBe(total);
+      const grants = frames(s.sent).filter((f) => f.type === FrameType.WINDOW).length;
+      // Small steps: a grant per message read; an earlier receiver: one per 64 KiB, the same here.
+      expect(grants).toBeGreaterThanOrEqual(total / message - 2);
+    },
+  );
+
+  it.each([true, false])('the bulk channel lets message-channel frames of the same turn go first (yield %s)', async (yieldPerMessage) => {
+    /** Every frame either channel sends, in order: [channel, frame type]. */
+    const log: [string, number][] = [];
+    const logged = (label: string) => {
+      const ch = memoryChannel();
+      const send = ch.send.bind(ch);
+      ch.send = (data: Uint8Array) => {
+        log.push([label, (data[0] ?? 0) & 0x0f]);
+        send(data);
+      };
+      return ch;
+    };
+    const serve: ProtocolHandler = async (req) => {
+      await readAll(req.body);
+      return { status: 204, headers: {} };
+    };
+    const pairOn = (label: string, extra: Partial<ChannelMuxOptions>) => {
+      const c = logged(label);
+      const s = memoryChannel();
+      const client = muxWith(c, undefined, extra);
+      const server = muxWith(s, serve, { windowBytes: extra.windowBytes ?? WINDOW_BYTES });
+      c.deliver = (b) => server.receive(b);
+      s.deliver = (b) => client.receive(b);
+      return client;
+    };
+    const bulk = pairOn('snapshot', { ...flowForChannel('snapshot'), yieldPerMessage });
+    const message = pairOn('message', flowForChannel('message'));
+    // Both in one turn: a snapshot, then a message-stream request with a few body chunks.
+    const snap = bulk.request({ method: 'POST', path: '/raft/snapshot', headers: {}, body: pattern(1024 * 1024) });
+    async function* frames3(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < 3; i++) yield pattern(100, i);
+    }
+    const msg = message.request({ method: 'POST', path: '/raft/stream/message/1', headers: {}, body: frames3() });
+    await Promise.all([snap, msg]);
+    const firstBulkData = log.findIndex(([l, t]) => l === 'snapshot' && t === FrameType.DATA);
+    const lastMessage = log.findLastIndex(([l]) => l === 'message');
+    if (yieldPerMessage) expect(lastMessage).toBeLessThan(firstBulkData);
+    else expect(lastMessage).toBeGreaterThan(firstBulkData); // without the yield, snapshot data goes out in the same microtasks
+  });
+
+  it('refuses a send window outside [window / 4, window]', () => {
+    expect(() => muxWith(memoryChannel(), undefined, { windowBytes: BULK_WINDOW_BYTES, sendWindowBytes: BULK_WINDOW_BYTES / 8 })).toThrow(
+      RangeError,
+    );
+    expect(() => muxWith(memoryChannel(), undefined, { windowBytes: BULK_WINDOW_BYTES, sendWindowBytes: BULK_WINDOW_BYTES * 2 })).toThrow(
+      RangeError,
+    );
+  });
+
+  it('sends data-channel messages of the negotiated size, read per message', async () => {
+    let frameBytes = MAX_WIRE_FRAME_BYTES;
+    const got: Uint8Array[] = [];
+    const c = memoryChannel();
+    const s = memoryChannel();
+    const client = muxWith(c, undefined, { frameBytes: () => frameBytes });
+    const server = muxWith(
+      s,
+      async (req) => {
+        for await (const chunk of req.body) got.push(chunk);
+        return { status: 204, headers: {} };
+      },
+      {},
+    );
+    c.deliver = (b) => server.receive(b);
+    s.deliver = (b) => client.receive(b);
+    const first = pattern(200_000, 1);
+    const res1 = await client.request({ method: 'POST', path: '/raft', headers: {}, body: first });
+    expect(res1.status).toBe(204);
+    const sizes1 = c.sent.map((b) => b.length);
+    expect(Math.max(...sizes1)).toBeLessThanOrEqual(MAX_WIRE_FRAME_BYTES);
+    expect(Math.max(...sizes1)).toBeGreaterThan(MAX_WIRE_FRAME_BYTES - 8);
+    c.sent.length = 0;
+    frameBytes = MAX_NEGOTIATED_FRAME_BYTES;
+    const second = pattern(200_000, 2);
+    const res2 = await client.request({ method: 'POST', path: '/raft', headers: {}, body: second });
+    expect(res2.status).toBe(204);
+    expect(Math.max(...c.sent.map((b) => b.length))).toBeGreaterThan(MAX_NEGOTIATED_FRAME_BYTES - 8);
+    expect(c.sent.every((b) => b.length <= MAX_NEGOTIATED_FRAME_BYTES)).toBe(true);
+    expect(got.map((b) => Buffer.from(b).toString('hex'))).toEqual([first, second].map((b) => Buffer.from(b).toString('hex')));
+  });
+
+  it('announces capabilities in PING/PONG, and an earlier peer (empty PONG) announces none', async () => {
+    const caps: Capabilities = { maxFrameBytes: MAX_NEGOTIATED_FRAME_BYTES };
+    const c = memoryChannel();
+    const s = memoryChannel();
+    const seenByClient: Capabilities[] = [];
+    const seenByServer: Capabilities[] = [];
+    const client = muxWith(c, undefined, { localCapabilities: caps, onCapabilities: (x) => seenByClient.push(x) });
+    const server = muxWith(s, undefined, { localCapabilities: caps, onCapabilities: (x) => seenByServer.push(x) });
+    c.deliver = (b) => server.receive(b);
+    s.deliver = (b) => client.receive(b);
+    client.hello();
+    await waitFor(() => seenByClient.length === 1, 'the PONG');
+    expect(seenByServer).toEqual([caps]); // the hello's PING
+    expect(seenByClient).toEqual([caps]); // the PONG answering it
+    const pong = frames(s.sent).find((f) => f.type === FrameType.PONG);
+    expect(pong && decodeCapabilities(pong.payload)).toEqual(caps);
+
+    // An earlier version: answers any PING with an empty PONG and never says anything itself.
+    const c2 = memoryChannel();
+    const s2 = memoryChannel();
+    const seen: Capabilities[] = [];
+    const newer = muxWith(c2, undefined, { localCapabilities: caps, onCapabilities: (x) => seen.push(x) });
+    const older = muxWith(s2, undefined, {});
+    c2.deliver = (b) => older.receive(b);
+    s2.deliver = (b) => newer.receive(b);
+    newer.hello();
+    await waitFor(() => s2.sent.length === 1, 'the PONG');
+    await new Promise((r) => setTimeout(r, 10));
+    expect(frames(s2.sent).map((f) => [f.type, f.payload.length])).toEqual([[FrameType.PONG, 0]]);
+    expect(seen).toEqual([]);
+    // A keepalive PING is still empty, and capabilities this version does not know are ignored.
+    newer.ping();
+    expect(frames(c2.sent).at(-1)?.payload.length).toBe(0);
+    newer.receive(
+      encodeMuxFrame({ type: FrameType.PING, requestId: 0, fromClient: false, more: false, payload: new Uint8Array([9, 1, 2]) }),
+    );
+    expect(seen).toEqual([]);
+    expect(decodeCapabilities(encodeCapabilities(caps))).toEqual(caps);
   });
 
   it('answers 500 when the handler throws, and one message each way for a body-less GET', async () => {

@@ -2,6 +2,7 @@ import { ErrorCode, type RaftwireError, isRaftwireError } from '@raftwire/core';
 import type { HandlerRequest, ProtocolHandler } from '@raftwire/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DataChannelPort, type PeerConnectionFactory, WebRtcLink } from '../../src/webrtc/index.js';
+import { FrameType, MAX_NEGOTIATED_FRAME_BYTES, MAX_WIRE_FRAME_BYTES } from '../../src/webrtc/mux-frame.js';
 import { nodePeerConnectionFactory } from '../../src/webrtc/node/index.js';
 import {
   CLUSTER,
@@ -31,6 +32,30 @@ function observingFactory(inner: PeerConnectionFactory): PeerConnectionFactory &
         (ch as { send: DataChannelPort['send'] }).send = (data) => {
           send(data);
           maxBuffered.set(label, Math.max(maxBuffered.get(label) ?? 0, ch.bufferedAmount));
+        };
+      }
+      return port;
+    },
+  };
+}
+
+/**
+ * Records the largest message sent per channel; with `older`, the ports behave on the wire like
+ * an earlier version's: PING and PONG go out without the capabilities payload.
+ */
+function frameSizeFactory(inner: PeerConnectionFactory, older = false): PeerConnectionFactory & { maxSent: Map<string, number> } {
+  const maxSent = new Map<string, number>();
+  return {
+    maxSent,
+    create: (init) => {
+      const port = inner.create(init);
+      for (const [label, ch] of port.channels) {
+        const send = ch.send.bind(ch) as DataChannelPort['send'];
+        (ch as { send: DataChannelPort['send'] }).send = (data) => {
+          const type = (data[0] ?? 0) & 0x0f;
+          const out = older && (type === FrameType.PING || type === FrameType.PONG) ? data.subarray(0, 2) : data;
+          maxSent.set(label, Math.max(maxSent.get(label) ?? 0, out.length));
+          send(out);
         };
       }
       return port;
@@ -211,6 +236,40 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
     },
     60_000,
   );
+
+  it.each([
+    { peer: 'of this version', older: false },
+    { peer: 'that announces nothing (an earlier version)', older: true },
+  ])('negotiates the data-channel message size with a peer $peer', async ({ older }) => {
+    const handler = testHandler();
+    const hub = (pair = await makePair(stack, handler)).hub;
+    pair.a.close();
+    pair.b.close();
+    const fa = frameSizeFactory(nodePeerConnectionFactory({ stack }));
+    const fb = frameSizeFactory(nodePeerConnectionFactory({ stack }), older);
+    const common = { clusterId: CLUSTER, signaling: hub, handler, connectTimeoutMs: 15_000 };
+    const a = await WebRtcLink.create({ ...common, localId: 1n, peerConnectionFactory: fa });
+    const b = await WebRtcLink.create({ ...common, localId: 2n, peerConnectionFactory: fb });
+    extra.push(a, b);
+    const body = pattern(600_000, 3);
+    const res = await a.request('webrtc://2', { method: 'POST', path: '/raft', headers: {}, body });
+    expect(res.headers['x-body-bytes']).toBe(String(body.length));
+    // The hello's answer may still be on its way when the first request goes: the second one sees it.
+    await waitFor(() => a.connection(2n)?.sendFrameBytes !== undefined, 'connection');
+    await new Promise((r) => setTimeout(r, 100));
+    const res2 = await a.request('webrtc://2', { method: 'POST', path: '/raft', headers: {}, body });
+    expect(res2.headers['x-body-bytes']).toBe(String(body.length));
+    const sent = fa.maxSent.get('pipeline') ?? 0;
+    if (older) {
+      expect(a.connection(2n)?.sendFrameBytes).toBe(MAX_WIRE_FRAME_BYTES);
+      expect(sent).toBeLessThanOrEqual(MAX_WIRE_FRAME_BYTES);
+    } else {
+      expect(a.connection(2n)?.sendFrameBytes).toBe(MAX_NEGOTIATED_FRAME_BYTES);
+      expect(b.connection(1n)?.sendFrameBytes).toBe(MAX_NEGOTIATED_FRAME_BYTES);
+      expect(sent).toBeGreaterThan(MAX_WIRE_FRAME_BYTES);
+      expect(sent).toBeLessThanOrEqual(MAX_NEGOTIATED_FRAME_BYTES);
+    }
+  });
 
   it('reassembles body chunks across 16 KiB frame boundaries and rejects a message over the cap', async () => {
     const chunks: Uint8Array[] = [];

@@ -1,7 +1,14 @@
 import { ErrorCode, concatBytes } from '@raftwire/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FrameType, MAX_WIRE_FRAME_BYTES, decodeMuxFrame, encodeMuxFrame, fragment } from '../../src/webrtc/mux-frame.js';
+import {
+  FrameType,
+  MAX_NEGOTIATED_FRAME_BYTES,
+  MAX_WIRE_FRAME_BYTES,
+  decodeMuxFrame,
+  encodeMuxFrame,
+  fragment,
+} from '../../src/webrtc/mux-frame.js';
 import { Reassembler } from '../../src/webrtc/reassembler.js';
 
 describe('mux frames', () => {
@@ -36,6 +43,15 @@ describe('mux frames', () => {
     ];
     for (const b of bad) expect(() => decodeMuxFrame(b)).toThrow(expect.objectContaining({ code: ErrorCode.DECODE }));
     expect(() => decodeMuxFrame(new Uint8Array(MAX_WIRE_FRAME_BYTES + 1))).toThrow(expect.objectContaining({ code: ErrorCode.DECODE }));
+    // A well-formed frame is taken up to the negotiated ceiling and refused one byte past it.
+    const frame = (size: number) => {
+      const b = new Uint8Array(size);
+      b[0] = FrameType.DATA;
+      b[1] = 1;
+      return b;
+    };
+    expect(decodeMuxFrame(frame(MAX_NEGOTIATED_FRAME_BYTES)).payload.length).toBe(MAX_NEGOTIATED_FRAME_BYTES - 2);
+    expect(() => decodeMuxFrame(frame(MAX_NEGOTIATED_FRAME_BYTES + 1))).toThrow(expect.objectContaining({ code: ErrorCode.DECODE }));
   });
 
   it('fragments any message into ≤16 KiB frames that reassemble to the same bytes', () => {
@@ -57,6 +73,30 @@ describe('mux frames', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('fragments into frames of a negotiated size (up to 64 KiB) that reassemble to the same bytes', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 300_000 }),
+        fc.constantFrom(4096, MAX_WIRE_FRAME_BYTES, 32 * 1024, MAX_NEGOTIATED_FRAME_BYTES),
+        (size, frameBytes) => {
+          const msg = new Uint8Array(size).map((_, i) => (i * 7) & 0xff);
+          const frames = fragment(FrameType.DATA, 3, false, msg, true, frameBytes);
+          expect(frames.every((f) => f.length <= frameBytes)).toBe(true);
+          if (size > 2 * frameBytes) expect(frames[0]?.length).toBe(frameBytes - 6 + 2); // payload full, 1-byte id
+          const r = new Reassembler(size);
+          let out: Uint8Array | null = null;
+          for (const bytes of frames) {
+            const f = decodeMuxFrame(bytes);
+            out = r.push(f.payload, f.more);
+          }
+          expect(out !== null && Buffer.from(out as Uint8Array).equals(msg)).toBe(true);
+        },
+      ),
+      { numRuns: 40 },
+    );
+    expect(() => fragment(FrameType.DATA, 1, true, new Uint8Array(10), false, MAX_NEGOTIATED_FRAME_BYTES + 1)).toThrow(RangeError);
   });
 });
 
