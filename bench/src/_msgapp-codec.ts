@@ -5,34 +5,14 @@
  * encoder and decoder (a fresh stream), messages built beforehand (raft's allocation, not the codec's).
  */
 import { AllocMeter } from '../../packages/adapters/test/http/fixtures/alloc-meter.js';
-import {
-  ByteWriter,
-  type Message,
-  MessageType,
-  MsgAppDecoder,
-  MsgAppEncoder,
-  cborMessageCodec,
-  createEntry,
-  createMessage,
-} from '../../packages/core/src/index.js';
+import { ByteWriter, type Message, MsgAppDecoder, MsgAppEncoder, cborMessageCodec } from '../../packages/core/src/index.js';
+import { floodMsgApp } from './_msgapp-bytes.js';
 
 const BATCH = 64 * 1024;
 
 function floodMessages(count: number, entryBytes: number, perMsg: number): Message[] {
   const data = new Uint8Array(entryBytes).fill(0x61);
-  return Array.from({ length: count }, (_, i) => {
-    const first = i * perMsg;
-    return createMessage({
-      type: MessageType.MsgApp,
-      from: 1n,
-      to: 2n,
-      term: 1,
-      logTerm: 1,
-      index: first,
-      commit: first,
-      entries: Array.from({ length: perMsg }, (_, k) => createEntry({ term: 1, index: first + k + 1, data })),
-    });
-  });
+  return Array.from({ length: count }, (_, i) => floodMsgApp(i * perMsg, data, perMsg));
 }
 
 /** One pass: encode all of `msgs` in batches and decode each batch; returns wire bytes. */
