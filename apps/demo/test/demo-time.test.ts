@@ -1,4 +1,4 @@
-import { every } from '@raftwire/core';
+import { type Clock, every } from '@raftwire/core';
 import { ManualClock } from '@raftwire/core/testing';
 import { describe, expect, it } from 'vitest';
 import { DemoTime, TICK_MS } from '../src/shared/demo-time.js';
@@ -65,6 +65,21 @@ describe('DemoTime', () => {
     expect(fired).toHaveLength(2);
     time.resume();
     expect(() => time.advance(TICK_MS)).toThrow(/paused/);
+  });
+
+  it('a tick the real clock fired late happens at the pause, so Tick then fires every timer once', () => {
+    // A busy event loop runs real timers late: the tick due at 100 has not fired at 150.
+    let now = 0;
+    const late: Clock = { now: () => now, setTimeout: () => ({}), clearTimeout: () => {} };
+    const time = new DemoTime(late);
+    const fired: string[] = [];
+    every(time.clock(), TICK_MS, () => fired.push(`tick@${time.now()}`));
+    now = 150;
+    time.pause();
+    // It fires as the pause begins (re-armed from then, as a late timer is when time runs).
+    expect(fired).toEqual(['tick@150']);
+    expect(time.advance(TICK_MS)).toBe(1);
+    expect(fired).toEqual(['tick@150', 'tick@250']);
   });
 
   it('advance() moves the clocks only: events (deliveries) wait for time to run', async () => {

@@ -142,6 +142,10 @@ export class DemoTime {
   pause(): void {
     if (this.frozen) return;
     this.reanchor();
+    // What was due by now happens now: a timer the real clock fired late (a busy event loop) must
+    // not be left overdue in paused time, where advance() would fire it and then its re-armed
+    // successor too (two ticks for one Tick).
+    if (!this.firing) this.fireDue();
     this.frozen = true;
     this.schedule();
     this.changed();
@@ -279,18 +283,26 @@ export class DemoTime {
   private run = (): void => {
     this.wake = undefined;
     if (this.frozen || this.firing) return;
+    this.fireDue();
+    this.schedule();
+  };
+
+  /**
+   * Fires every timer due by now, in order. A timer callback that pauses time does not stop the
+   * rest: they were due before the pause, and paused time must hold none overdue.
+   */
+  private fireDue(): void {
     this.firing = true;
     try {
       for (;;) {
         const n = this.next();
-        if (!n || n.t.due > this.now() || this.frozen) break;
+        if (!n || n.t.due > this.now()) break;
         this.fire(n.heap, n.t);
       }
     } finally {
       this.firing = false;
     }
-    this.schedule();
-  };
+  }
 
   private schedule(): void {
     if (this.wake !== undefined) this.real.clearTimeout(this.wake);
