@@ -1,4 +1,5 @@
 import { ErrorCode, type RaftwireError, isRaftwireError } from '@raftwire/core';
+import { MemoryLogger } from '@raftwire/core/testing';
 import type { HandlerRequest, ProtocolHandler } from '@raftwire/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DataChannelPort, type PeerConnectionFactory, WebRtcLink } from '../../src/webrtc/index.js';
@@ -456,6 +457,7 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
         return port;
       },
     };
+    const log = new MemoryLogger();
     const make = (id: bigint) =>
       WebRtcLink.create({
         localId: id,
@@ -463,6 +465,7 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
         signaling: hub,
         peerConnectionFactory: id === failing ? flaky : inner,
         handler,
+        logger: log,
       });
     const one = await make(1n);
     const two = await make(2n);
@@ -471,8 +474,36 @@ describe.each(STACKS)('WebRtcLink over %s', (stack) => {
       ? one.request('webrtc://2', { method: 'GET', path: '/raft/probing', headers: {} })
       : two.request('webrtc://1', { method: 'GET', path: '/raft/probing', headers: {} }));
     expect(res.status).toBe(200);
-    expect(created).toBe(2);
-    expect(one.connection(2n)?.session).toBe(two.connection(1n)?.session);
+    const session = one.connection(2n)?.session;
+    expect(session).toBe(two.connection(1n)?.session);
+    // Every attempt is a session member 1 (the offerer) starts, with one port on each side.
+    const attempts = log
+      .find('starting peer connection')
+      .filter((r) => r.fields['local-member-id'] === '1' && r.fields['initiator'] === true)
+      .map((r) => String(r.fields['session']));
+    expect(created).toBe(attempts.length);
+    expect(attempts.at(-1)).toBe(session);
+    // Why each earlier attempt ended, as the failing member logged it.
+    const endOf = (s: string) =>
+      log
+        .find('peer connection closed', 'info')
+        .filter((r) => r.fields['local-member-id'] === String(failing) && r.fields['session'] === s)
+        .map((r) => String(r.fields['error']));
+    // The injected failure ended the first attempt, and it was retried.
+    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    expect(endOf(attempts[0] ?? '')).toEqual([expect.stringContaining('injected failure')]);
+    // A further attempt is made only when the second died too: node-datachannel's known race
+    // ("remote candidate without ICE transport", about 1 connect in 40–80) ends it at the offerer,
+    // never a second injection and never a retry of an attempt that was fine.
+    for (const s of attempts.slice(1, -1)) {
+      const why = log
+        .find('peer connection closed', 'info')
+        .filter((r) => r.fields['session'] === s)
+        .map((r) => String(r.fields['error']));
+      expect(why.length, `attempt ${s} was retried, so it must have died: ${why.join('; ')}`).toBeGreaterThan(0);
+      expect(why.join('; ')).not.toContain('injected failure');
+    }
+    expect(attempts.length).toBeLessThanOrEqual(3); // PeerSession's CONNECT_ATTEMPTS
   });
 
   it('reconnects promptly to a restarted member whose old connection never said goodbye', async () => {
