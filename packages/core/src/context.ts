@@ -1,3 +1,4 @@
+import { SnapshotPacer, type SnapshotPacingOptions } from './snapshot-pacer.js';
 import { EventEmitter } from 'eventemitter3';
 import { type Clock, systemClock } from './clock.js';
 import { ErrorCode, RaftwireError } from './errors.js';
@@ -68,6 +69,8 @@ export class TransportContext {
   readonly urlSchemes: readonly string[];
   /** Snapshot bytes/s per peer (options.snapshotRateLimit); undefined: unlimited. */
   readonly snapshotRateLimit: number | undefined;
+  /** options.snapshotPacing; undefined: off. */
+  readonly snapshotPacing: SnapshotPacingOptions | undefined;
   /** Secure mode's authenticator; undefined in plain mode. */
   readonly authenticatePeer: PeerAuthenticator | undefined;
   readonly events: EventEmitter<TransportEvents>;
@@ -110,6 +113,9 @@ export class TransportContext {
       );
     }
     this.snapshotRateLimit = o.snapshotRateLimit;
+    const pacing = o.snapshotPacing;
+    this.snapshotPacing = pacing === undefined || pacing === false ? undefined : pacing === true ? {} : pacing;
+    if (this.snapshotPacing !== undefined) SnapshotPacer.validate(this.snapshotPacing);
     this.dropLog = new LogRateLimiter(this.clock, o.dropLogIntervalMs ?? 1000);
     this.removedLimiter = new LogRateLimiter(this.clock, 1000);
     this.baseHeaders = {

@@ -100,6 +100,7 @@ export { bodyChunks, bodyConsumedError, closeBody, closeIterator, readAll } from
 export { type ReleasableBody, isReleasableBody } from './outgoing-conn.js';
 export { abortError, onAbort, raceAbort, sleep } from './abort.js';
 export { ByteRateLimiter } from './rate-limit.js';
+export { SnapshotPacer, type SnapshotPacingOptions } from './snapshot-pacer.js';
 
 // Platform seams: time, logs, metrics.
 export { type Clock, type TimerHandle, every, systemClock } from './clock.js';

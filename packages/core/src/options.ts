@@ -1,3 +1,4 @@
+import type { SnapshotPacingOptions } from './snapshot-pacer.js';
 import type { Clock } from './clock.js';
 import type { Id } from './ids.js';
 import type { Link } from './link.js';
@@ -181,4 +182,11 @@ export interface TransportOptions {
    * Time spent waiting for the limiter is not a stall of the snapshot idle timeout.
    */
   snapshotRateLimit?: number;
+  /**
+   * Adaptive snapshot pacing (off by default): while a snapshot goes to a peer, heartbeat round
+   * trips to that peer longer than what they are without a snapshot slow the snapshot down, and
+   * round trips back within it let it speed up again (SnapshotPacer). `true` takes the defaults.
+   * Applies beside `snapshotRateLimit` (both bound the snapshot). Time spent paced is not a stall.
+   */
+  snapshotPacing?: boolean | SnapshotPacingOptions;
 }

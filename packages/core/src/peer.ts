@@ -10,6 +10,7 @@ import type { OutgoingConn } from './outgoing-conn.js';
 import { PeerStatus } from './peer-status.js';
 import { Pipeline } from './pipeline.js';
 import { Prober } from './prober.js';
+import type { SnapshotPacer } from './snapshot-pacer.js';
 import { SnapshotSender } from './snapshot-sender.js';
 import { StreamReader } from './stream-reader.js';
 import { StreamWriter } from './stream-writer.js';
@@ -37,6 +38,8 @@ export class Peer {
   readonly messageReader: StreamReader;
   readonly snapshotSender: SnapshotSender;
   readonly prober: Prober;
+  /** The snapshot sender's pacer, fed heartbeat round trips here (options.snapshotPacing); undefined: off. */
+  private readonly pacer: SnapshotPacer | undefined;
   private readonly recvc: BoundedQueue<Message>;
   private readonly propc: BoundedQueue<Message>;
   private readonly abort = new AbortController();
@@ -63,6 +66,7 @@ export class Peer {
     this.msgAppReader = new StreamReader(ctx, id, 'msgappv2', this.picker, this.status, deliver);
     this.messageReader = new StreamReader(ctx, id, 'message', this.picker, this.status, deliver);
     this.snapshotSender = new SnapshotSender(ctx, id, this.picker, this.status);
+    this.pacer = this.snapshotSender.pacer;
     this.prober = new Prober(ctx, id, urls);
   }
 
@@ -103,7 +107,10 @@ export class Peer {
       name = this.pick(m);
       ok = this.trySend(name, m);
     }
-    if (ok) return;
+    if (ok) {
+      if (m.type === MessageType.MsgHeartbeat) this.pacer?.heartbeatSent();
+      return;
+    }
     this.ctx.raft.reportUnreachable(m.to);
     if (m.type === MessageType.MsgSnap) this.ctx.raft.reportSnapshot(m.to, 'failure');
     this.ctx.noteDrop(m, this.id, 'sending buffer is full', 'buffer-full', {
@@ -144,6 +151,7 @@ export class Peer {
   }
 
   private deliver(m: Message): void {
+    if (m.type === MessageType.MsgHeartbeatResp) this.pacer?.heartbeatAnswered();
     const q = m.type === MessageType.MsgProp ? this.propc : this.recvc;
     if (q.tryPush(m)) return;
     this.ctx.metrics.inc(MetricName.peerReceivedFailures, { From: this.idHex });

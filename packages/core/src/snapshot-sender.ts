@@ -10,6 +10,7 @@ import { MetricName } from './metrics.js';
 import type { SnapshotStatus } from './options.js';
 import type { PeerStatus } from './peer-status.js';
 import { ByteRateLimiter } from './rate-limit.js';
+import { SnapshotPacer } from './snapshot-pacer.js';
 import type { UrlPicker } from './url-picker.js';
 import { forbiddenAnswer } from './response-errors.js';
 import { ContentType, ErrorText, Header, RaftPath } from './wire.js';
@@ -27,6 +28,8 @@ export class SnapshotSender {
   private readonly toHex: string;
   /** Shared by every send to this peer (options.snapshotRateLimit); undefined: unlimited. */
   private readonly limiter: ByteRateLimiter | undefined;
+  /** Adaptive pacing by heartbeat round trips (options.snapshotPacing); undefined: off. The peer feeds it. */
+  readonly pacer: SnapshotPacer | undefined;
 
   constructor(
     private readonly ctx: TransportContext,
@@ -37,6 +40,7 @@ export class SnapshotSender {
     this.toHex = formatId(peerId);
     this.log = ctx.logger.child({ 'remote-peer-id': this.toHex });
     this.limiter = ctx.snapshotRateLimit === undefined ? undefined : new ByteRateLimiter(ctx.clock, ctx.snapshotRateLimit);
+    this.pacer = ctx.snapshotPacing === undefined ? undefined : new SnapshotPacer(ctx.clock, ctx.snapshotPacing);
   }
 
   /**
@@ -71,6 +75,7 @@ export class SnapshotSender {
     let bodyError: RaftwireError | undefined;
     let sent = 0;
     this.ctx.metrics.add(MetricName.snapshotSendInflights, labels, 1);
+    this.pacer?.begin();
     this.log.info({ 'snapshot-index': m.snapshot?.metadata.index ?? 0, 'snapshot-size': size }, 'sending database snapshot');
     try {
       if (m.type !== MessageType.MsgSnap) throw new RaftwireError(ErrorCode.INVALID_MESSAGE, 'sendSnapshot needs a MsgSnap');
@@ -81,6 +86,7 @@ export class SnapshotSender {
       const events = this.ctx.events;
       const peerId = this.peerId;
       const limiter = this.limiter;
+      const pacer = this.pacer;
       async function* requestBody(): AsyncGenerator<Uint8Array> {
         yield envelope;
         touch();
@@ -91,10 +97,11 @@ export class SnapshotSender {
             if (r.done) break;
             sent += r.value.length;
             if (sent > size) throw new RaftwireError(ErrorCode.SNAPSHOT_SIZE, `snapshot body is longer than the declared ${size} bytes`);
-            if (limiter !== undefined) {
+            if (limiter !== undefined || pacer !== undefined) {
               limited = true;
               try {
-                await limiter.take(r.value.length, signal);
+                await limiter?.take(r.value.length, signal);
+                await pacer?.take(r.value.length, signal);
               } finally {
                 limited = false;
                 touch();
@@ -161,6 +168,7 @@ export class SnapshotSender {
       this.ctx.events.emit('snapshot:failed', { to: this.peerId, error });
       return 'failure';
     } finally {
+      this.pacer?.end();
       watchdog.stop();
       disposeCaller();
       child.dispose();

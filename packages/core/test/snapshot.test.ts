@@ -174,6 +174,53 @@ describe('snapshots', () => {
     );
   });
 
+  it('paces a snapshot by heartbeat round trips with snapshotPacing: crowded round trips slow it, it still arrives whole', async () => {
+    // Every measurable round trip during the snapshot counts as crowded (a 1 ns target), so after
+    // the first the rate is at minBytesPerSecond and the chunks after it wait for the pacer.
+    c = makeCluster(2, { common: { snapshotPacing: { targetMs: 1e-6, minBytesPerSecond: 1_000_000 } } });
+    const [a, b] = [c.m(0), c.m(1)];
+    await waitFor(() => streamsUp(a, b), 'streams');
+    b.raft.onMessage = (m) => {
+      if (m.type === MessageType.MsgHeartbeat) {
+        b.transport.send([createMessage({ type: MessageType.MsgHeartbeatResp, from: b.id, to: a.id, term: m.term })]);
+      }
+    };
+    const pacer = a.transport.get(b.id)?.snapshotSender.pacer;
+    expect(pacer).toBeDefined();
+    let beating = true;
+    const beats = (async () => {
+      while (beating) {
+        a.transport.send([createMessage({ type: MessageType.MsgHeartbeat, from: a.id, to: b.id, term: 1 })]);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    const CHUNK = 64 * 1024;
+    const SIZE = 8 * CHUNK;
+    const body = (async function* () {
+      yield new Uint8Array(CHUNK).fill(1);
+      // Hold the rest until round trips were seen while this snapshot is in flight.
+      await waitFor(() => (pacer?.crowded ?? 0) >= 2, 'crowded round trips');
+      for (let sent = CHUNK; sent < SIZE; sent += CHUNK) yield new Uint8Array(CHUNK).fill(2);
+    })();
+    try {
+      expect(await a.transport.sendSnapshot(snapMsg(a.id, b.id), body, SIZE)).toBe('finish');
+    } finally {
+      beating = false;
+      await beats;
+    }
+    expect(b.raft.snapshots[0]?.data.length).toBe(SIZE);
+    expect(pacer?.samplesDuring).toBeGreaterThanOrEqual(2);
+    expect(pacer?.crowded).toBeGreaterThanOrEqual(2);
+    // The bucket was empty at the cut: the chunks after it waited for the pacer.
+    expect(pacer?.waitedMs).toBeGreaterThan(0);
+  });
+
+  it('refuses snapshotPacing options that are not positive numbers', () => {
+    expect(() => makeCluster(1, { common: { snapshotPacing: { minBytesPerSecond: 0 } } })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
+    );
+  });
+
   it('delivers heartbeats on time while a 64 MiB snapshot body is in flight over a bandwidth-limited link', async () => {
     c = makeCluster(2);
     const [a, b] = [c.m(0), c.m(1)];
