@@ -13,18 +13,21 @@
  *     codec's allocation per encode + decode measured the same way, and the issue's budget.
  * (b) heartbeat round trip (MsgHeartbeat → MsgHeartbeatResp over the message
  *     streams), open loop at 1/ms, p50/p99 idle and while 1 GiB snapshots go to the same peer,
- *     with GC counts of both processes: bench/src/_heartbeat.ts.
+ *     with GC counts of both processes: bench/src/_heartbeat.ts, after the same round trip between
+ *     two bare Node processes over raw TCP beside a bulk stream (the floor, _heartbeat-tcp.ts); then again on a fresh pair with
+ *     the sender's adaptive snapshotPacing on (off by default; those rows say so).
  * (c) pipeline POSTs per second (4 concurrent) with NodeHttpLink and
  *     FetchLink, beside a bare node:http keep-alive client.
  *
  * Options: `--quick` (smaller counts, for a smoke run), `--snapshot-rate-limit <bytes/s>`,
  * `--msgapp-only` (section (a) alone, not written to bench/results), `--only heartbeat`
- * (section (b) alone, printed, not written).
+ * (section (b)'s first run alone, printed, not written; with `--snapshot-pacing` that run paced).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type MemberEvent, MemberProcess } from '../../packages/adapters/test/http/fixtures/member-process.js';
 import { heartbeatRows } from './_heartbeat.js';
+import { tcpHeartbeatRows } from './_heartbeat-tcp.js';
 import { msgappWireBytes } from './_msgapp-bytes.js';
 import { codecAllocPerMessage, codecRate } from './_msgapp-codec.js';
 import { type Result, report, result } from './report.js';
@@ -35,6 +38,8 @@ const msgappOnly = process.argv.includes('--msgapp-only');
 const rateAt = process.argv.indexOf('--snapshot-rate-limit');
 /** `--snapshot-rate-limit <bytes/s>`: the heartbeat rows run with the Transport's snapshotRateLimit (their names say so). */
 const rateLimit = rateAt === -1 ? undefined : Number(process.argv[rateAt + 1]);
+/** `--snapshot-pacing`: with `--only heartbeat`, the heartbeat rows run with the Transport's snapshotPacing alone. */
+const pacingOnly = process.argv.includes('--snapshot-pacing');
 const onlyAt = process.argv.indexOf('--only');
 /** `--only heartbeat`: run section (b) alone (no msgapp or pipeline rows); prints the rows and writes nothing. */
 const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
@@ -97,7 +102,8 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   if (only !== undefined) {
     if (only !== 'heartbeat') throw new Error(`--only: unknown section ${only} (known: heartbeat)`);
-    results.push(...(await heartbeatRows({ quick, ...(rateLimit !== undefined ? { rateLimit } : {}) })));
+    results.push(...(await tcpHeartbeatRows({ quick })));
+    results.push(...(await heartbeatRows({ quick, pacing: pacingOnly, ...(rateLimit !== undefined ? { rateLimit } : {}) })));
     report('http', results, 'idle', { write: false });
     process.exit(0);
   }
@@ -177,8 +183,12 @@ async function main(): Promise<void> {
   } finally {
     await close();
   }
-  // (b) heartbeats idle and during 1 GiB snapshots, on a fresh pair (bench/src/_heartbeat.ts).
+  // (b) heartbeats idle and during 1 GiB snapshots, on a fresh pair (bench/src/_heartbeat.ts), after
+  // the same round trip over bare TCP beside a bulk stream (the floor, bench/src/_heartbeat-tcp.ts).
+  results.push(...(await tcpHeartbeatRows({ quick })));
   results.push(...(await heartbeatRows({ quick, ...(rateLimit !== undefined ? { rateLimit } : {}) })));
+  // The same on another fresh pair with the sender's snapshotPacing on (off by default): rows named so.
+  results.push(...(await heartbeatRows({ quick, pacing: true })));
   report('http', results, 'raw TCP / idle / bare node:http');
   process.exit(0);
 }
