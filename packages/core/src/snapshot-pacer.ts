@@ -7,7 +7,7 @@ export interface SnapshotPacingOptions {
   /**
    * A heartbeat round trip longer than this many ms, sent while a snapshot to that peer is in
    * flight, counts as the snapshot crowding the heartbeats. Default: learnt, 1.5 × the 99th
-   * percentile of the last 256 round trips seen while no snapshot was in flight (at least
+   * percentile of the last 1024 round trips seen while no snapshot was in flight (at least
    * `minTargetMs`; nothing is paced before 32 such round trips were seen).
    */
   targetMs?: number;
@@ -22,7 +22,7 @@ const DEFAULT_MIN_RATE = 16 * 1024 * 1024;
 /** The learnt target: this factor × the idle round trips' 99th percentile. */
 const TARGET_FACTOR = 1.5;
 /** Idle round trips kept for the learnt target, and how many are needed before pacing. */
-const IDLE_WINDOW = 256;
+const IDLE_WINDOW = 1024;
 const IDLE_MIN = 32;
 /** Heartbeats sent and not answered yet that are remembered (older ones are forgotten). */
 const MAX_OUTSTANDING = 256;
@@ -65,6 +65,11 @@ export class SnapshotPacer {
 
   /** Current byte rate for snapshots to this peer; Infinity: not pacing. */
   rate = Number.POSITIVE_INFINITY;
+
+  /** True while the rate binds (a crowded round trip cut it and it has not grown back). */
+  get pacing(): boolean {
+    return Number.isFinite(this.rate);
+  }
   /** The last round trips (ms) seen with no snapshot in flight, a ring of IDLE_WINDOW. */
   private readonly idle: number[] = [];
   private idleNext = 0;

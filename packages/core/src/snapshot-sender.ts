@@ -15,6 +15,9 @@ import type { UrlPicker } from './url-picker.js';
 import { forbiddenAnswer } from './response-errors.js';
 import { ContentType, ErrorText, Header, RaftPath } from './wire.js';
 
+/** While paced, a snapshot chunk goes in views of at most this many bytes (one socket read's worth). */
+const PACED_PIECE = 64 * 1024;
+
 /**
  * Streams snapshots to one peer over POST /raft/snapshot, never buffering the
  * body whole and never on a stream (so heartbeats are not held up). A send
@@ -97,18 +100,38 @@ export class SnapshotSender {
             if (r.done) break;
             sent += r.value.length;
             if (sent > size) throw new RaftwireError(ErrorCode.SNAPSHOT_SIZE, `snapshot body is longer than the declared ${size} bytes`);
-            if (limiter !== undefined || pacer !== undefined) {
-              limited = true;
-              try {
-                await limiter?.take(r.value.length, signal);
-                await pacer?.take(r.value.length, signal);
-              } finally {
-                limited = false;
+            if (pacer?.pacing === true && r.value.length > PACED_PIECE) {
+              // Paced: the chunk goes as views of at most PACED_PIECE bytes, each after its own
+              // wait, so the peer gets an even trickle instead of a burst per chunk. (The views are
+              // handed over before the next chunk is asked for, as the whole chunk would be.)
+              const chunk = r.value;
+              for (let at = 0; at < chunk.length; at += PACED_PIECE) {
+                const piece = chunk.subarray(at, Math.min(chunk.length, at + PACED_PIECE));
+                limited = true;
+                try {
+                  await limiter?.take(piece.length, signal);
+                  await pacer.take(piece.length, signal);
+                } finally {
+                  limited = false;
+                  touch();
+                }
+                yield piece;
                 touch();
               }
+            } else {
+              if (limiter !== undefined || pacer !== undefined) {
+                limited = true;
+                try {
+                  await limiter?.take(r.value.length, signal);
+                  await pacer?.take(r.value.length, signal);
+                } finally {
+                  limited = false;
+                  touch();
+                }
+              }
+              yield r.value;
+              touch();
             }
-            yield r.value;
-            touch();
             events.emit('snapshot:progress', { to: peerId, sent, total: size });
           }
           if (sent < size) throw new RaftwireError(ErrorCode.SNAPSHOT_SIZE, `snapshot body ended after ${sent} of ${size} bytes`);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, type Message, MessageType, createMessage, createSnapshot, messagesEqual } from '@raftwire/core';
-import { waitFor } from '@raftwire/core/testing';
+import { MemoryNetwork, waitFor } from '@raftwire/core/testing';
 import { type Cluster, makeCluster, streamsUp } from './fixtures.js';
 
 let c: Cluster | undefined;
@@ -177,7 +177,11 @@ describe('snapshots', () => {
   it('paces a snapshot by heartbeat round trips with snapshotPacing: crowded round trips slow it, it still arrives whole', async () => {
     // Every measurable round trip during the snapshot counts as crowded (a 1 ns target), so after
     // the first the rate is at minBytesPerSecond and the chunks after it wait for the pacer.
-    c = makeCluster(2, { common: { snapshotPacing: { targetMs: 1e-6, minBytesPerSecond: 1_000_000 } } });
+    // A network that passes chunks of up to 1 MiB whole, so the receiver sees the sender's pieces.
+    c = makeCluster(2, {
+      net: new MemoryNetwork({ maxChunkBytes: 1 << 20, windowBytes: 4 << 20 }),
+      common: { snapshotPacing: { targetMs: 1e-6, minBytesPerSecond: 1_000_000 } },
+    });
     const [a, b] = [c.m(0), c.m(1)];
     await waitFor(() => streamsUp(a, b), 'streams');
     b.raft.onMessage = (m) => {
@@ -187,6 +191,10 @@ describe('snapshots', () => {
     };
     const pacer = a.transport.get(b.id)?.snapshotSender.pacer;
     expect(pacer).toBeDefined();
+    const got: Uint8Array[] = [];
+    b.raft.receiveSnapshot = async (_m, body) => {
+      for await (const chunk of body) got.push(chunk.slice());
+    };
     let beating = true;
     const beats = (async () => {
       while (beating) {
@@ -194,13 +202,17 @@ describe('snapshots', () => {
         await new Promise((r) => setTimeout(r, 2));
       }
     })();
+    // A 64 KiB chunk, then three of 200 KiB, which go paced in views of at most 64 KiB each.
     const CHUNK = 64 * 1024;
-    const SIZE = 8 * CHUNK;
+    const BIG = 200 * 1024;
+    const SIZE = CHUNK + 3 * BIG;
+    const expected = new Uint8Array(SIZE);
+    for (let i = 0; i < SIZE; i++) expected[i] = (i * 7 + (i >> 16)) & 0xff;
     const body = (async function* () {
-      yield new Uint8Array(CHUNK).fill(1);
+      yield expected.slice(0, CHUNK);
       // Hold the rest until round trips were seen while this snapshot is in flight.
       await waitFor(() => (pacer?.crowded ?? 0) >= 2, 'crowded round trips');
-      for (let sent = CHUNK; sent < SIZE; sent += CHUNK) yield new Uint8Array(CHUNK).fill(2);
+      for (let at = CHUNK; at < SIZE; at += BIG) yield expected.slice(at, at + BIG);
     })();
     try {
       expect(await a.transport.sendSnapshot(snapMsg(a.id, b.id), body, SIZE)).toBe('finish');
@@ -208,7 +220,18 @@ describe('snapshots', () => {
       beating = false;
       await beats;
     }
-    expect(b.raft.snapshots[0]?.data.length).toBe(SIZE);
+    const whole = new Uint8Array(SIZE);
+    let n = 0;
+    for (const c of got) {
+      whole.set(c, n);
+      n += c.length;
+    }
+    expect(n).toBe(SIZE);
+    expect(whole).toEqual(expected);
+    // The 200 KiB chunks after the cut arrived in pieces of at most 64 KiB (the network passes
+    // 200 KiB whole: the unpaced first chunk arrived as one).
+    expect(got.some((c) => c.length === CHUNK)).toBe(true);
+    expect(Math.max(...got.map((c) => c.length))).toBeLessThanOrEqual(CHUNK);
     expect(pacer?.samplesDuring).toBeGreaterThanOrEqual(2);
     expect(pacer?.crowded).toBeGreaterThanOrEqual(2);
     // The bucket was empty at the cut: the chunks after it waited for the pacer.
