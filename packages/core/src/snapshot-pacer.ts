@@ -169,7 +169,7 @@ export class SnapshotPacer {
   }
 
   private setRate(rate: number): void {
-    // Grown past twice what the snapshot actually sends: the pacer no longer binds it.
+    // Grown past 4 × what the snapshot actually sends: the pacer no longer binds it.
     this.rate = this.measured !== undefined && rate > 4 * this.measured ? Number.POSITIVE_INFINITY : rate;
   }
 
@@ -198,7 +198,7 @@ export class SnapshotPacer {
       const now = this.clock.now();
       paced = Number.isFinite(this.rate);
       if (!paced) break;
-      // A token bucket with a burst of 10 ms of bytes (one chunk at least), refilled at `rate`.
+      // A token bucket with a burst of 10 ms of bytes (64 KiB at least), refilled at `rate`.
       const burst = Math.max(64 * 1024, this.rate / 100);
       this.tokens = Math.min(burst, this.tokens + (Math.max(0, now - this.last) * this.rate) / 1000);
       this.last = now;
