@@ -56,6 +56,13 @@ export interface MsgAppPeers {
 const HEARTBEAT_FRAME = Uint8Array.of(MsgAppFrame.LinkHeartbeat);
 /** Shared zero-length context: a zero-length view cannot be written through. */
 const EMPTY = new Uint8Array(0);
+/**
+ * The empty `responses` of every decoded AppEntries message: one frozen array, not a fresh one per
+ * message (docs/codecs.md). Typed as Message's mutable array; mutating it throws a TypeError.
+ */
+const EMPTY_RESPONSES: Message[] = Object.freeze([]) as unknown as Message[];
+/** The decoder's placeholder between frames (never handed out: every frame makes its own array). */
+const EMPTY_ENTRIES: Entry[] = Object.freeze([]) as unknown as Entry[];
 
 /** The index of a message's last entry, or its `index` when it carries none: where AppEntries goes on. */
 export function lastIndex(m: Message): number {
@@ -219,7 +226,7 @@ export class MsgAppDecoder {
   /** Entries declared, and the index in `entries` of the next one. */
   private count = 0;
   private next = 0;
-  private entries: Entry[] = [];
+  private entries: Entry[] = EMPTY_ENTRIES;
   private entryType: EntryType = 0;
   private entryTerm = 0;
   /** The data being read: its length, its copy once it straddles a chunk boundary, how much is in. */
@@ -246,60 +253,90 @@ export class MsgAppDecoder {
    * only; after an error the decoder stays failed.
    */
   push(chunk: Uint8Array): Message[] {
-    if (this.failed) throw this.failed;
     const out: Message[] = [];
+    this.decode(chunk, out, null);
+    return out;
+  }
+
+  /**
+   * Like {@link push}, handing each message to `sink` as it is decoded instead of returning an
+   * array (a stream reader's hot path: no array per chunk). An error thrown by `sink` is rethrown
+   * as it is, and leaves the decoder failed (the rest of the chunk is not decoded).
+   */
+  pushTo(chunk: Uint8Array, sink: (m: Message) => void): void {
+    this.decode(chunk, null, sink);
+  }
+
+  private decode(chunk: Uint8Array, out: Message[] | null, sink: ((m: Message) => void) | null): void {
+    if (this.failed) throw this.failed;
+    let m: Message | undefined;
+    /** True while `sink` runs: what it throws is not a decode error. */
+    let inSink = false;
     try {
       let at = 0;
       while (at < chunk.length) {
+        m = undefined;
         if (this.frameType === -1) {
           const t = chunk[at++] as number;
           if (t === MsgAppFrame.LinkHeartbeat) {
-            out.push(LINK_HEARTBEAT);
-            continue;
-          }
-          if (t !== MsgAppFrame.AppEntries && t !== MsgAppFrame.Message) {
+            m = LINK_HEARTBEAT;
+          } else if (t !== MsgAppFrame.AppEntries && t !== MsgAppFrame.Message) {
             throw decodeError(`failed to parse type ${t} in msgapp stream`);
+          } else {
+            this.frameType = t;
           }
-          this.frameType = t;
         }
-        const body = this.body;
-        if (this.frameType === MsgAppFrame.AppEntries) {
-          if (!this.streaming) {
-            at = body.feedHeader(chunk, at);
-            const len = body.declared;
-            if (len === -1) break;
-            if (chunk.length - at >= len) {
-              // The whole body is in this chunk: decoded in place.
-              out.push(this.decodeAppEntries(this.reader.reset(chunk, at, at + len)));
-              at += len;
-              this.frameType = -1;
-              continue;
+        if (m === undefined) {
+          const body = this.body;
+          if (this.frameType === MsgAppFrame.AppEntries) {
+            if (!this.streaming) {
+              at = body.feedHeader(chunk, at);
+              const len = body.declared;
+              if (len === -1) break;
+              if (chunk.length - at >= len) {
+                // The whole body is in this chunk: decoded in place.
+                m = this.decodeAppEntries(this.reader.reset(chunk, at, at + len));
+                at += len;
+              } else {
+                this.beginStreaming(len);
+              }
             }
-            this.beginStreaming(len);
+            if (m === undefined) {
+              at = this.streamAppEntries(chunk, at);
+              if (this.streaming) break;
+              m = this.finishAppEntries();
+            }
+          } else {
+            at = body.feed(chunk, at);
+            const frame = body.frame;
+            if (frame === null) break;
+            m = this.decodeFull(frame);
           }
-          at = this.streamAppEntries(chunk, at);
-          if (this.streaming) break;
-          out.push(this.finishAppEntries());
           this.frameType = -1;
-          continue;
         }
-        at = body.feed(chunk, at);
-        const frame = body.frame;
-        if (frame === null) break;
-        out.push(this.decodeFull(frame));
-        this.frameType = -1;
+        if (out !== null) {
+          out.push(m);
+        } else {
+          inSink = true;
+          (sink as (m: Message) => void)(m);
+          inSink = false;
+        }
       }
     } catch (err) {
-      this.failed = isRaftwireError(err) ? err : decodeError(`msgapp decode failed: ${String(err)}`, err);
-      this.entries = [];
+      this.entries = EMPTY_ENTRIES;
       this.straddle = EMPTY;
+      if (inSink) {
+        // Thrown by the sink: the chunk's remaining bytes are lost with it.
+        this.failed = decodeError('msgapp stream abandoned: a delivery threw', err);
+        throw err;
+      }
+      this.failed = isRaftwireError(err) ? err : decodeError(`msgapp decode failed: ${String(err)}`, err);
       throw this.failed;
     } finally {
       // Neither the reader nor the frame reader may keep the last chunk alive.
       this.reader.reset(EMPTY, 0, 0);
       this.body.release();
     }
-    return out;
   }
 
   /** Call at end of input: throws ERR_TRUNCATED if a frame is incomplete. */
@@ -358,7 +395,7 @@ export class MsgAppDecoder {
       reject: false,
       rejectHint: 0,
       context: EMPTY,
-      responses: [],
+      responses: EMPTY_RESPONSES,
     };
     this.index += n;
     return m;
@@ -376,7 +413,7 @@ export class MsgAppDecoder {
   /** The AppEntries message whose body {@link streamAppEntries} just finished. */
   private finishAppEntries(): Message {
     const entries = this.entries;
-    this.entries = [];
+    this.entries = EMPTY_ENTRIES;
     return this.appEntriesMessage(entries, this.vValue, this.left);
   }
 
