@@ -50,6 +50,43 @@ export class LengthPrefixReader {
     private readonly what = 'frame',
   ) {}
 
+  /**
+   * The length declared by the prefix {@link feedHeader} just completed, or -1 while it is
+   * incomplete. For a caller that reads the body itself.
+   */
+  declared = -1;
+
+  /**
+   * Consumes length-prefix bytes of `chunk` from `at` until the prefix completes or the chunk ends;
+   * returns the new position and leaves the length, checked against the cap, in `declared`.
+   */
+  feedHeader(chunk: Uint8Array, at: number): number {
+    this.declared = -1;
+    while (at < chunk.length) {
+      const b = chunk[at++] as number;
+      this.headerValue += (b & 0x7f) * this.headerScale;
+      this.headerScale *= 128;
+      this.headerBytes++;
+      if (b >= 0x80) {
+        if (this.headerBytes >= MAX_HEADER_BYTES) throw tooLarge('more than 2^56', this.maxFrameBytes, this.what);
+        continue;
+      }
+      const len = this.headerValue;
+      this.headerValue = 0;
+      this.headerScale = 1;
+      this.headerBytes = 0;
+      if (len > this.maxFrameBytes) throw tooLarge(len, this.maxFrameBytes, this.what);
+      this.declared = len;
+      return at;
+    }
+    return at;
+  }
+
+  /** Lets go of the completed frame (and so of the chunk it may be a view of). */
+  release(): void {
+    this.frameBuf = null;
+  }
+
   /** True when no partial frame is buffered. */
   get idle(): boolean {
     return this.body === null && this.headerBytes === 0;
@@ -64,19 +101,9 @@ export class LengthPrefixReader {
     this.frameBuf = null;
     while (at < chunk.length) {
       if (this.body === null) {
-        const b = chunk[at++] as number;
-        this.headerValue += (b & 0x7f) * this.headerScale;
-        this.headerScale *= 128;
-        this.headerBytes++;
-        if (b >= 0x80) {
-          if (this.headerBytes >= MAX_HEADER_BYTES) throw tooLarge('more than 2^56', this.maxFrameBytes, this.what);
-          continue;
-        }
-        const len = this.headerValue;
-        this.headerValue = 0;
-        this.headerScale = 1;
-        this.headerBytes = 0;
-        if (len > this.maxFrameBytes) throw tooLarge(len, this.maxFrameBytes, this.what);
+        at = this.feedHeader(chunk, at);
+        const len = this.declared;
+        if (len === -1) continue;
         if (chunk.length - at >= len) {
           this.frameBuf = chunk;
           this.frameStart = at;

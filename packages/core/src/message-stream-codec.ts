@@ -52,6 +52,18 @@ export class MessageStreamDecoder {
     }
   }
 
+  /** Like {@link push}, handing each message to `sink`; what `sink` throws is rethrown and leaves the decoder failed. */
+  pushTo(chunk: Uint8Array, sink: (m: Message) => void): void {
+    for (const m of this.push(chunk)) {
+      try {
+        sink(m);
+      } catch (err) {
+        this.failed = decodeError('message stream abandoned: a delivery threw', err);
+        throw err;
+      }
+    }
+  }
+
   end(): void {
     if (this.failed !== null) throw this.failed;
     this.frames.end();

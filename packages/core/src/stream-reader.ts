@@ -202,15 +202,18 @@ export class StreamReader {
     this.ctx.events.emit('stream:attached', { id: this.peerId, type: this.type, direction: 'in' });
     let reason = 'remote closed the stream';
     const fromLabels = { From: this.peerHex };
+    // One sink per stream: decoded messages go straight to raft's queue, no array per chunk.
+    const sink = (m: Message): void => {
+      if (this.paused || isLinkHeartbeat(m)) return;
+      this.deliver(m);
+    };
     try {
       for await (const chunk of res.body) {
         last = clock.now();
         // Counted as it arrives (a healthy stream lives for days), as etcd counts each message read.
         this.ctx.metrics.inc(MetricName.peerReceivedBytes, fromLabels, chunk.length);
-        for (const m of decoder.push(chunk)) {
-          if (this.paused || isLinkHeartbeat(m)) continue;
-          this.deliver(m);
-        }
+        if (decoder.pushTo !== undefined) decoder.pushTo(chunk, sink);
+        else for (const m of decoder.push(chunk)) sink(m);
         if (child.signal.aborted) break;
       }
       if (child.signal.aborted) throw child.signal.reason;

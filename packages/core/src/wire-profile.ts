@@ -36,6 +36,11 @@ export interface StreamFrameEncoder {
 /** Reads one stream's frames, fed at any byte boundary; throws RaftwireError only and stays failed. */
 export interface StreamFrameDecoder {
   push(chunk: Uint8Array): Message[];
+  /**
+   * Optional: like `push`, handing each message to `sink` as it is decoded (no array per chunk).
+   * What `sink` throws is rethrown as it is and leaves the decoder failed.
+   */
+  pushTo?(chunk: Uint8Array, sink: (m: Message) => void): void;
   /** At the end of the stream: throws ERR_TRUNCATED inside a frame. */
   end(): void;
 }

@@ -200,6 +200,76 @@ describe('msgapp codec', () => {
     expect(errorCode(() => dec.end())).toBe(ErrorCode.TRUNCATED);
   });
 
+  it('pushTo hands each message to the sink as push returns them, under any split', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: 4 }), { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 20 }), (sizes, cuts) => {
+        const enc = new MsgAppEncoder(peers);
+        let index = 0;
+        const msgs: Message[] = [];
+        for (const n of sizes) {
+          msgs.push(
+            app({ term: 1, logTerm: 1, index, entries: Array.from({ length: n }, (_, i) => ent(1, index + i + 1, [i, n])), commit: index }),
+          );
+          index += n;
+          if (n === 0) msgs.push(LINK_HEARTBEAT);
+        }
+        const chunks = splitAt(
+          concat(msgs.map((m) => enc.encode(m))),
+          cuts.map((c) => c % 200),
+        );
+        const a = new MsgAppDecoder(peers);
+        const b = new MsgAppDecoder(peers);
+        const pushed = chunks.flatMap((c) => a.push(c));
+        const sunk: Message[] = [];
+        for (const c of chunks) b.pushTo(c, (m) => sunk.push(m));
+        b.end();
+        expect(sunk.length).toBe(msgs.length);
+        sunk.forEach((m, i) => {
+          expect(messagesEqual(m, pushed[i] as Message)).toBe(true);
+          expect(messagesEqual(m, msgs[i] as Message)).toBe(true);
+        });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('pushTo rethrows what the sink throws, as it is, and stays failed', () => {
+    const enc = new MsgAppEncoder(peers);
+    const wire = concat([LINK_HEARTBEAT, LINK_HEARTBEAT].map((m) => enc.encode(m)));
+    const dec = new MsgAppDecoder(peers);
+    const boom = new Error('sink failed');
+    let calls = 0;
+    expect(() =>
+      dec.pushTo(wire, () => {
+        calls++;
+        throw boom;
+      }),
+    ).toThrow(boom);
+    expect(calls).toBe(1);
+    expect(errorCode(() => dec.push(wire))).toBe(ErrorCode.DECODE);
+  });
+
+  it('decodes AppEntries with one shared frozen empty responses array; the rest of the message stays mutable', () => {
+    const enc = new MsgAppEncoder(peers);
+    const dec = new MsgAppDecoder(peers);
+    dec.push(enc.encode(app({ term: 1, logTerm: 1, index: 0, entries: [ent(1, 1)] })));
+    const [a] = dec.push(enc.encode(app({ term: 1, logTerm: 1, index: 1, entries: [ent(1, 2)] })));
+    const [b] = dec.push(enc.encode(app({ term: 1, logTerm: 1, index: 2, entries: [] })));
+    const x = a as Message;
+    const y = b as Message;
+    expect(x.responses).toEqual([]);
+    expect(x.responses).toBe(y.responses);
+    expect(Object.isFrozen(x.responses)).toBe(true);
+    expect(() => x.responses.push(y)).toThrow(TypeError);
+    // Entries arrays are each message's own, as are the message's fields.
+    expect(x.entries).not.toBe(y.entries);
+    y.entries.push(ent(1, 3));
+    x.commit = 7;
+    x.responses = [y];
+    expect(x.commit).toBe(7);
+    expect(y.entries).toHaveLength(1);
+  });
+
   it('uses fewer bytes than etcd for a steady-state one-entry MsgApp', () => {
     const enc = new MsgAppEncoder(peers);
     enc.encode(app({ term: 5, logTerm: 4, index: 1000, entries: [ent(5, 1001, new Array(64).fill(1))] }));

@@ -6,8 +6,9 @@ import { concat, splitAt } from './helpers.js';
 const peers = { from: 1n, to: 2n };
 
 /**
- * MsgAppDecoder hands out entry `data` as views of the chunks it is fed (no copy) unless an
- * entry's frame crosses a chunk boundary (then the frame is copied once). These properties pin
+ * MsgAppDecoder hands out entry `data` as views of the chunks it is fed (no copy) unless the
+ * entry's data straddles a chunk boundary (then that entry alone is copied; msgapp-splits.test.ts
+ * pins where views and copies fall). These properties pin
  * what that means for the chunks' owner (the adapter): the decoder never writes to a chunk, a view
  * lies wholly inside its own chunk, no two entries share bytes, and overwriting a chunk changes
  * exactly the entries that are views of it; so an adapter may hand the decoder only chunks it

@@ -7,8 +7,8 @@ import { NodeHttpLink } from '../../src/http/node/node-link.js';
  * The msgapp decoder hands entry data out as views of the chunks it is fed (core's
  * msgapp-views.test.ts), so an adapter must feed it chunks whose memory is never reused. This pins
  * that for NodeHttpLink over node:http: every response chunk keeps its bytes after many more
- * chunks went through the same socket (node allocates fresh memory per socket read; the HTTP
- * parser hands out slices of it), and no two chunks share bytes.
+ * chunks went through the same socket (an http: stream dial hands out views of socket reads,
+ * which node allocates fresh each: raw-stream.ts), and no two chunks share bytes.
  */
 let server: http.Server | undefined;
 afterEach(async () => {

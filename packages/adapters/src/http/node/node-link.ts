@@ -23,6 +23,7 @@ import { abortedError, asLinkError, linkTimeoutError } from '../link-errors.js';
 import { buildRequestUrl } from '../request-url.js';
 import { drainOrClose } from './drain.js';
 import { linkHeaders } from './link-headers.js';
+import { openRawStream } from './raw-stream.js';
 import { type RaftClientTlsOptions, pemInput, pemList } from './tls-options.js';
 
 export interface NodeHttpLinkOptions {
@@ -100,7 +101,33 @@ export class NodeHttpLink implements Link {
     return this.send(url, req, 'pipeline', true);
   }
 
+  /**
+   * A long-lived stream on the stream agent; over `http:` a dial without a body (every stream
+   * reader's `GET`) goes on a plain socket read without node's HTTP parser (raw-stream.ts), so the
+   * body's chunks are views of the socket's reads, not copies.
+   */
   openStream(url: string, req: LinkRequest): Promise<LinkResponse> {
+    if (req.body === undefined && req.method === 'GET') {
+      const u = buildRequestUrl(url, req.path);
+      if (u.protocol === 'http:') {
+        const target = `${req.method} ${u.href}`;
+        if (this.closed) return Promise.reject(new RaftwireError(ErrorCode.ABORTED, 'link closed'));
+        if (req.signal?.aborted) return Promise.reject(abortedError(target, req.signal.reason));
+        return openRawStream({
+          url: u,
+          path: u.pathname,
+          headers: req.headers,
+          dialTimeoutMs: this.dialTimeoutMs,
+          signal: req.signal,
+          target,
+          track: (fail) => {
+            const entry: Pending = { fail };
+            this.pending.add(entry);
+            return () => this.pending.delete(entry);
+          },
+        });
+      }
+    }
     return this.send(url, req, 'stream', false);
   }
 
