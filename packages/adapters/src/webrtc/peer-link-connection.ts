@@ -20,7 +20,7 @@ export interface ConnectionTuning {
   deadAfterMs?: number | undefined;
   /**
    * Largest data-channel message this end takes and sends, announced to the peer (default and
-   * at most 64 KiB). What is sent is the least of both ends' figures and the remote SCTP's
+   * at most 64 KiB + 6: a 64 KiB body message and its frame header). What is sent is the least of both ends' figures and the remote SCTP's
    * `maxMessageSize`; 16 KiB to a peer that announces nothing (an earlier version).
    */
   maxFrameBytes?: number | undefined;

@@ -54,8 +54,8 @@ export interface WebRtcLinkOptions {
   /** Close (and later rebuild) a connection that has been quiet this long despite PINGs. Default 5 s. */
   deadAfterMs?: number;
   /**
-   * Largest data-channel message this member takes and sends (default and at most 64 KiB),
-   * negotiated per connection with the remote's own figure and its SCTP `maxMessageSize`; a
+   * Largest data-channel message this member takes and sends (default and at most 64 KiB + 6 bytes: a
+   * 64 KiB body message and its frame header), negotiated per connection with the remote's own figure and its SCTP `maxMessageSize`; a
    * remote that announces nothing (an earlier version) gets 16 KiB messages.
    */
   maxFrameBytes?: number;
