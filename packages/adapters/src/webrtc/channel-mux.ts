@@ -63,15 +63,22 @@ export const BULK_SEND_WINDOW_BYTES = 128 * 1024;
  */
 export const BULK_GRANT_STEP_BYTES = 16 * 1024;
 /**
- * What the receiver of the msgapp stream lets the sender keep unread (instead of the protocol's
- * {@link WINDOW_BYTES}): it grants the difference as soon as the exchange starts, which any
- * sender (this version or an earlier one) simply adds to its credit, and buffers up to this much.
- * 1 MiB stalled node-datachannel's msgapp stream at ~0.8 of a raw channel: everything sent and
- * not yet read by the receiver's event loop counts against the window, including what sits in
- * the SCTP stacks of both ends, and the grant's way back crosses both event loops and both
- * stacks' threads (bench/src/webrtc.ts, docs/webrtc.md).
+ * What the receiver of the msgapp stream lets the sender keep unread in Node (instead of the
+ * protocol's {@link WINDOW_BYTES}): it grants the difference as soon as the exchange starts,
+ * which any sender (this version or an earlier one) simply adds to its credit, and buffers up to
+ * this much. 1 MiB stalled node-datachannel's msgapp stream at ~0.8 of a raw channel: everything
+ * sent and not yet read by the receiver's event loop counts against the window, including what
+ * sits in the SCTP stacks of both ends, and the grant's way back crosses both event loops and
+ * both stacks' threads (bench/src/webrtc.ts, docs/webrtc.md).
  */
 export const STREAM_RECEIVE_WINDOW_BYTES = 4 * 1024 * 1024;
+/**
+ * The msgapp receive window where none is configured: {@link STREAM_RECEIVE_WINDOW_BYTES} in
+ * Node (and other runtimes with `setImmediate`), the protocol window in a browser page, where the
+ * receiver's event loop is the page's main thread: with 4 MiB the Chromium bench (both members in
+ * one page) fell from 1.30–1.44 × its raw channel to 0.45–0.92 × (docs/webrtc.md).
+ */
+export const DEFAULT_MSGAPP_RECEIVE_WINDOW_BYTES = typeof setImmediate === 'function' ? STREAM_RECEIVE_WINDOW_BYTES : WINDOW_BYTES;
 /** Requests one peer may have open on one channel at once; more are reset with ERR_BUFFER_FULL. */
 export const MAX_SERVED_EXCHANGES = 1024;
 /** Default cap on one reassembled message (a head or a body chunk). */
