@@ -3,7 +3,8 @@
 // the same peer — for @roamhq/wrtc, node-datachannel, and Chromium ↔ Chromium
 // (one page, driven through playwright-core). All measured in this run. Each Node
 // member runs in its own process (`_webrtc-member.ts`), signalling through an HTTP
-// relay this process serves on 127.0.0.1; RAFTWIRE_BENCH_CPU_PROF=<dir> profiles them.
+// relay this process serves on 127.0.0.1; RAFTWIRE_BENCH_CPU_PROF=<dir> profiles them, and
+// RAFTWIRE_BENCH_HB_TRACE=<prefix> records where each heartbeat's round trip goes (_webrtc-hb-trace.ts).
 //   pnpm bench webrtc [roam|node-datachannel|chromium ...]
 // Re-executes itself inside tools/loopback-only (WebRTC must only see `lo`) and ends
 // with process.exit(): @roamhq/wrtc crashes at a natural exit after a peer connection.
