@@ -1,4 +1,4 @@
-import { ErrorCode, RaftwireError, closeIterator, isRaftwireError, onAbort, serveRequest } from '@raftwire/core';
+import { ErrorCode, RaftwireError, closeIterator, isRaftwireError, isReleasableBody, onAbort, serveRequest } from '@raftwire/core';
 import type { LinkBody, LinkRequest, LinkResponse, Logger, ProtocolHandler } from '@raftwire/core';
 import { BodyQueue } from './body-queue.js';
 import {
@@ -411,6 +411,11 @@ export class ChannelMux {
   }
 
   private async sendStreamedBody(ex: Exchange, body: AsyncIterable<Uint8Array>): Promise<void> {
+    // Every byte of a chunk is copied into the frames handed to the channel, so once a chunk is
+    // sent its producer may reuse it (the stream writer then encodes into its small ring of batch
+    // buffers instead of a fresh, zeroed buffer per batch).
+    const releasable = isReleasableBody(body) ? body : undefined;
+    releasable?.acceptReleases();
     const it = body[Symbol.asyncIterator]();
     // A reset stops the source at once, even while it waits for its next chunk.
     const disposeReset = onAbort(ex.abort.signal, () => closeIterator(it));
@@ -419,6 +424,7 @@ export class ChannelMux {
         const r = await it.next();
         if (r.done || ex.reset) break;
         await this.sendData(ex, r.value);
+        releasable?.releaseChunk(r.value);
       }
     } catch (err) {
       if (!ex.reset) {

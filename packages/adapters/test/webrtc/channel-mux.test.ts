@@ -303,6 +303,44 @@ describe('ChannelMux (in memory)', () => {
     expect(frames([...c.sent, ...s.sent]).filter((f) => f.type === FrameType.WINDOW)).toEqual([]);
   });
 
+  it('hands each chunk of a releasable body back once all its bytes are in frames the channel took', async () => {
+    const c = memoryChannel();
+    const s = memoryChannel();
+    const client = muxWith(c, undefined, {});
+    const server = muxWith(s, async (req) => ({ status: 200, headers: {}, body: await readAll(req.body) }), {});
+    c.deliver = (b) => server.receive(b);
+    s.deliver = (b) => client.receive(b);
+    const chunks = [pattern(100_000, 1), pattern(50, 2), pattern(300_000, 3)];
+    const released: { chunk: Uint8Array; dataBytesSent: number }[] = [];
+    let accepted = false;
+    const sentDataBytes = () =>
+      frames(c.sent)
+        .filter((f) => f.type === FrameType.DATA)
+        .reduce((n, f) => n + f.payload.length, 0);
+    const body = {
+      acceptReleases: () => {
+        accepted = true;
+      },
+      releaseChunk: (chunk: Uint8Array) => {
+        released.push({ chunk, dataBytesSent: sentDataBytes() });
+        chunk.fill(0); // the producer reuses it at once: what was sent must not change
+      },
+      async *[Symbol.asyncIterator]() {
+        for (const ch of chunks) yield ch.slice();
+      },
+    };
+    const expected = Buffer.concat(chunks);
+    const res = await client.request({ method: 'POST', path: '/raft/stream/msgappv2/1', headers: {}, body });
+    expect(Buffer.from(await readAll(res.body)).equals(expected)).toBe(true);
+    expect(accepted).toBe(true);
+    expect(released.map((r) => r.chunk.length)).toEqual(chunks.map((ch) => ch.length));
+    let total = 0;
+    for (const [i, r] of released.entries()) {
+      total += chunks[i]?.length ?? 0;
+      expect(r.dataBytesSent).toBeGreaterThanOrEqual(total);
+    }
+  });
+
   it('refuses a receive window under the protocol window', () => {
     expect(() => muxWith(memoryChannel(), undefined, { windowBytes: WINDOW_BYTES, receiveWindowBytes: WINDOW_BYTES / 2 })).toThrow(
       RangeError,
