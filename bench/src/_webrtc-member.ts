@@ -19,7 +19,11 @@
  *   sent in (`during` only while `sendSnapshot` is pending). Each member keeps
  *   its event-loop delay per phase.
  * - `down`, `exit` (always `process.exit()`: @roamhq/wrtc crashes at a natural exit).
+ *
+ * `RAFTWIRE_BENCH_HB_TRACE=<prefix>` writes per-hop timestamps of the heartbeats sent during
+ * snapshots (see below; `node --import tsx bench/src/_webrtc-hb-trace.ts <prefix>` reads them).
  */
+import { writeFileSync } from 'node:fs';
 import {
   type Message,
   MessageType,
@@ -208,10 +212,12 @@ const raft: RaftCallbacks = {
         ackWake?.();
         return;
       case MessageType.MsgHeartbeat:
+        if (HBT && phase === 'during') tr.hbProc?.push(m.commit, now());
         transport?.send([createMessage({ type: MessageType.MsgHeartbeatResp, from: me, to: m.from, term: 1, commit: m.commit })]);
         return;
       case MessageType.MsgHeartbeatResp: {
         const s = hbSent.get(m.commit);
+        if (HBT && s?.phase === 'during') tr.resp?.push(m.commit, now(), s.at);
         hbSent.delete(m.commit);
         if (s !== undefined && s.phase !== 'none') rtts[s.phase].push(performance.now() - s.at);
         return;
@@ -243,10 +249,45 @@ async function up(): Promise<void> {
   transport.start();
   transport.addPeer(other, [webrtcUrl(other)]);
   const t = transport;
+  hbTraceHook();
   await until(() => {
     const p = t.get(other);
     return !!(p?.messageWriter.working && p.messageReader.working && (me === 1n ? p.msgAppWriter.working : p.msgAppReader.working));
   }, 'streams up');
+}
+
+// ---- RAFTWIRE_BENCH_HB_TRACE=<prefix>: per-hop timestamps of the heartbeats during snapshots ----
+// Wall-clock ms (performance.timeOrigin + now()) of every DATA frame sent and received on the
+// message and snapshot channels while a snapshot is on, of each MsgHeartbeat processed (member 2)
+// and each answer processed (member 1); written to <prefix>-<member>.json at `hb-stop` and read
+// by `_webrtc-hb-trace.ts`. Off by default: the wrappers add a call per frame.
+const HBT = process.env.RAFTWIRE_BENCH_HB_TRACE;
+const tr: Record<string, number[]> = { msgSend: [], msgRecv: [], snapSend: [], snapRecv: [], hbProc: [], resp: [] };
+function hbTraceHook(): void {
+  if (!HBT) return;
+  const l = link as WebRtcLink;
+  const tick = () => {
+    const c = l.connection(other);
+    if (c === undefined || c.state !== 'open') {
+      setTimeout(tick, 5);
+      return;
+    }
+    for (const label of ['message', 'snapshot']) {
+      const ch = c.peerConnection.channels.get(label) as DataChannelPort;
+      const send = ch.send.bind(ch);
+      const k = label === 'message' ? 'msg' : 'snap';
+      (ch as { send: (d: Uint8Array) => void }).send = (d) => {
+        if (phase === 'during' && ((d[0] ?? 0) & 0x0f) === 2) tr[`${k}Send`]?.push(now(), d.length);
+        send(d);
+      };
+      const prev = ch.onMessage;
+      ch.onMessage = (d) => {
+        if (phase === 'during' && ((d[0] ?? 0) & 0x0f) === 2) tr[`${k}Recv`]?.push(now(), d.length);
+        prev?.(d);
+      };
+    }
+  };
+  tick();
 }
 
 async function down(): Promise<void> {
@@ -365,6 +406,7 @@ async function handle(c: Cmd): Promise<Record<string, unknown> | undefined> {
       if (hbTimer !== undefined) clearInterval(hbTimer);
       hbTimer = undefined;
       await sleep(300); // the last answers come in
+      if (HBT) writeFileSync(`${HBT}-${me}.json`, JSON.stringify({ origin: performance.timeOrigin, ...tr }));
       setPhase('none');
       // A heartbeat never answered counts as infinitely late.
       for (const s of hbSent.values()) if (s.phase !== 'none') rtts[s.phase].push(Number.POSITIVE_INFINITY);

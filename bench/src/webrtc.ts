@@ -3,7 +3,8 @@
 // the same peer — for @roamhq/wrtc, node-datachannel, and Chromium ↔ Chromium
 // (one page, driven through playwright-core). All measured in this run. Each Node
 // member runs in its own process (`_webrtc-member.ts`), signalling through an HTTP
-// relay this process serves on 127.0.0.1; RAFTWIRE_BENCH_CPU_PROF=<dir> profiles them.
+// relay this process serves on 127.0.0.1; RAFTWIRE_BENCH_CPU_PROF=<dir> profiles them, and
+// RAFTWIRE_BENCH_HB_TRACE=<prefix> records where each heartbeat's round trip goes (_webrtc-hb-trace.ts).
 //   pnpm bench webrtc [roam|node-datachannel|chromium ...]
 // Re-executes itself inside tools/loopback-only (WebRTC must only see `lo`) and ends
 // with process.exit(): @roamhq/wrtc crashes at a natural exit after a peer connection.
@@ -37,7 +38,16 @@ const rateAt = process.argv.indexOf('--snapshot-rate-limit');
  * default: the last resort of issue 12); the heartbeat rows' names say so. Chromium runs without.
  */
 const rateLimit = rateAt === -1 ? undefined : Number(process.argv[rateAt + 1]);
-const wanted = process.argv.slice(2).filter((_, i) => rateAt === -1 || (i !== rateAt - 2 && i !== rateAt - 1));
+const onlyAt = process.argv.indexOf('--only');
+/**
+ * `--only msgapp` / `--only heartbeat`: one section alone, for quick interleaved before/after runs;
+ * prints the rows and writes nothing to bench/results.
+ */
+const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
+if (only !== undefined && only !== 'msgapp' && only !== 'heartbeat')
+  throw new Error(`--only: unknown section ${only} (known: msgapp, heartbeat)`);
+const flagArgs = new Set([rateAt, rateAt + 1, onlyAt, onlyAt + 1].filter((i) => i >= 2));
+const wanted = process.argv.slice(2).filter((_, i) => !flagArgs.has(i + 2));
 const want = (name: string) => wanted.length === 0 || wanted.includes(name);
 const results: Result[] = [];
 
@@ -55,7 +65,7 @@ async function measure(name: string, cases: Cases, total: number, snapshot: numb
   let raw = 0;
   let tr = 0;
   let dropped = 0;
-  for (let i = 0; i < rounds; i++) {
+  for (let i = 0; i < (only === 'heartbeat' ? 0 : rounds); i++) {
     raw = Math.max(raw, await cases.raw(total));
     const t = await cases.transport(total);
     tr = Math.max(tr, t.mbps);
@@ -63,7 +73,16 @@ async function measure(name: string, cases: Cases, total: number, snapshot: numb
   }
   if (dropped > 0) throw new Error(`${name}: the transport dropped ${dropped} messages`);
   const cpu = cases.cpu;
-  if (cpu) {
+  if (only === 'msgapp') {
+    console.log(`${name}: raw ${raw.toFixed(1)} MB/s, transport ${tr.toFixed(1)} MB/s`);
+    if (cpu)
+      console.log(
+        `${name}: CPU ms per MB: raw sender ${cpu.raw[0].toFixed(1)}, receiver ${cpu.raw[1].toFixed(1)}; transport sender ${cpu.transport[0].toFixed(1)}, receiver ${cpu.transport[1].toFixed(1)}`,
+      );
+    results.push(result(`${name}: msgapp stream via Transport (raw channel)`, 'MB/s', tr, raw, '>= 0.9'));
+    return;
+  }
+  if (cpu && only !== 'heartbeat') {
     const c = ([s, r]: [number, number]) => `sender ${s.toFixed(1)}, receiver ${r.toFixed(1)}`;
     console.log(`${name}: CPU ms per MB moved (process total, all threads): raw ${c(cpu.raw)}; transport ${c(cpu.transport)}`);
   }
@@ -80,7 +99,7 @@ async function measure(name: string, cases: Cases, total: number, snapshot: numb
       `during ${snapshot / MiB} MiB snapshots (${hb.snapshotMbps.toFixed(1)} MB/s) ${f(hb.during)} ms; ` +
       (hb.note ?? `driver event-loop delay over it p99 ${(eld.percentile(99) / 1e6).toFixed(1)} max ${(eld.max / 1e6).toFixed(1)} ms`),
   );
-  results.push(result(`${name}: msgapp stream via Transport (raw channel)`, 'MB/s', tr, raw, '>= 0.9'));
+  if (only === undefined) results.push(result(`${name}: msgapp stream via Transport (raw channel)`, 'MB/s', tr, raw, '>= 0.9'));
   results.push(
     result(`${name}: heartbeat RTT p50 during snapshot (idle)${tag}`, 'ms', quantile(hb.during, 0.5), quantile(hb.idle, 0.5), null),
   );
@@ -295,5 +314,5 @@ if (want('chromium') && existsSync(CHROMIUM_PATH)) {
   }
 }
 
-report('webrtc', results, 'raw channel / idle');
+report('webrtc', results, 'raw channel / idle', { write: only === undefined });
 process.exit(0);

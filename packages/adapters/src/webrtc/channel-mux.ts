@@ -1,4 +1,4 @@
-import { ErrorCode, RaftwireError, closeIterator, isRaftwireError, onAbort, serveRequest } from '@raftwire/core';
+import { ErrorCode, RaftwireError, closeIterator, isRaftwireError, isReleasableBody, onAbort, serveRequest } from '@raftwire/core';
 import type { LinkBody, LinkRequest, LinkResponse, Logger, ProtocolHandler } from '@raftwire/core';
 import { BodyQueue } from './body-queue.js';
 import {
@@ -62,6 +62,23 @@ export const BULK_SEND_WINDOW_BYTES = 128 * 1024;
  * stop-and-wait.
  */
 export const BULK_GRANT_STEP_BYTES = 16 * 1024;
+/**
+ * What the receiver of the msgapp stream lets the sender keep unread in Node (instead of the
+ * protocol's {@link WINDOW_BYTES}): it grants the difference as soon as the exchange starts,
+ * which any sender (this version or an earlier one) simply adds to its credit, and buffers up to
+ * this much. 1 MiB stalled node-datachannel's msgapp stream at ~0.8 of a raw channel: everything
+ * sent and not yet read by the receiver's event loop counts against the window, including what
+ * sits in the SCTP stacks of both ends, and the grant's way back crosses both event loops and
+ * both stacks' threads (bench/src/webrtc.ts, docs/webrtc.md).
+ */
+export const STREAM_RECEIVE_WINDOW_BYTES = 4 * 1024 * 1024;
+/**
+ * The msgapp receive window where none is configured: {@link STREAM_RECEIVE_WINDOW_BYTES} in
+ * Node (and other runtimes with `setImmediate`), the protocol window in a browser page, where the
+ * receiver's event loop is the page's main thread: with 4 MiB the Chromium bench (both members in
+ * one page) fell from 1.30–1.44 × its raw channel to 0.45–0.92 × (docs/webrtc.md).
+ */
+export const DEFAULT_MSGAPP_RECEIVE_WINDOW_BYTES = typeof setImmediate === 'function' ? STREAM_RECEIVE_WINDOW_BYTES : WINDOW_BYTES;
 /** Requests one peer may have open on one channel at once; more are reset with ERR_BUFFER_FULL. */
 export const MAX_SERVED_EXCHANGES = 1024;
 /** Default cap on one reassembled message (a head or a body chunk). */
@@ -87,6 +104,12 @@ export interface ChannelMuxOptions {
    * the step an earlier receiver grants in). Default windowBytes.
    */
   sendWindowBytes?: number;
+  /**
+   * Receiver side: what this end lets a sender keep unread per exchange (≥ windowBytes). The part
+   * over windowBytes is granted as a WINDOW frame as soon as the exchange starts (an earlier
+   * sender adds it to its credit like any grant). Default windowBytes (no extra grant).
+   */
+  receiveWindowBytes?: number;
   /** Receiver side: grant credit back once this much was read. Default (and at most) windowBytes / 4. */
   grantStepBytes?: number;
   /**
@@ -140,6 +163,7 @@ export class ChannelMux {
   private readonly maxMessageBytes: number;
   private readonly windowBytes: number;
   private readonly sendWindowBytes: number;
+  private readonly receiveWindowBytes: number;
   private readonly grantStepBytes: number;
   private readonly frameBytes: () => number;
   private readonly yieldPerMessage: boolean;
@@ -163,6 +187,10 @@ export class ChannelMux {
     this.sendWindowBytes = options.sendWindowBytes ?? this.windowBytes;
     if (!(this.sendWindowBytes >= this.windowBytes / 4 && this.sendWindowBytes <= this.windowBytes)) {
       throw new RangeError(`sendWindowBytes must be in [windowBytes / 4, windowBytes], got ${this.sendWindowBytes}`);
+    }
+    this.receiveWindowBytes = options.receiveWindowBytes ?? this.windowBytes;
+    if (!(Number.isInteger(this.receiveWindowBytes) && this.receiveWindowBytes >= this.windowBytes)) {
+      throw new RangeError(`receiveWindowBytes must be an integer of at least windowBytes, got ${this.receiveWindowBytes}`);
     }
     this.grantStepBytes = Math.min(options.grantStepBytes ?? this.windowBytes / 4, this.windowBytes / 4);
     this.frameBytes = options.frameBytes ?? (() => MAX_WIRE_FRAME_BYTES);
@@ -220,6 +248,8 @@ export class ChannelMux {
       this.serverExchanges.set(frame.requestId, ex);
       const serverEx = ex;
       serverEx.onHead = (head) => void this.serve(serverEx, head);
+      // A request body may follow (not a one-frame head with FIN): offer the larger window now.
+      if (frame.fin !== true) this.grantReceiveWindow(ex);
     }
     try {
       this.onFrame(ex, frame);
@@ -287,7 +317,7 @@ export class ChannelMux {
       onHead: undefined,
       onDone: undefined,
     };
-    ex.inBody = new BodyQueue(this.windowBytes, {
+    ex.inBody = new BodyQueue(this.receiveWindowBytes, {
       onConsumed: (n) => this.grant(ex, n),
       onCancel: () => this.resetExchange(ex, new RaftwireError(ErrorCode.ABORTED, 'body reader went away'), true),
     });
@@ -369,6 +399,8 @@ export class ChannelMux {
   private async sendHeadAndBody(ex: Exchange, head: Uint8Array, body: LinkBody | undefined): Promise<void> {
     const whole = body === undefined ? EMPTY : body instanceof Uint8Array ? body : undefined;
     await this.sendMessage(ex, FrameType.HEAD, head, whole !== undefined && whole.length === 0);
+    // The response body may be a stream: the server has the exchange now, so offer the larger window.
+    if (ex.client) this.grantReceiveWindow(ex);
     if (whole !== undefined) {
       if (whole.length > 0) await this.sendData(ex, whole, true);
       ex.outEnded = true;
@@ -379,6 +411,11 @@ export class ChannelMux {
   }
 
   private async sendStreamedBody(ex: Exchange, body: AsyncIterable<Uint8Array>): Promise<void> {
+    // Every byte of a chunk is copied into the frames handed to the channel, so once a chunk is
+    // sent its producer may reuse it (the stream writer then encodes into its small ring of batch
+    // buffers instead of a fresh, zeroed buffer per batch).
+    const releasable = isReleasableBody(body) ? body : undefined;
+    releasable?.acceptReleases();
     const it = body[Symbol.asyncIterator]();
     // A reset stops the source at once, even while it waits for its next chunk.
     const disposeReset = onAbort(ex.abort.signal, () => closeIterator(it));
@@ -387,6 +424,7 @@ export class ChannelMux {
         const r = await it.next();
         if (r.done || ex.reset) break;
         await this.sendData(ex, r.value);
+        releasable?.releaseChunk(r.value);
       }
     } catch (err) {
       if (!ex.reset) {
@@ -450,6 +488,15 @@ export class ChannelMux {
     this.pacer.send(this.channel, frame).catch((err: unknown) => {
       this.log.debug({ error: String(err) }, 'control frame not sent');
     });
+  }
+
+  /** Grants the part of {@link ChannelMuxOptions.receiveWindowBytes} over the protocol window, once per exchange. */
+  private grantReceiveWindow(ex: Exchange): void {
+    const extra = this.receiveWindowBytes - this.windowBytes;
+    if (extra <= 0 || ex.reset || ex.inEnded) return;
+    this.sendControl(
+      encodeMuxFrame({ type: FrameType.WINDOW, requestId: ex.id, fromClient: ex.client, more: false, payload: encodeVarint(extra) }),
+    );
   }
 
   private grant(ex: Exchange, n: number): void {

@@ -1,5 +1,11 @@
 import { RaftPath, pathOf, streamEndpoint } from '@raftwire/core';
-import { BULK_GRANT_STEP_BYTES, BULK_SEND_WINDOW_BYTES, BULK_WINDOW_BYTES, WINDOW_BYTES } from './channel-mux.js';
+import {
+  BULK_GRANT_STEP_BYTES,
+  BULK_SEND_WINDOW_BYTES,
+  BULK_WINDOW_BYTES,
+  DEFAULT_MSGAPP_RECEIVE_WINDOW_BYTES,
+  WINDOW_BYTES,
+} from './channel-mux.js';
 
 /**
  * The four data channels of a member pair (docs/design.md §5), one per kind of
@@ -25,17 +31,26 @@ export function windowForChannel(label: ChannelLabel): number {
  * bulk channel keeps less in flight than its window allows and grants in small steps, so a
  * heartbeat never has more than {@link BULK_SEND_WINDOW_BYTES} of snapshot ahead of it, and
  * lets the event loop turn before each snapshot message, so a heartbeat due now goes first.
+ * The msgapp stream's receiver lets `msgappReceiveWindowBytes` stay unread (default
+ * {@link DEFAULT_MSGAPP_RECEIVE_WINDOW_BYTES}; granted beyond the protocol window when the
+ * exchange starts), so the stream is not window-bound.
  */
-export function flowForChannel(label: ChannelLabel): {
+export function flowForChannel(
+  label: ChannelLabel,
+  msgappReceiveWindowBytes: number = DEFAULT_MSGAPP_RECEIVE_WINDOW_BYTES,
+): {
   windowBytes: number;
   sendWindowBytes: number;
   grantStepBytes: number;
   yieldPerMessage: boolean;
+  receiveWindowBytes?: number;
 } {
   const windowBytes = windowForChannel(label);
-  return label === 'snapshot'
-    ? { windowBytes, sendWindowBytes: BULK_SEND_WINDOW_BYTES, grantStepBytes: BULK_GRANT_STEP_BYTES, yieldPerMessage: true }
-    : { windowBytes, sendWindowBytes: windowBytes, grantStepBytes: windowBytes / 4, yieldPerMessage: false };
+  if (label === 'snapshot') {
+    return { windowBytes, sendWindowBytes: BULK_SEND_WINDOW_BYTES, grantStepBytes: BULK_GRANT_STEP_BYTES, yieldPerMessage: true };
+  }
+  const receiveWindowBytes = label === 'msgapp' ? msgappReceiveWindowBytes : windowBytes;
+  return { windowBytes, sendWindowBytes: windowBytes, grantStepBytes: windowBytes / 4, yieldPerMessage: false, receiveWindowBytes };
 }
 
 export type ChannelLabel = (typeof CHANNELS)[number]['label'];

@@ -41,14 +41,18 @@ export type FrameType = (typeof FrameType)[keyof typeof FrameType];
  * stack and every earlier raftwire version interoperates at this size, feasibility §9).
  */
 export const MAX_WIRE_FRAME_BYTES = 16 * 1024;
+/** Type byte plus a 5-byte varint request id. */
+export const MAX_FRAME_HEADER_BYTES = 6;
 /**
  * The largest data-channel message the adapter receives, announced to the peer in its
  * capabilities (PING/PONG payload), and the most it ever sends (when the remote announced as
- * much and the SCTP transport's `maxMessageSize` allows it).
+ * much and the SCTP transport's `maxMessageSize` allows it): a 64 KiB body message plus the
+ * frame header, so the multiplexer's 64 KiB messages (the whole message on the bulk channel, a
+ * quarter of one on the others) go in one data-channel message each, not in a full frame and a
+ * few-byte tail (which doubled the native sends and SCTP messages of a snapshot). A peer of the
+ * previous version announces 64 KiB flat and gets that.
  */
-export const MAX_NEGOTIATED_FRAME_BYTES = 64 * 1024;
-/** Type byte plus a 5-byte varint request id. */
-export const MAX_FRAME_HEADER_BYTES = 6;
+export const MAX_NEGOTIATED_FRAME_BYTES = 64 * 1024 + MAX_FRAME_HEADER_BYTES;
 /** Payload bytes that fit in one wire frame of {@link MAX_WIRE_FRAME_BYTES}. */
 export const MAX_FRAME_PAYLOAD_BYTES = MAX_WIRE_FRAME_BYTES - MAX_FRAME_HEADER_BYTES;
 const MAX_NEGOTIATED_PAYLOAD_BYTES = MAX_NEGOTIATED_FRAME_BYTES - MAX_FRAME_HEADER_BYTES;

@@ -20,10 +20,15 @@ export interface ConnectionTuning {
   deadAfterMs?: number | undefined;
   /**
    * Largest data-channel message this end takes and sends, announced to the peer (default and
-   * at most 64 KiB). What is sent is the least of both ends' figures and the remote SCTP's
+   * at most 64 KiB + 6: a 64 KiB body message and its frame header). What is sent is the least of both ends' figures and the remote SCTP's
    * `maxMessageSize`; 16 KiB to a peer that announces nothing (an earlier version).
    */
   maxFrameBytes?: number | undefined;
+  /**
+   * What the msgapp stream's receiver lets a sender keep unread (≥ 1 MiB, the protocol window;
+   * the part over it is granted when the stream starts). Default 4 MiB in Node, 1 MiB in a browser.
+   */
+  msgappReceiveWindowBytes?: number | undefined;
 }
 
 export interface PeerLinkConnectionOptions {
@@ -96,7 +101,7 @@ export class PeerLinkConnection {
         pacer: this.pacer,
         handler: options.handler,
         remoteAddress: options.remoteAddress,
-        ...flowForChannel(label),
+        ...flowForChannel(label, tuning.msgappReceiveWindowBytes),
         frameBytes: () => this.sendFrameBytes_,
         localCapabilities,
         onCapabilities: (caps) => this.onRemoteCapabilities(caps),

@@ -54,11 +54,18 @@ export interface WebRtcLinkOptions {
   /** Close (and later rebuild) a connection that has been quiet this long despite PINGs. Default 5 s. */
   deadAfterMs?: number;
   /**
-   * Largest data-channel message this member takes and sends (default and at most 64 KiB),
-   * negotiated per connection with the remote's own figure and its SCTP `maxMessageSize`; a
+   * Largest data-channel message this member takes and sends (default and at most 64 KiB + 6 bytes: a
+   * 64 KiB body message and its frame header), negotiated per connection with the remote's own figure and its SCTP `maxMessageSize`; a
    * remote that announces nothing (an earlier version) gets 16 KiB messages.
    */
   maxFrameBytes?: number;
+  /**
+   * What the receiver of the msgapp stream lets the sender keep unread: at least 1 MiB (the
+   * protocol window every sender starts with); the part over it is granted when the stream
+   * starts, and any sender, of any version, uses it. Default 4 MiB in Node, 1 MiB in a browser
+   * page (docs/webrtc.md, Flow control).
+   */
+  msgappReceiveWindowBytes?: number;
   logger?: Logger;
 }
 
@@ -104,6 +111,7 @@ export class WebRtcLink implements Link {
       keepaliveMs: options.keepaliveMs,
       deadAfterMs: options.deadAfterMs,
       maxFrameBytes: options.maxFrameBytes,
+      msgappReceiveWindowBytes: options.msgappReceiveWindowBytes,
     };
     this.log = (options.logger ?? silentLogger).child({ 'local-member-id': formatId(options.localId) });
   }

@@ -8,6 +8,7 @@ import {
   ChannelMux,
   type ChannelMuxOptions,
   MAX_SERVED_EXCHANGES,
+  STREAM_RECEIVE_WINDOW_BYTES,
   WINDOW_BYTES,
 } from '../../src/webrtc/channel-mux.js';
 import { flowForChannel } from '../../src/webrtc/channels.js';
@@ -232,6 +233,120 @@ describe('ChannelMux (in memory)', () => {
     else expect(lastMessage).toBeGreaterThan(firstBulkData); // without the yield, snapshot data goes out in the same microtasks
   });
 
+  it.each(['request', 'response'] as const)(
+    'a receiver with a larger receive window (msgapp) lets the %s body keep that much unread, granted when the exchange starts',
+    async (direction) => {
+      const flow = flowForChannel('msgapp', STREAM_RECEIVE_WINDOW_BYTES);
+      expect(flowForChannel('msgapp').receiveWindowBytes).toBe(STREAM_RECEIVE_WINDOW_BYTES); // the default in Node
+      expect(STREAM_RECEIVE_WINDOW_BYTES).toBeGreaterThan(WINDOW_BYTES);
+      const message = 256 * 1024;
+      const total = STREAM_RECEIVE_WINDOW_BYTES * 2;
+      async function* body(): AsyncGenerator<Uint8Array> {
+        for (let at = 0; at < total; at += message) yield pattern(message, at);
+      }
+      let reader: AsyncIterator<Uint8Array> | undefined;
+      const c = memoryChannel();
+      const s = memoryChannel();
+      // The sender is an earlier version's (protocol window, no receive window of its own): it
+      // only adds the receiver's grant to its credit. The receiver runs the msgapp channel's flow.
+      const { receiveWindowBytes: _unused, ...senderFlow } = flow;
+      const handler: ProtocolHandler =
+        direction === 'request'
+          ? async (req) => {
+              reader = req.body[Symbol.asyncIterator]();
+              await reader.next(); // read one chunk, then stall
+              return new Promise(() => {});
+            }
+          : async () => ({ status: 200, headers: {}, body: body() });
+      const client = muxWith(c, undefined, direction === 'request' ? senderFlow : flow);
+      const server = muxWith(s, handler, direction === 'request' ? flow : senderFlow);
+      c.deliver = (b) => server.receive(b);
+      s.deliver = (b) => client.receive(b);
+      const sent = direction === 'request' ? c.sent : s.sent;
+      if (direction === 'request') {
+        void client.request({ method: 'POST', path: '/raft/stream/msgappv2/1', headers: {}, body: body() });
+      } else {
+        const res = await client.request({ method: 'GET', path: '/raft/stream/msgappv2/1', headers: {} });
+        reader = res.body[Symbol.asyncIterator]();
+        await reader.next();
+      }
+      await waitFor(() => reader !== undefined, 'reader');
+      await new Promise((r) => setTimeout(r, 200));
+      const dataBytes = frames(sent)
+        .filter((f) => f.type === FrameType.DATA)
+        .reduce((n, f) => n + f.payload.length, 0);
+      // The reader took one message (its credit may or may not have come back yet), nothing more.
+      expect(dataBytes).toBeGreaterThanOrEqual(STREAM_RECEIVE_WINDOW_BYTES);
+      expect(dataBytes).toBeLessThanOrEqual(STREAM_RECEIVE_WINDOW_BYTES + message);
+      // Reading on brings every byte, in order.
+      let at = message;
+      for (;;) {
+        const r = await (reader as AsyncIterator<Uint8Array>).next();
+        if (r.done) break;
+        at += r.value.length;
+        if (at >= total) break;
+      }
+      expect(at).toBe(total);
+    },
+  );
+
+  it('a receiver without a larger receive window grants nothing up front (an earlier version, and the other channels)', async () => {
+    for (const label of ['message', 'pipeline'] as const) expect(flowForChannel(label).receiveWindowBytes).toBe(WINDOW_BYTES);
+    const c = memoryChannel();
+    const s = memoryChannel();
+    const client = muxWith(c, undefined, flowForChannel('message'));
+    const server = muxWith(s, async () => ({ status: 204, headers: {} }), flowForChannel('message'));
+    c.deliver = (b) => server.receive(b);
+    s.deliver = (b) => client.receive(b);
+    const res = await client.request({ method: 'POST', path: '/raft/stream/message/1', headers: {}, body: pattern(1000) });
+    expect(res.status).toBe(204);
+    expect(frames([...c.sent, ...s.sent]).filter((f) => f.type === FrameType.WINDOW)).toEqual([]);
+  });
+
+  it('hands each chunk of a releasable body back once all its bytes are in frames the channel took', async () => {
+    const c = memoryChannel();
+    const s = memoryChannel();
+    const client = muxWith(c, undefined, {});
+    const server = muxWith(s, async (req) => ({ status: 200, headers: {}, body: await readAll(req.body) }), {});
+    c.deliver = (b) => server.receive(b);
+    s.deliver = (b) => client.receive(b);
+    const chunks = [pattern(100_000, 1), pattern(50, 2), pattern(300_000, 3)];
+    const released: { chunk: Uint8Array; dataBytesSent: number }[] = [];
+    let accepted = false;
+    const sentDataBytes = () =>
+      frames(c.sent)
+        .filter((f) => f.type === FrameType.DATA)
+        .reduce((n, f) => n + f.payload.length, 0);
+    const body = {
+      acceptReleases: () => {
+        accepted = true;
+      },
+      releaseChunk: (chunk: Uint8Array) => {
+        released.push({ chunk, dataBytesSent: sentDataBytes() });
+        chunk.fill(0); // the producer reuses it at once: what was sent must not change
+      },
+      async *[Symbol.asyncIterator]() {
+        for (const ch of chunks) yield ch.slice();
+      },
+    };
+    const expected = Buffer.concat(chunks);
+    const res = await client.request({ method: 'POST', path: '/raft/stream/msgappv2/1', headers: {}, body });
+    expect(Buffer.from(await readAll(res.body)).equals(expected)).toBe(true);
+    expect(accepted).toBe(true);
+    expect(released.map((r) => r.chunk.length)).toEqual(chunks.map((ch) => ch.length));
+    let total = 0;
+    for (const [i, r] of released.entries()) {
+      total += chunks[i]?.length ?? 0;
+      expect(r.dataBytesSent).toBeGreaterThanOrEqual(total);
+    }
+  });
+
+  it('refuses a receive window under the protocol window', () => {
+    expect(() => muxWith(memoryChannel(), undefined, { windowBytes: WINDOW_BYTES, receiveWindowBytes: WINDOW_BYTES / 2 })).toThrow(
+      RangeError,
+    );
+  });
+
   it('refuses a send window outside [window / 4, window]', () => {
     expect(() => muxWith(memoryChannel(), undefined, { windowBytes: BULK_WINDOW_BYTES, sendWindowBytes: BULK_WINDOW_BYTES / 8 })).toThrow(
       RangeError,
@@ -271,6 +386,23 @@ describe('ChannelMux (in memory)', () => {
     expect(Math.max(...c.sent.map((b) => b.length))).toBeGreaterThan(MAX_NEGOTIATED_FRAME_BYTES - 8);
     expect(c.sent.every((b) => b.length <= MAX_NEGOTIATED_FRAME_BYTES)).toBe(true);
     expect(got.map((b) => Buffer.from(b).toString('hex'))).toEqual([first, second].map((b) => Buffer.from(b).toString('hex')));
+  });
+
+  it.each([
+    { frameBytes: MAX_NEGOTIATED_FRAME_BYTES, perMessage: 1 },
+    { frameBytes: 64 * 1024, perMessage: 2 }, // what the previous version announces: a full frame and a 6-byte tail
+  ])('a 64 KiB snapshot message is one data-channel message at the negotiated size ($frameBytes)', async ({ frameBytes, perMessage }) => {
+    const c = memoryChannel();
+    const s = memoryChannel();
+    const client = muxWith(c, undefined, { ...flowForChannel('snapshot'), frameBytes: () => frameBytes });
+    const server = muxWith(s, async (req) => ({ status: 200, headers: {}, body: await readAll(req.body) }), flowForChannel('snapshot'));
+    c.deliver = (b) => server.receive(b);
+    s.deliver = (b) => client.receive(b);
+    const body = pattern(1024 * 1024, 3);
+    const res = await client.request({ method: 'POST', path: '/raft/snapshot', headers: {}, body });
+    expect(Buffer.from(await readAll(res.body)).equals(Buffer.from(body))).toBe(true);
+    const data = frames(c.sent).filter((f) => f.type === FrameType.DATA);
+    expect(data.length).toBe((body.length / (64 * 1024)) * perMessage);
   });
 
   it('announces capabilities in PING/PONG, and an earlier peer (empty PONG) announces none', async () => {
