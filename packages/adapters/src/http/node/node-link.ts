@@ -24,6 +24,7 @@ import { buildRequestUrl } from '../request-url.js';
 import { drainOrClose } from './drain.js';
 import { linkHeaders } from './link-headers.js';
 import { openRawStream } from './raw-stream.js';
+import { ReadAhead } from './read-ahead.js';
 import { type RaftClientTlsOptions, pemInput, pemList } from './tls-options.js';
 
 export interface NodeHttpLinkOptions {
@@ -296,12 +297,8 @@ async function pump(creq: http.ClientRequest, body: AsyncIterable<Uint8Array>, s
   }
 }
 
-/** Bytes of a response body held for a reader that has not taken them yet, before the socket is paused. */
-const RESPONSE_AHEAD_BYTES = 1 << 20;
-
 /**
- * The response body as chunks, read in flowing mode ('data' events), up to RESPONSE_AHEAD_BYTES
- * ahead of the reader before the socket is paused (resumed at half). Not `for await` over the
+ * The response body as chunks, read in flowing mode ('data' events) through a {@link ReadAhead}. Not `for await` over the
  * IncomingMessage: its iterator pulls with `read()`, which joins buffered chunks into a copy, and
  * pauses the socket at the stream's 16 KiB mark, so a msgapp stream stalled both processes in
  * turn. Each chunk is fresh memory node never reuses (chunk-ownership.test.ts).
@@ -313,34 +310,21 @@ async function* responseBody(
   target: string,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   let complete = false;
-  const chunks: (Buffer | undefined)[] = [];
-  let next = 0;
-  let buffered = 0;
+  const ahead = new ReadAhead<Buffer>(incoming);
   let ended = false;
   let error: unknown;
-  let wake: (() => void) | null = null;
-  const notify = (): void => {
-    const w = wake;
-    wake = null;
-    w?.();
-  };
-  const onData = (c: Buffer): void => {
-    chunks.push(c);
-    buffered += c.length;
-    if (buffered > RESPONSE_AHEAD_BYTES) incoming.pause();
-    notify();
-  };
+  const onData = (c: Buffer): void => ahead.push(c);
   const onEnd = (): void => {
     ended = true;
-    notify();
+    ahead.notify();
   };
   const onError = (err: unknown): void => {
     error ??= err;
-    notify();
+    ahead.notify();
   };
   const onClose = (): void => {
     if (!ended) error ??= Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
-    notify();
+    ahead.notify();
   };
   incoming.on('data', onData);
   incoming.on('end', onEnd);
@@ -348,15 +332,8 @@ async function* responseBody(
   incoming.on('close', onClose);
   try {
     for (;;) {
-      if (next < chunks.length) {
-        const c = chunks[next] as Buffer;
-        chunks[next++] = undefined;
-        if (next === chunks.length) {
-          chunks.length = 0;
-          next = 0;
-        }
-        buffered -= c.length;
-        if (buffered <= RESPONSE_AHEAD_BYTES / 2 && incoming.isPaused()) incoming.resume();
+      const c = ahead.shift();
+      if (c !== undefined) {
         const f = failure();
         if (f !== undefined) throw f;
         yield plainBytes(c);
@@ -364,9 +341,7 @@ async function* responseBody(
       }
       if (error !== undefined) throw error;
       if (ended) break;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
+      await ahead.wait();
     }
     const f = failure();
     if (f !== undefined) throw f;

@@ -10,11 +10,10 @@
 import * as net from 'node:net';
 import { type LinkHeaders, type LinkResponse, type RaftwireError, onAbort, plainBytes } from '@raftwire/core';
 import { abortedError, asLinkError, linkError, linkTimeoutError } from '../link-errors.js';
+import { ReadAhead } from './read-ahead.js';
 
 /** Cap on a response head. */
 const MAX_HEAD_BYTES = 64 * 1024;
-/** Bytes of a response body held for a reader that has not taken them yet, before the socket is paused. */
-const RESPONSE_AHEAD_BYTES = 1 << 20;
 /** A chunk size with more hex digits than this is refused (2^48 bytes). */
 const MAX_CHUNK_SIZE_DIGITS = 12;
 
@@ -264,8 +263,7 @@ export function openRawStream(req: RawStreamRequest): Promise<LinkResponse> {
 }
 
 /**
- * The body as chunks off the socket, up to RESPONSE_AHEAD_BYTES ahead of the reader before the
- * socket is paused. The socket's listeners are attached at once (before the reader's first
+ * The body as chunks off the socket, through a {@link ReadAhead} (paused past its limit). The socket's listeners are attached at once (before the reader's first
  * `next()`), so nothing that arrives meanwhile is lost.
  */
 function rawBody(
@@ -277,22 +275,14 @@ function rawBody(
   done: () => void,
   target: string,
 ): AsyncGenerator<Uint8Array, void, undefined> {
-  const chunks: (Uint8Array | undefined)[] = [];
-  let next = 0;
-  let buffered = 0;
+  const ahead = new ReadAhead<Uint8Array>(socket);
   let ended = false;
   let error: unknown;
-  let wake: (() => void) | null = null;
   const notify = (): void => {
-    const w = wake;
-    wake = null;
     onWake(null);
-    w?.();
+    ahead.notify();
   };
-  const push = (piece: Uint8Array): void => {
-    chunks.push(piece);
-    buffered += piece.length;
-  };
+  const push = (piece: Uint8Array): void => ahead.push(piece);
   const onData = (d: Buffer): void => {
     try {
       decoder.feed(d, push);
@@ -304,7 +294,6 @@ function rawBody(
       ended = true;
       socket.destroy();
     }
-    if (buffered > RESPONSE_AHEAD_BYTES) socket.pause();
     notify();
   };
   const onEnd = (): void => {
@@ -328,15 +317,8 @@ function rawBody(
   return (async function* (): AsyncGenerator<Uint8Array, void, undefined> {
     try {
       for (;;) {
-        if (next < chunks.length) {
-          const c = chunks[next] as Uint8Array;
-          chunks[next++] = undefined;
-          if (next === chunks.length) {
-            chunks.length = 0;
-            next = 0;
-          }
-          buffered -= c.length;
-          if (buffered <= RESPONSE_AHEAD_BYTES / 2 && socket.isPaused()) socket.resume();
+        const c = ahead.shift();
+        if (c !== undefined) {
           const f = failure();
           if (f !== undefined) throw f;
           yield c;
@@ -346,10 +328,8 @@ function rawBody(
         if (f !== undefined) throw f;
         if (error !== undefined) throw error;
         if (ended) break;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          onWake(resolve);
-        });
+        onWake(() => ahead.notify());
+        await ahead.wait();
       }
     } catch (err) {
       throw failure() ?? asLinkError(`${target} response body`, err);
