@@ -123,6 +123,23 @@ describe('NodeHttpLink stream dials read without node:http', () => {
     }
   });
 
+  it('skips interim responses (100, 103) before the real one, split anywhere', async () => {
+    const url = await rawServer([
+      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r',
+      '\n\r\nHTTP/1.1 200 OK\r\nContent-',
+      'Length: 2\r\n\r\nok',
+    ]);
+    const link = new NodeHttpLink();
+    try {
+      const res = await link.openStream(url, { method: 'GET', path: '/', headers: {} });
+      expect(res.status).toBe(200);
+      expect(res.headers['link']).toBeUndefined();
+      expect(await readAll(res.body)).toBe('ok');
+    } finally {
+      link.close();
+    }
+  });
+
   it('fails a malformed head, and a chunked body cut short, with ERR_LINK', async () => {
     const link = new NodeHttpLink();
     try {

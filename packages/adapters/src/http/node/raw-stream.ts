@@ -224,22 +224,31 @@ export function openRawStream(req: RawStreamRequest): Promise<LinkResponse> {
 
     let pending: Buffer | null = null;
     const onHead = (d: Buffer): void => {
-      const all = pending === null ? d : Buffer.concat([pending, d]);
-      const end = all.indexOf('\r\n\r\n', Math.max(0, (pending?.length ?? 0) - 3), 'latin1');
-      if (end === -1) {
-        if (all.length > MAX_HEAD_BYTES) fail(linkError(`${target}: response head over ${MAX_HEAD_BYTES} bytes`));
-        // A copy: `all` may be `d`, and the head's bytes are re-read with the next read.
-        else pending = pending === null ? Buffer.from(all) : all;
-        return;
+      let all = pending === null ? d : Buffer.concat([pending, d]);
+      let from = Math.max(0, (pending?.length ?? 0) - 3);
+      let end: number;
+      let parsed: ReturnType<typeof parseHead>;
+      for (;;) {
+        end = all.indexOf('\r\n\r\n', from, 'latin1');
+        if (end === -1) {
+          if (all.length > MAX_HEAD_BYTES) fail(linkError(`${target}: response head over ${MAX_HEAD_BYTES} bytes`));
+          // A copy: `all` may be (a view of) `d`, and the head's bytes are re-read with the next read.
+          else pending = Buffer.from(all);
+          return;
+        }
+        try {
+          parsed = parseHead(all.toString('latin1', 0, end));
+        } catch (err) {
+          fail(linkError(`${target}: ${(err as Error).message}`, err));
+          return;
+        }
+        // An interim response (100 Continue, 103 Early Hints) precedes the real one: skip it.
+        if (parsed.status < 100 || parsed.status >= 200 || parsed.status === 101) break;
+        all = all.subarray(end + 4);
+        from = 0;
+        pending = null;
       }
       socket.off('data', onHead);
-      let parsed: ReturnType<typeof parseHead>;
-      try {
-        parsed = parseHead(all.toString('latin1', 0, end));
-      } catch (err) {
-        fail(linkError(`${target}: ${(err as Error).message}`, err));
-        return;
-      }
       responded = true;
       clearTimeout(timer);
       const rest = all.subarray(end + 4);
