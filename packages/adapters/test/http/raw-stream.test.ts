@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, RaftwireError } from '@raftwire/core';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeHttpLink } from '../../src/http/node/node-link.js';
 import { BodyDecoder, type Framing } from '../../src/http/node/raw-stream.js';
@@ -47,6 +48,64 @@ describe('raw stream body framing', () => {
     expect(decodeAll({ kind: 'length', left: 4 }, [enc('ab'), enc('cdEF')])).toEqual({ body: 'abcd', done: true });
     expect(decodeAll({ kind: 'length', left: 0 }, [enc('x')])).toEqual({ body: '', done: true });
     expect(decodeAll({ kind: 'close' }, [enc('ab'), enc('cd')])).toEqual({ body: 'abcd', done: false });
+  });
+
+  it('decodes any body in any chunking, split anywhere (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        (chunks, cuts) => {
+          const parts: Buffer[] = [];
+          for (const c of chunks) parts.push(enc(`${c.length.toString(16)}\r\n`), Buffer.from(c), enc('\r\n'));
+          parts.push(enc('0\r\n\r\n'));
+          const wire = Buffer.concat(parts);
+          const at = [...new Set(cuts.map((n) => n % (wire.length + 1)))].sort((a, b) => a - b);
+          const pieces: Buffer[] = [];
+          let from = 0;
+          for (const c of at) {
+            pieces.push(wire.subarray(from, c));
+            from = c;
+          }
+          pieces.push(wire.subarray(from));
+          const d = new BodyDecoder({ kind: 'chunked' });
+          const out: Buffer[] = [];
+          for (const p of pieces) d.feed(p, (piece) => out.push(Buffer.from(piece)));
+          expect(d.done).toBe(true);
+          expect(Buffer.concat(out).equals(Buffer.concat(chunks.map((c) => Buffer.from(c))))).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it('answers random and mutated chunked input with body bytes or an Error only, never more bytes than fed (fast-check)', () => {
+    const valid = enc(chunked);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }),
+          fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }).map((muts) => {
+            const b = Buffer.from(valid);
+            for (const [i, v] of muts) b[i] = v;
+            return new Uint8Array(b);
+          }),
+        ),
+        fc.nat(),
+        (input, cut) => {
+          const wire = Buffer.from(input);
+          const c = cut % (wire.length + 1);
+          const d = new BodyDecoder({ kind: 'chunked' });
+          let out = 0;
+          try {
+            for (const p of [wire.subarray(0, c), wire.subarray(c)]) d.feed(p, (piece) => (out += piece.length));
+          } catch (err) {
+            expect(err).toBeInstanceOf(Error);
+          }
+          expect(out).toBeLessThanOrEqual(wire.length);
+        },
+      ),
+      { numRuns: 5000 },
+    );
   });
 
   it('refuses malformed chunk sizes and chunk ends', () => {
