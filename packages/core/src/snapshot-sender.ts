@@ -100,38 +100,28 @@ export class SnapshotSender {
             if (r.done) break;
             sent += r.value.length;
             if (sent > size) throw new RaftwireError(ErrorCode.SNAPSHOT_SIZE, `snapshot body is longer than the declared ${size} bytes`);
-            if (pacer?.pacing === true && r.value.length > PACED_PIECE) {
-              // Paced: the chunk goes as views of at most PACED_PIECE bytes, each after its own
-              // wait, so the peer gets an even trickle instead of a burst per chunk. (The views are
-              // handed over before the next chunk is asked for, as the whole chunk would be.)
-              const chunk = r.value;
-              for (let at = 0; at < chunk.length; at += PACED_PIECE) {
-                const piece = chunk.subarray(at, Math.min(chunk.length, at + PACED_PIECE));
-                limited = true;
-                try {
-                  await limiter?.take(piece.length, signal);
-                  await pacer.take(piece.length, signal);
-                } finally {
-                  limited = false;
-                  touch();
-                }
-                yield piece;
-                touch();
-              }
-            } else {
+            // Paced: the chunk goes as views of at most PACED_PIECE bytes, each after its own wait,
+            // so the peer gets an even trickle instead of a burst per chunk. (The views are handed
+            // over before the next chunk is asked for, as the whole chunk would be.)
+            const chunk = r.value;
+            const step = pacer?.pacing === true ? PACED_PIECE : chunk.length;
+            let at = 0;
+            do {
+              const piece = at === 0 && step >= chunk.length ? chunk : chunk.subarray(at, Math.min(chunk.length, at + step));
               if (limiter !== undefined || pacer !== undefined) {
                 limited = true;
                 try {
-                  await limiter?.take(r.value.length, signal);
-                  await pacer?.take(r.value.length, signal);
+                  await limiter?.take(piece.length, signal);
+                  await pacer?.take(piece.length, signal);
                 } finally {
                   limited = false;
                   touch();
                 }
               }
-              yield r.value;
+              yield piece;
               touch();
-            }
+              at += step;
+            } while (at < chunk.length);
             events.emit('snapshot:progress', { to: peerId, sent, total: size });
           }
           if (sent < size) throw new RaftwireError(ErrorCode.SNAPSHOT_SIZE, `snapshot body ended after ${sent} of ${size} bytes`);

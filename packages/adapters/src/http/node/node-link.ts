@@ -24,7 +24,7 @@ import { buildRequestUrl } from '../request-url.js';
 import { drainOrClose } from './drain.js';
 import { linkHeaders } from './link-headers.js';
 import { openRawStream } from './raw-stream.js';
-import { ReadAhead } from './read-ahead.js';
+import { ReadAhead, listenBody } from './read-ahead.js';
 import { type RaftClientTlsOptions, pemInput, pemList } from './tls-options.js';
 
 export interface NodeHttpLinkOptions {
@@ -326,10 +326,7 @@ async function* responseBody(
     if (!ended) error ??= Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
     ahead.notify();
   };
-  incoming.on('data', onData);
-  incoming.on('end', onEnd);
-  incoming.on('error', onError);
-  incoming.on('close', onClose);
+  const unlisten = listenBody(incoming, { data: onData, end: onEnd, error: onError, close: onClose });
   try {
     for (;;) {
       const c = ahead.shift();
@@ -349,10 +346,7 @@ async function* responseBody(
   } catch (err) {
     throw failure() ?? asLinkError(`${target} response body`, err);
   } finally {
-    incoming.off('data', onData);
-    incoming.off('end', onEnd);
-    incoming.off('error', onError);
-    incoming.off('close', onClose);
+    unlisten();
     if (!complete) incoming.destroy();
     release(complete);
   }

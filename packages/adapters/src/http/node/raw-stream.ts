@@ -10,7 +10,7 @@
 import * as net from 'node:net';
 import { type LinkHeaders, type LinkResponse, type RaftwireError, onAbort, plainBytes } from '@raftwire/core';
 import { abortedError, asLinkError, linkError, linkTimeoutError } from '../link-errors.js';
-import { ReadAhead } from './read-ahead.js';
+import { ReadAhead, listenBody } from './read-ahead.js';
 
 /** Cap on a response head. */
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -319,10 +319,7 @@ function rawBody(
     notify();
   };
   onData(first);
-  socket.on('data', onData);
-  socket.on('end', onEnd);
-  socket.on('error', onError);
-  socket.on('close', onClose);
+  const unlisten = listenBody(socket, { data: onData, end: onEnd, error: onError, close: onClose });
   return (async function* (): AsyncGenerator<Uint8Array, void, undefined> {
     try {
       for (;;) {
@@ -343,10 +340,7 @@ function rawBody(
     } catch (err) {
       throw failure() ?? asLinkError(`${target} response body`, err);
     } finally {
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('error', onError);
-      socket.off('close', onClose);
+      unlisten();
       // A stream's connection is never reused: closed whether the body completed or not.
       socket.destroy();
       done();

@@ -60,3 +60,25 @@ export class ReadAhead<T extends Uint8Array> {
     w?.();
   }
 }
+
+/** What a body reader listens for on its source (a socket or an IncomingMessage). */
+export interface BodyListeners {
+  data(chunk: Buffer): void;
+  end(): void;
+  error(err: unknown): void;
+  close(): void;
+}
+
+/** Attaches the four listeners; returns the function that detaches them. */
+export function listenBody(source: NodeJS.EventEmitter, l: BodyListeners): () => void {
+  source.on('data', l.data);
+  source.on('end', l.end);
+  source.on('error', l.error);
+  source.on('close', l.close);
+  return () => {
+    source.off('data', l.data);
+    source.off('end', l.end);
+    source.off('error', l.error);
+    source.off('close', l.close);
+  };
+}
