@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import type { ProtocolHandler } from '@raftwire/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NodeHttpLink } from '../../src/http/node/index.js';
@@ -36,11 +37,108 @@ describe('TLS', () => {
     await it.return?.();
   });
 
-  it('a client that does not trust the server CA fails with ERR_LINK', async () => {
+  it('a client that does not trust the server CA fails with ERR_LINK, on requests and stream dials', async () => {
     const server = await r.server(echo, { tls: { key: pki.server.key, cert: pki.server.cert } });
     const link = r.link(new NodeHttpLink({ tls: { ca: pki.otherCa } }));
     const err = await rejectionOf(link.request(server.url, { method: 'POST', path: '/raft', headers: {}, body: bytes('x') }));
     expect(err).toMatchObject({ code: 'ERR_LINK' });
+    const err2 = await rejectionOf(link.openStream(server.url, { method: 'GET', path: '/raft/stream/message/1', headers: {} }));
+    expect(err2).toMatchObject({ code: 'ERR_LINK' });
+  });
+
+  it('a stream dial verifies the server against `servername` when one is set', async () => {
+    const server = await r.server(echo, { tls: { key: pki.server.key, cert: pki.server.cert } });
+    // The server certificate names IP 127.0.0.1 only.
+    const link = r.link(new NodeHttpLink({ tls: { ca: pki.ca, servername: 'member-1.invalid' } }));
+    const err = await rejectionOf(link.openStream(server.url, { method: 'GET', path: '/raft/stream/message/1', headers: {} }));
+    expect(err).toMatchObject({ code: 'ERR_LINK' });
+    expect(String((err as Error).message)).toMatch(/member-1\.invalid|altnames|hostname/i);
+  });
+
+  describe('stream dials on their own TLS socket (raw-stream.ts)', () => {
+    /** A TLS server that writes `pieces` as they are, one write each, to every connection. */
+    const rawTlsServer = async (pieces: string[]): Promise<string> => {
+      const sockets: tls.TLSSocket[] = [];
+      const server = tls.createServer({ key: pki.server.key, cert: pki.server.cert }, (s) => {
+        sockets.push(s);
+        s.once('data', async () => {
+          for (const p of pieces) {
+            s.write(Buffer.from(p, 'latin1'));
+            await new Promise((resolve) => setTimeout(resolve, 2));
+          }
+          s.end();
+        });
+        s.on('error', () => {});
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      r.defer(() => {
+        for (const s of sockets) s.destroy();
+        return new Promise<void>((resolve) => server.close(() => resolve()));
+      });
+      return `https://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    };
+
+    it('reads interim heads, headers and a chunked body split across TLS records', async () => {
+      const url = await rawTlsServer([
+        'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-Dup: a\r\nX-',
+        'Dup: b\r\nTransfer-Encoding: chunked\r\n\r\n5\r',
+        '\nhel',
+        'lo\r\n0\r\n\r\n',
+      ]);
+      const link = r.link(new NodeHttpLink({ tls: { ca: pki.ca } }));
+      const res = await link.openStream(url, { method: 'GET', path: '/raft/stream/message/1', headers: {} });
+      expect(res.status).toBe(200);
+      expect(res.headers['x-dup']).toBe('a, b');
+      expect(await readText(res.body)).toBe('hello');
+    });
+
+    it('fails a malformed head and a chunked body cut short with ERR_LINK', async () => {
+      const link = r.link(new NodeHttpLink({ tls: { ca: pki.ca } }));
+      const bad = await rawTlsServer(['HTTX/1.1 200 OK\r\n\r\n']);
+      expect(await rejectionOf(link.openStream(bad, { method: 'GET', path: '/', headers: {} }))).toMatchObject({ code: 'ERR_LINK' });
+      const cut = await rawTlsServer(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel']);
+      const res = await link.openStream(cut, { method: 'GET', path: '/', headers: {} });
+      expect(await rejectionOf(readText(res.body))).toMatchObject({ code: 'ERR_LINK' });
+    });
+
+    it('hands out chunks that are never reused: each keeps its bytes after 16 MiB more went through', async () => {
+      const total = 16 * 1024 * 1024;
+      const piece = 48 * 1024 + 13;
+      const byteAt = (i: number): number => (i * 7 + (i >>> 11)) & 0xff;
+      const server = await r.server(
+        async (req) => {
+          const s = new ControlledStream(req.signal);
+          for (let sent = 0; sent < total; sent += piece) {
+            const n = Math.min(piece, total - sent);
+            const b = new Uint8Array(n);
+            for (let i = 0; i < n; i++) b[i] = byteAt(sent + i);
+            s.push(b);
+          }
+          s.end();
+          return { status: 200, headers: {}, body: s };
+        },
+        { tls: { key: pki.server.key, cert: pki.server.cert } },
+      );
+      const link = r.link(new NodeHttpLink({ tls: { ca: pki.ca } }));
+      const res = await link.openStream(server.url, { method: 'GET', path: '/raft/stream/message/1', headers: {} });
+      const chunks: { chunk: Uint8Array; at: number }[] = [];
+      let at = 0;
+      for await (const chunk of res.body) {
+        chunks.push({ chunk, at });
+        at += chunk.length;
+      }
+      expect(at).toBe(total);
+      expect(chunks.length).toBeGreaterThan(16);
+      const byBuffer = new Map<ArrayBufferLike, [number, number][]>();
+      for (const { chunk, at: start } of chunks) {
+        for (let i = 0; i < chunk.length; i += 97) expect(chunk[i]).toBe(byteAt(start + i));
+        expect(chunk[chunk.length - 1]).toBe(byteAt(start + chunk.length - 1));
+        const spans = byBuffer.get(chunk.buffer) ?? [];
+        for (const [s0, e0] of spans) expect(chunk.byteOffset >= e0 || chunk.byteOffset + chunk.length <= s0).toBe(true);
+        spans.push([chunk.byteOffset, chunk.byteOffset + chunk.length]);
+        byBuffer.set(chunk.buffer, spans);
+      }
+    });
   });
 
   it('the dial timeout covers the TLS handshake', async () => {

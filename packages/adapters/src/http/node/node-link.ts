@@ -63,6 +63,8 @@ export class NodeHttpLink implements Link {
   private readonly responseTimeoutMs: number;
   private readonly log: Logger;
   private readonly agents: Record<Kind, { http: http.Agent; https: https.Agent }>;
+  /** The https agents' TLS settings, also used by stream dials on their own TLS sockets. */
+  private readonly tlsOptions: https.AgentOptions;
   private readonly pending = new Set<Pending>();
   private closed = false;
 
@@ -79,6 +81,7 @@ export class NodeHttpLink implements Link {
       ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
       ...(tls.minVersion !== undefined ? { minVersion: tls.minVersion } : {}),
     };
+    this.tlsOptions = tlsAgentOptions;
     const pipeline: http.AgentOptions = {
       keepAlive: true,
       maxFreeSockets: options.maxFreeSockets ?? 1024,
@@ -103,14 +106,14 @@ export class NodeHttpLink implements Link {
   }
 
   /**
-   * A long-lived stream on the stream agent; over `http:` a dial without a body (every stream
-   * reader's `GET`) goes on a plain socket read without node's HTTP parser (raw-stream.ts), so the
+   * A long-lived stream on the stream agent; a dial without a body (every stream reader's `GET`)
+   * goes on its own TCP or TLS socket read without node's HTTP parser (raw-stream.ts), so the
    * body's chunks are views of the socket's reads, not copies.
    */
   openStream(url: string, req: LinkRequest): Promise<LinkResponse> {
     if (req.body === undefined && req.method === 'GET') {
       const u = buildRequestUrl(url, req.path);
-      if (u.protocol === 'http:') {
+      if (u.protocol === 'http:' || u.protocol === 'https:') {
         const target = `${req.method} ${u.href}`;
         if (this.closed) return Promise.reject(new RaftwireError(ErrorCode.ABORTED, 'link closed'));
         if (req.signal?.aborted) return Promise.reject(abortedError(target, req.signal.reason));
@@ -121,6 +124,7 @@ export class NodeHttpLink implements Link {
           dialTimeoutMs: this.dialTimeoutMs,
           signal: req.signal,
           target,
+          tls: u.protocol === 'https:' ? this.tlsOptions : undefined,
           track: (fail) => {
             const entry: Pending = { fail };
             this.pending.add(entry);

@@ -1,13 +1,15 @@
 /**
- * A stream dial (`GET`, no request body) over a plain TCP socket, its response read without
+ * A stream dial (`GET`, no request body) over a plain TCP or a TLS socket, its response read without
  * node's HTTP parser: that parser copies every body piece into a new Buffer (`Buffer::Copy` in its
  * `on_body`), which on a msgapp stream cost as much CPU as everything else the receiver does
  * (docs/http.md). Here the response head is parsed once, and the body's chunked framing is
  * undone in place: every chunk handed out is a view of one socket read, memory node allocates
- * fresh per read and never reuses (chunk-ownership.test.ts), so the msgapp decoder's views of it
- * stay valid.
+ * fresh per read and never reuses, over TCP and over TLS (where each decrypted piece is copied
+ * into a fresh allocation: chunk-ownership.test.ts), so the msgapp decoder's views of it stay
+ * valid.
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { type LinkHeaders, type LinkResponse, type RaftwireError, onAbort, plainBytes } from '@raftwire/core';
 import { abortedError, asLinkError, linkError, linkTimeoutError } from '../link-errors.js';
 import { ReadAhead, listenBody } from './read-ahead.js';
@@ -26,6 +28,16 @@ export interface RawStreamRequest {
   target: string;
   /** Registers `fail` to be called when the link closes; returns the unregister. */
   track(fail: (err: RaftwireError) => void): () => void;
+  /** For `https:` URLs: the TLS settings the link's https agents use (CA, client certificate, verification). */
+  tls?: tls.ConnectionOptions | undefined;
+}
+
+/** The socket for a dial: TCP for `http:`, TLS for `https:` (SNI from the host name unless it is an address). */
+function dial(req: RawStreamRequest): net.Socket {
+  const host = req.url.hostname.replace(/^\[|\]$/g, '');
+  if (req.url.protocol !== 'https:') return net.connect({ host, port: Number(req.url.port || 80) });
+  const sni = req.tls?.servername === undefined && net.isIP(host) === 0 ? { servername: host } : {};
+  return tls.connect({ ...req.tls, ...sni, host, port: Number(req.url.port || 443) });
 }
 
 const ECONNRESET = (): Error => Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
@@ -188,7 +200,7 @@ export function openRawStream(req: RawStreamRequest): Promise<LinkResponse> {
       reject(asLinkError(target, err));
       return;
     }
-    const socket = net.connect({ host: req.url.hostname.replace(/^\[|\]$/g, ''), port: Number(req.url.port || 80) });
+    const socket = dial(req);
     socket.setNoDelay(true);
     let failure: RaftwireError | undefined;
     let responded = false;
