@@ -233,6 +233,10 @@ export class MsgAppDecoder {
   private dataLength = 0;
   private straddle: Uint8Array = EMPTY;
   private straddleFilled = 0;
+  /** The chunk {@link viewOf} last cut a view of, its buffer and offset (let go after every push). */
+  private viewChunk: Uint8Array = EMPTY;
+  private viewBuffer: ArrayBufferLike = EMPTY.buffer;
+  private viewOffset = 0;
 
   constructor(
     private readonly peers: MsgAppPeers,
@@ -335,6 +339,8 @@ export class MsgAppDecoder {
     } finally {
       // Neither the reader nor the frame reader may keep the last chunk alive.
       this.reader.reset(EMPTY, 0, 0);
+      this.viewChunk = EMPTY;
+      this.viewBuffer = EMPTY.buffer;
       this.body.release();
     }
   }
@@ -422,6 +428,16 @@ export class MsgAppDecoder {
    * the chunk, or the end of the body, with `streaming` cleared and the commit in `vValue`). The
    * same checks as {@link decodeAppEntries}, in the same order, each as soon as its bytes are in.
    */
+  /** A view of `len` bytes of `chunk` at `at`, its buffer and offset read once per chunk (ByteReader's note). */
+  private viewOf(chunk: Uint8Array, at: number, len: number): Uint8Array {
+    if (chunk !== this.viewChunk) {
+      this.viewChunk = chunk;
+      this.viewBuffer = chunk.buffer;
+      this.viewOffset = chunk.byteOffset;
+    }
+    return new Uint8Array(this.viewBuffer, this.viewOffset + at, len);
+  }
+
   private streamAppEntries(chunk: Uint8Array, at: number): number {
     const r = this.reader;
     for (;;) {
@@ -431,7 +447,7 @@ export class MsgAppDecoder {
         if (this.straddleFilled === 0 && chunk.length - at >= len) {
           // The data begins with this chunk and lies wholly in it: a view after all.
           this.left -= len;
-          this.addEntry(new Uint8Array(chunk.buffer, chunk.byteOffset + at, len));
+          this.addEntry(this.viewOf(chunk, at, len));
           at += len;
         } else {
           if (this.straddleFilled === 0) this.straddle = new Uint8Array(len);
@@ -527,7 +543,7 @@ export class MsgAppDecoder {
         }
         if (chunk.length - at >= v) {
           this.left -= v;
-          this.addEntry(new Uint8Array(chunk.buffer, chunk.byteOffset + at, v));
+          this.addEntry(this.viewOf(chunk, at, v));
           return at + v;
         }
         this.beginStraddle(v);

@@ -162,3 +162,33 @@ describe('sends to an unknown member', () => {
     expect(dropped.at(-1)).toBe(`8:${MessageType.MsgApp}:unknown-peer`);
   });
 });
+
+describe('one send() batch while the peer set changes', () => {
+  it("routes every message by the peer set at the time it is sent, even when a drop's listener removes and adds peers mid-batch", async () => {
+    const { t, fill } = await blockedPeer();
+    await fill();
+    const dropped: string[] = [];
+    t.on('message:dropped', (e) => {
+      dropped.push(`${e.to}:${e.reason}`);
+      if (e.to === 2n && e.reason === 'buffer-full') {
+        t.removePeer(2n);
+        t.addPeer(3n, ['memory://blocked']);
+      }
+    });
+    const app = (to: bigint) => createMessage({ type: MessageType.MsgApp, from: 1n, to });
+    // 2 is full (dropped; the listener removes it and adds 3), then 2 is unknown, 3 is a peer, 2 again unknown.
+    t.send([app(2n), app(2n), app(3n), app(2n), app(3n)]);
+    // A stale lookup would have sent the later 2s to the removed peer (buffer-full) or the 3s nowhere.
+    expect(dropped).toEqual(['2:buffer-full', '2:unknown-peer', '2:unknown-peer']);
+  });
+
+  it('drops only the unknown target of a batch interleaving peers', async () => {
+    const { t } = await blockedPeer();
+    t.addPeer(3n, ['memory://blocked']);
+    const dropped: string[] = [];
+    t.on('message:dropped', (e) => dropped.push(`${e.to}:${e.reason}`));
+    const app = (to: bigint, index: number) => createMessage({ type: MessageType.MsgApp, from: 1n, to, index });
+    t.send([app(2n, 1), app(3n, 2), app(3n, 3), app(9n, 4), app(2n, 5), app(3n, 6)]);
+    expect(dropped).toEqual(['9:unknown-peer']);
+  });
+});
