@@ -121,8 +121,10 @@ export async function runCluster(cfg: ClusterConfig): Promise<number> {
       args.push('--insecure');
     }
     args.push('--log-level', cfg.logLevel, '--log-format', cfg.logFormat);
+    // A stdin pipe this process never writes: when it exits, even killed, the member sees EOF and stops.
+    args.push('--stop-on-stdin-close');
     const cmd = memberCommand(runtimeOf(k), memberRuntime(), main, args);
-    const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd.command, cmd.args, { stdio: ['pipe', 'pipe', 'pipe'] });
     child.on('error', (err) => process.stdout.write(`[${m.id}] cannot start ${cmd.command}: ${err.message}\n`));
     children.set(m.id, child);
     for (const s of [child.stdout, child.stderr]) {

@@ -37,6 +37,11 @@ export interface MemberConfig {
   electionTicks: number;
   snapshotEntries: number;
   snapshotCatchUpEntries: number;
+  /**
+   * `--stop-on-stdin-close`: stop (as on SIGTERM) when standard input ends. `raftwire cluster`
+   * passes it with a pipe it never writes, so its members stop when it is gone, even killed.
+   */
+  stopOnStdinClose: boolean;
 }
 
 /** The files a secure member reads at start (paths as given). */
@@ -118,6 +123,7 @@ export function parseMemberArgs(argv: readonly string[]): MemberConfig {
     'election-ticks': { type: 'string' },
     'snapshot-entries': { type: 'string' },
     'snapshot-catch-up-entries': { type: 'string' },
+    'stop-on-stdin-close': { type: 'boolean' },
   });
   const str = (k: string): string | undefined => values[k] as string | undefined;
   const need = (k: string): string => {
@@ -186,5 +192,6 @@ export function parseMemberArgs(argv: readonly string[]): MemberConfig {
     electionTicks: intFlag('--election-ticks', str('election-ticks'), 10, 2, 1000),
     snapshotEntries: intFlag('--snapshot-entries', str('snapshot-entries'), 10_000, 1, 100_000_000),
     snapshotCatchUpEntries: intFlag('--snapshot-catch-up-entries', str('snapshot-catch-up-entries'), 5_000, 0, 100_000_000),
+    stopOnStdinClose: values['stop-on-stdin-close'] === true,
   };
 }

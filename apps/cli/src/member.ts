@@ -189,6 +189,19 @@ export async function runMember(cfg: MemberConfig): Promise<number> {
   const onSignal = (sig: string) => () => void shutdown(0, sig);
   process.on('SIGINT', onSignal('SIGINT'));
   process.on('SIGTERM', onSignal('SIGTERM'));
+  if (cfg.stopOnStdinClose) {
+    // The parent (raftwire cluster) holds the other end and never writes: EOF means it is gone.
+    // It also read our output: once it is gone, writes fail with EPIPE, which must not crash the
+    // member in the middle of its shutdown (the log lines are lost with their reader).
+    for (const out of [process.stdout, process.stderr]) out.on('error', () => {});
+    const onStdinClosed = (): void => {
+      logger.warn({}, 'standard input closed (the process that started this member is gone); stopping');
+      void shutdown(0, 'stdin closed');
+    };
+    process.stdin.once('end', onStdinClosed);
+    process.stdin.once('error', onStdinClosed);
+    process.stdin.resume();
+  }
 
   // Read before start: what this member knew when it stopped (a fresh data dir has nothing).
   const restart =

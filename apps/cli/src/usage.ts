@@ -86,6 +86,8 @@ Runs one member until SIGINT/SIGTERM (exit 0), removal (exit 3) or a fatal error
   --tick-ms <n>             ms per raft tick (default 100); --election-ticks <n> (default 10)
   --snapshot-entries <n>    snapshot every n applied entries (default 10000)
   --snapshot-catch-up-entries <n>  entries kept behind a snapshot (default 5000)
+  --stop-on-stdin-close     stop, as on SIGTERM, when standard input ends (raftwire cluster passes
+                            it, so its members stop when it is gone, even when it was killed)
 
 See also: raftwire member add --help, raftwire member remove --help.
 `,
