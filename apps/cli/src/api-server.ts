@@ -267,7 +267,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       const key = keyOf(path.slice('/v1/kv/'.length));
       if (method === 'PUT') {
         const value = await readBody(req, MAX_VALUE_BYTES);
-        await node.propose(encodeKvCommand({ op: 'put', key, value: new Uint8Array(value) }), { signal });
+        // The body Buffer is a Uint8Array, copied into the command: no second copy first.
+        await node.propose(encodeKvCommand({ op: 'put', key, value }), { signal });
         send(res, 200, { key });
         return;
       }
