@@ -8,6 +8,13 @@
  *
  * Debian's etcd-server is installed with apt-get when /usr/bin/etcd is missing. Everything listens on
  * 127.0.0.1, ports 23400–23415. `--quick` is a smoke run (one short round, nothing written).
+ *
+ * Profiling and A/B runs (docs/bench-etcd.md, "Profiling the members"): `--raftwire-only` starts and
+ * loads only the raftwire members (no etcd), `--clients <n>` loads at that one concurrency,
+ * `--rounds <n>` / `--seconds <s>` set the rounds and the measured time per run; any of them makes
+ * the run write nothing to bench/results. RAFTWIRE_BENCH_MEMBER_NODE_FLAGS (space-separated) are
+ * node flags given to each raftwire member, e.g. `--cpu-prof --cpu-prof-dir=<dir>`;
+ * RAFTWIRE_BENCH_CLI runs another build's apps/cli/dist/main.js as the members.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
@@ -18,14 +25,32 @@ import { cpuSeconds, KeepAliveClient, type LoadResult, percentile, runLoad } fro
 import { type Result, report, result } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CLI = join(root, 'apps', 'cli', 'dist', 'main.js');
+const CLI = process.env.RAFTWIRE_BENCH_CLI || join(root, 'apps', 'cli', 'dist', 'main.js');
+const MEMBER_NODE_FLAGS = (process.env.RAFTWIRE_BENCH_MEMBER_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
 const ETCD = '/usr/bin/etcd';
-const quick = process.argv.includes('--quick');
-const ROUNDS = quick ? 1 : 3;
-const RUN_MS = quick ? 1_000 : 6_000;
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const rwOnly = argv.includes('--raftwire-only');
+function numArg(flag: string): number | null {
+  const i = argv.indexOf(flag);
+  if (i < 0) return null;
+  const n = Number(argv[i + 1]);
+  if (!(n > 0)) {
+    console.error(`${flag} needs a positive number`);
+    process.exit(2);
+  }
+  return n;
+}
+const onlyClients = numArg('--clients');
+const roundsArg = numArg('--rounds');
+const secondsArg = numArg('--seconds');
+/** A partial run (one system, one concurrency, other times) is never written to bench/results. */
+const partial = rwOnly || onlyClients !== null || roundsArg !== null || secondsArg !== null;
+const ROUNDS = roundsArg ?? (quick ? 1 : 3);
+const RUN_MS = secondsArg !== null ? secondsArg * 1000 : quick ? 1_000 : 6_000;
 const WARM_MS = quick ? 300 : 1_500;
 const MAX_OPS = 300_000;
-const CONCURRENCY = [64, 256];
+const CONCURRENCY = onlyClients !== null ? [onlyClients] : [64, 256];
 const KEYS = 10_000;
 const BASE = 23_400;
 
@@ -47,7 +72,7 @@ if (!existsSync(CLI)) {
   console.error(`${CLI} is missing: run pnpm run build first`);
   process.exit(2);
 }
-ensureEtcd();
+if (!rwOnly) ensureEtcd();
 
 // Both systems' data dirs on the same disk as the repository (not /tmp, which may be tmpfs).
 const runDir = join(root, '.cache', 'bench-etcd', String(process.pid));
@@ -91,10 +116,11 @@ const rwPids = rw.map((m) => {
   mkdirSync(dir, { recursive: true });
   const peers = rw.filter((x) => x !== m).flatMap((x) => ['--peer', `${x.id}=${x.peer}`]);
   const args = [CLI, 'member', '--id', m.id, '--listen', m.peer, '--api', m.api, ...peers, '--data-dir', join(dir, 'data')];
-  return start(process.execPath, [...args, '--insecure', '--log-level', 'warn'], join(dir, 'member.log')).pid as number;
+  return start(process.execPath, [...MEMBER_NODE_FLAGS, ...args, '--insecure', '--log-level', 'warn'], join(dir, 'member.log'))
+    .pid as number;
 });
 const initial = et.map((e) => `${e.name}=${e.peer}`).join(',');
-const etPids = et.map((e) => {
+const etPids = (rwOnly ? [] : et).map((e) => {
   const dir = join(runDir, `etcd-${e.name}`);
   mkdirSync(dir, { recursive: true });
   const args = [
@@ -133,7 +159,7 @@ interface System {
   open: (concurrency: number) => { op: (i: number, c: number) => Promise<void>; close: () => Promise<void> | void };
 }
 
-const systems: System[] = [
+const allSystems: System[] = [
   {
     label: 'raftwire HTTP',
     pids: rwPids,
@@ -180,6 +206,8 @@ const systems: System[] = [
   },
 ];
 
+const systems = rwOnly ? allSystems.slice(0, 1) : allSystems;
+
 interface Acc {
   ops: number;
   errors: number;
@@ -207,9 +235,11 @@ async function main(): Promise<void> {
   const http = new KeepAliveClient(rw[0]?.api as string, 1);
   await waitFor('raftwire to serve a put', 30_000, () => http.send('PUT', '/v1/kv/boot', value, 'application/octet-stream'));
   http.close();
-  const eh = new KeepAliveClient(et[0]?.client as string, 1);
-  await waitFor('etcd to serve a put', 30_000, () => eh.send('POST', '/v3/kv/put', etcdJsonBody(0), 'application/json'));
-  eh.close();
+  if (!rwOnly) {
+    const eh = new KeepAliveClient(et[0]?.client as string, 1);
+    await waitFor('etcd to serve a put', 30_000, () => eh.send('POST', '/v3/kv/put', etcdJsonBody(0), 'application/json'));
+    eh.close();
+  }
 
   const acc = new Map<string, Acc>();
   for (let round = 1; round <= ROUNDS; round++) {
@@ -251,6 +281,16 @@ async function main(): Promise<void> {
       cpuPerK: (a.cpu * 1000) / Math.max(1, a.ops),
     };
   };
+  if (rwOnly) {
+    for (const n of CONCURRENCY) {
+      const me = fig(`raftwire HTTP@${n}`);
+      console.log(
+        `raftwire HTTP, ${n} clients, all rounds: ${Math.round(me.rate)} puts/s, p50 ${me.p50.toFixed(1)} ms, ` +
+          `p99 ${me.p99.toFixed(1)} ms, ${me.cpuPerK.toFixed(3)} CPU s/1000 puts (raftwire only: nothing written)`,
+      );
+    }
+    return;
+  }
   const results: Result[] = [];
   for (const n of CONCURRENCY) {
     const me = fig(`raftwire HTTP@${n}`);
@@ -263,14 +303,15 @@ async function main(): Promise<void> {
       results.push(result(`CPU s per 1000 puts (3 processes), ${what}`, 's', me.cpuPerK, b.cpuPerK, null));
     }
   }
-  report('etcd', results, 'etcd 3.4, same run', { write: !quick });
+  report('etcd', results, 'etcd 3.4, same run', { write: !quick && !partial });
 }
 
 main()
   .then(async () => {
     stopping = true;
     killAll('SIGTERM');
-    await new Promise((r) => setTimeout(r, 1000));
+    // Members given node flags (--cpu-prof) write their profiles as they exit: give them time.
+    await new Promise((r) => setTimeout(r, MEMBER_NODE_FLAGS.length > 0 ? 5000 : 1000));
     killAll('SIGKILL');
     rmSync(runDir, { recursive: true, force: true });
     process.exit(0);

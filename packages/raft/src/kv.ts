@@ -21,27 +21,54 @@ function corrupt(what: string): RaftwireError {
   return new RaftwireError(ErrorCode.CORRUPT, `malformed key-value ${what}`);
 }
 
-/** Encodes a command: op (1 byte), key length (u32 BE), key (UTF-8), value (rest). */
+/**
+ * Encodes a command: op (1 byte), key length (u32 BE), key (UTF-8), value (rest). A short ASCII key
+ * (the common case) is written straight into the output, without a TextEncoder result or a
+ * DataView per command; any other key goes through the UTF-8 encoder, with the same bytes.
+ */
 export function encodeKvCommand(cmd: KvCommand): Uint8Array {
   if (typeof cmd.key !== 'string') throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'key must be a string');
-  const key = utf8.encode(cmd.key);
-  if (key.length > MAX_KEY_BYTES) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `key longer than ${MAX_KEY_BYTES} bytes`);
   let value: Uint8Array;
   if (cmd.op === 'put') {
     if (!(cmd.value instanceof Uint8Array)) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, 'value must be a Uint8Array');
     value = cmd.value;
   } else if (cmd.op === 'delete') {
-    value = new Uint8Array(0);
+    value = EMPTY;
   } else {
     throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `unknown op ${String((cmd as { op: unknown }).op)}`);
   }
+  const op = cmd.op === 'put' ? OP_PUT : OP_DELETE;
+  const k = cmd.key;
+  const n = k.length;
+  if (n <= ASCII_FAST_MAX) {
+    const out = new Uint8Array(5 + n + value.length);
+    let i = 0;
+    for (; i < n; i++) {
+      const c = k.charCodeAt(i);
+      if (c >= 0x80) break;
+      out[5 + i] = c;
+    }
+    if (i === n) {
+      out[0] = op;
+      out[1] = n >>> 24;
+      out[2] = (n >>> 16) & 0xff;
+      out[3] = (n >>> 8) & 0xff;
+      out[4] = n & 0xff;
+      out.set(value, 5 + n);
+      return out;
+    }
+  }
+  const key = utf8.encode(k);
+  if (key.length > MAX_KEY_BYTES) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `key longer than ${MAX_KEY_BYTES} bytes`);
   const out = new Uint8Array(5 + key.length + value.length);
-  out[0] = cmd.op === 'put' ? OP_PUT : OP_DELETE;
+  out[0] = op;
   new DataView(out.buffer).setUint32(1, key.length);
   out.set(key, 5);
   out.set(value, 5 + key.length);
   return out;
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** Short ASCII keys (the common case) are built directly; anything else goes through the strict UTF-8 decoder. */
 const ASCII_FAST_MAX = 64;

@@ -61,16 +61,15 @@ export class RaftMetrics {
     this.m.set(RaftMetricName.proposalsApplied, NO_LABELS, index);
   }
 
-  /** Counts a proposal pending until `done` settles, and failed if it rejects. */
-  track(done: Promise<unknown>): void {
+  /** A proposal or membership change starts waiting (counted pending until {@link settled}). */
+  started(): void {
+    if (this.enabled) this.m.add(RaftMetricName.proposalsPending, NO_LABELS, 1);
+  }
+
+  /** One that {@link started} settled; `failed` when it rejected (aborted, timed out, stopped, refused). */
+  settled(failed: boolean): void {
     if (!this.enabled) return;
-    this.m.add(RaftMetricName.proposalsPending, NO_LABELS, 1);
-    done.then(
-      () => this.m.add(RaftMetricName.proposalsPending, NO_LABELS, -1),
-      () => {
-        this.m.add(RaftMetricName.proposalsPending, NO_LABELS, -1);
-        this.m.inc(RaftMetricName.proposalsFailed, NO_LABELS);
-      },
-    );
+    this.m.add(RaftMetricName.proposalsPending, NO_LABELS, -1);
+    if (failed) this.m.inc(RaftMetricName.proposalsFailed, NO_LABELS);
   }
 }

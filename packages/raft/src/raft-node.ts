@@ -82,8 +82,9 @@ export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmi
   private readonly codec: ProposalCodec;
   private readonly reads: ReadIndexCoalescer;
   /** Proposals by sequence, settled with the state machine's result when applied here. */
-  private readonly proposals = new Wait<number, ResultOf<SM>>();
-  private readonly confChanges = new Wait<number, Member[]>();
+  /** Each settled waiter updates the pending/failed metrics (no `then` per proposal). */
+  private readonly proposals = new Wait<number, ResultOf<SM>>((failed) => this.metrics.settled(failed));
+  private readonly confChanges = new Wait<number, Member[]>((failed) => this.metrics.settled(failed));
   /** Reads waiting for this member to apply up to their read index. */
   private readonly appliedWait = new WaitTime();
   /** Counts the times a leader became known; waiting for the next one is waiting for `leaderEpoch + 1`. */
@@ -284,8 +285,8 @@ export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmi
       }
     }
     const seq = ++this.seq;
+    this.metrics.started();
     const done = this.proposals.register(seq, options.signal);
-    this.metrics.track(done);
     // Queued even while no leader is known: stepping the batch then drops it, and it is queued
     // again once a leader is announced (retryWithNextLeader).
     if (this.proposals.isRegistered(seq)) this.batch.enqueue(seq, this.codec.encode(seq, data));
@@ -516,8 +517,8 @@ export class RaftNode<SM extends StateMachine = KvStateMachine> extends EventEmi
     signal: AbortSignal | undefined,
     step: () => void | Promise<void>,
   ): Promise<T> {
+    this.metrics.started();
     const done = waiters.register(seq, signal);
-    this.metrics.track(done);
     try {
       for (;;) {
         // Skip the wait (and its microtask hop) when a leader is known: the hot path under load.

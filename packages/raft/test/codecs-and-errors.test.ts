@@ -29,6 +29,27 @@ describe('key-value state machine', () => {
     );
   });
 
+  it('encodes keys of any length and alphabet to the same bytes as the UTF-8 encoder (short ASCII keys are written directly)', () => {
+    const reference = (op: number, key: string, value: Uint8Array): Uint8Array => {
+      const k = new TextEncoder().encode(key);
+      const out = new Uint8Array(5 + k.length + value.length);
+      out[0] = op;
+      new DataView(out.buffer).setUint32(1, k.length);
+      out.set(k, 5);
+      out.set(value, 5 + k.length);
+      return out;
+    };
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 100 }), fc.uint8Array({ maxLength: 200 }), (key, value) => {
+        expect(encodeKvCommand({ op: 'put', key, value })).toEqual(reference(1, key, value));
+        expect(encodeKvCommand({ op: 'delete', key })).toEqual(reference(2, key, new Uint8Array(0)));
+      }),
+    );
+    for (const key of ['', 'k1', '\x7f', '\x80', 'a'.repeat(64), 'b'.repeat(65), `${'a'.repeat(63)}é`, '鍵']) {
+      expect(encodeKvCommand({ op: 'put', key, value: Uint8Array.of(7) })).toEqual(reference(1, key, Uint8Array.of(7)));
+    }
+  });
+
   it('decodes keys of any length and alphabet the same as the UTF-8 decoder, and refuses keys that are not UTF-8', () => {
     // Short ASCII keys take a fast path; long or non-ASCII ones the strict decoder.
     fc.assert(

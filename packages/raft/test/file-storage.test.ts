@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, isRaftwireError } from '@raftwire/core';
@@ -106,6 +107,34 @@ describe('file-backed WAL', () => {
     expect(scan2.batches).toHaveLength(1);
     expect(scan2.damage?.torn).toBe(true);
   });
+
+  it.runIf(process.platform === 'linux')(
+    'on Linux the WAL is written through an O_DSYNC descriptor (each write durable when it resolves), before and after a rewrite',
+    async () => {
+      const dir = join(root, 'dsync');
+      const flagsOfWal = async (s: FileStorage): Promise<number> => {
+        const fd = (s as unknown as { fh: { fd: number } }).fh.fd;
+        const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8');
+        return Number.parseInt(/^flags:\s*([0-7]+)/m.exec(info)?.[1] ?? '0', 8);
+      };
+      const s = await FileStorage.open(dir);
+      expect((await flagsOfWal(s)) & constants.O_DSYNC).toBe(constants.O_DSYNC);
+      s.append([ent(1, 1, 'a'), ent(2, 1, 'b')]);
+      s.setHardState({ term: 1, vote: 1n, commit: 2 });
+      await s.sync();
+      const cs = { voters: [1n], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+      s.createSnapshot(1, cs, new TextEncoder().encode('state@1'));
+      s.compact(1); // rewrites the WAL and reopens it
+      await s.sync();
+      expect((await flagsOfWal(s)) & constants.O_DSYNC).toBe(constants.O_DSYNC);
+      s.append([ent(3, 1, 'c')]);
+      await s.sync();
+      await s.close();
+      const again = await FileStorage.open(dir);
+      expect(again.lastIndex()).toBe(3);
+      await again.close();
+    },
+  );
 
   it('snapshots and compaction rewrite the WAL atomically and survive restarts', async () => {
     const dir = join(root, 'snap');

@@ -1,4 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConfState, Entry, Logger, Snapshot } from '@raftwire/core';
@@ -9,6 +10,16 @@ import { encodeWalRecord, scanWal, WAL_FILE_HEADER_BYTES, type WalBatch, walFile
 
 const WAL = 'wal.log';
 const WAL_TMP = 'wal.log.tmp';
+
+/**
+ * The WAL is opened for appending with O_DSYNC where the platform has it (Linux, macOS): each write
+ * then returns only once its data (and the metadata needed to read it back, the file size) is on
+ * stable storage, exactly what the write + fdatasync it replaces guaranteed, in one thread-pool
+ * job instead of two (half the CPU per sync on the bench machine, and one hop less per Ready).
+ * Elsewhere (Windows) the WAL is opened 'a+' and each write is followed by an explicit datasync.
+ */
+const WAL_DSYNC = typeof constants.O_DSYNC === 'number' && constants.O_DSYNC !== 0;
+const WAL_FLAGS = WAL_DSYNC ? constants.O_RDWR | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC : 'a+';
 
 /** What {@link FileStorage.open} found on disk. */
 export interface RecoveryInfo {
@@ -93,7 +104,7 @@ export class FileStorage extends MemoryStorage {
     }
     const store = new SnapshotStore(snapDir);
     const snap = marker ? await store.load(marker.index, marker.term) : null;
-    const fh = await open(join(dir, WAL), 'a+');
+    const fh = await open(join(dir, WAL), WAL_FLAGS);
     const torn = scan.damage?.torn === true;
     let size = scan.validBytes;
     if (torn) {
@@ -222,8 +233,9 @@ export class FileStorage extends MemoryStorage {
       this.pending = { snapshot: null, hardState: null, entries: [] };
       const rec = encodeWalRecord(p);
       const fh = this.fh as FileHandle;
+      // Durable when the write resolves (O_DSYNC); else fdatasync'd before this sync resolves.
       await fh.write(rec, 0, rec.length, this.walSize);
-      await fh.datasync();
+      if (!WAL_DSYNC) await fh.datasync();
       this.walSize += rec.length;
     } catch (err) {
       this.failed = err;
@@ -259,7 +271,7 @@ export class FileStorage extends MemoryStorage {
     await rename(tmp, join(this.dir, WAL));
     await fsyncDir(this.dir);
     await this.fh?.close();
-    this.fh = await open(join(this.dir, WAL), 'a+');
+    this.fh = await open(join(this.dir, WAL), WAL_FLAGS);
     this.walSize = WAL_FILE_HEADER_BYTES + rec.length;
     this.walSnap = { index: snap.metadata.index, term: snap.metadata.term };
     await this.snaps.prune(this.walSnap.index > 0 ? this.walSnap : null);
