@@ -49,6 +49,8 @@ import { type NodeWebRtcStack, nodePeerConnectionFactory } from '@raftwire/adapt
 const BENCH_CLUSTER = 0xbe4cn;
 const [stackArg, idArg, relayUrl, rateArg] = process.argv.slice(2);
 const snapshotRateLimit = rateArg === undefined ? undefined : Number(rateArg);
+/** webrtc.ts `--snapshot-pacing`: core's opt-in snapshot pacer (off by default). */
+const snapshotPacing = process.env.RAFTWIRE_BENCH_SNAPSHOT_PACING === '1';
 const stack = stackArg as NodeWebRtcStack;
 const me = BigInt(idArg ?? '0');
 const other = me === 1n ? 2n : 1n;
@@ -243,6 +245,7 @@ async function up(): Promise<void> {
     link,
     raft,
     ...(snapshotRateLimit === undefined ? {} : { snapshotRateLimit }),
+    ...(snapshotPacing ? { snapshotPacing: true } : {}),
   });
   link.setHandler(transport.handler);
   transport.on('message:dropped', () => dropped++);

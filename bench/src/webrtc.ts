@@ -46,7 +46,14 @@ const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt === -1 ? undefined : process.argv[onlyAt + 1];
 if (only !== undefined && only !== 'msgapp' && only !== 'heartbeat')
   throw new Error(`--only: unknown section ${only} (known: msgapp, heartbeat)`);
-const flagArgs = new Set([rateAt, rateAt + 1, onlyAt, onlyAt + 1].filter((i) => i >= 2));
+const pacingAt = process.argv.indexOf('--snapshot-pacing');
+/**
+ * `--snapshot-pacing`: the Node members' Transports run with `snapshotPacing: true` (core's opt-in
+ * delay-based pacer, off by default); the heartbeat rows' names say so. Chromium runs without.
+ */
+const pacing = pacingAt !== -1;
+if (pacing) process.env.RAFTWIRE_BENCH_SNAPSHOT_PACING = '1'; // the member processes inherit it
+const flagArgs = new Set([rateAt, rateAt + 1, onlyAt, onlyAt + 1, pacingAt].filter((i) => i >= 2));
 const wanted = process.argv.slice(2).filter((_, i) => !flagArgs.has(i + 2));
 const want = (name: string) => wanted.length === 0 || wanted.includes(name);
 const results: Result[] = [];
@@ -59,8 +66,16 @@ interface Cases {
   heartbeat(size: number): Promise<{ idle: number[]; during: number[]; snapshotMbps: number; note?: string }>;
 }
 
-async function measure(name: string, cases: Cases, total: number, snapshot: number, rounds: number, limit?: number): Promise<void> {
-  const tag = limit === undefined ? '' : `, snapshotRateLimit ${(limit / 1e6).toFixed(0)} MB/s`;
+async function measure(
+  name: string,
+  cases: Cases,
+  total: number,
+  snapshot: number,
+  rounds: number,
+  limit?: number,
+  paced = false,
+): Promise<void> {
+  const tag = (limit === undefined ? '' : `, snapshotRateLimit ${(limit / 1e6).toFixed(0)} MB/s`) + (paced ? ', snapshotPacing' : '');
   // Alternate raw and transport runs and keep each one's best, so both see the same machine load.
   let raw = 0;
   let tr = 0;
@@ -249,7 +264,7 @@ if (nodeStacks.length > 0) {
     for (const stack of nodeStacks) {
       const { cases, close } = await nodeCases(stack, base);
       try {
-        await measure(stack, cases, 64 * MiB, 32 * MiB, 3, rateLimit);
+        await measure(stack, cases, 64 * MiB, 32 * MiB, 3, rateLimit, pacing);
       } finally {
         await close();
       }
