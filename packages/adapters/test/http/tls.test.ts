@@ -100,45 +100,6 @@ describe('TLS', () => {
       const res = await link.openStream(cut, { method: 'GET', path: '/', headers: {} });
       expect(await rejectionOf(readText(res.body))).toMatchObject({ code: 'ERR_LINK' });
     });
-
-    it('hands out chunks that are never reused: each keeps its bytes after 16 MiB more went through', async () => {
-      const total = 16 * 1024 * 1024;
-      const piece = 48 * 1024 + 13;
-      const byteAt = (i: number): number => (i * 7 + (i >>> 11)) & 0xff;
-      const server = await r.server(
-        async (req) => {
-          const s = new ControlledStream(req.signal);
-          for (let sent = 0; sent < total; sent += piece) {
-            const n = Math.min(piece, total - sent);
-            const b = new Uint8Array(n);
-            for (let i = 0; i < n; i++) b[i] = byteAt(sent + i);
-            s.push(b);
-          }
-          s.end();
-          return { status: 200, headers: {}, body: s };
-        },
-        { tls: { key: pki.server.key, cert: pki.server.cert } },
-      );
-      const link = r.link(new NodeHttpLink({ tls: { ca: pki.ca } }));
-      const res = await link.openStream(server.url, { method: 'GET', path: '/raft/stream/message/1', headers: {} });
-      const chunks: { chunk: Uint8Array; at: number }[] = [];
-      let at = 0;
-      for await (const chunk of res.body) {
-        chunks.push({ chunk, at });
-        at += chunk.length;
-      }
-      expect(at).toBe(total);
-      expect(chunks.length).toBeGreaterThan(16);
-      const byBuffer = new Map<ArrayBufferLike, [number, number][]>();
-      for (const { chunk, at: start } of chunks) {
-        for (let i = 0; i < chunk.length; i += 97) expect(chunk[i]).toBe(byteAt(start + i));
-        expect(chunk[chunk.length - 1]).toBe(byteAt(start + chunk.length - 1));
-        const spans = byBuffer.get(chunk.buffer) ?? [];
-        for (const [s0, e0] of spans) expect(chunk.byteOffset >= e0 || chunk.byteOffset + chunk.length <= s0).toBe(true);
-        spans.push([chunk.byteOffset, chunk.byteOffset + chunk.length]);
-        byBuffer.set(chunk.buffer, spans);
-      }
-    });
   });
 
   it('the dial timeout covers the TLS handshake', async () => {
