@@ -423,11 +423,6 @@ export class MsgAppDecoder {
     return this.appEntriesMessage(entries, this.vValue, this.left);
   }
 
-  /**
-   * Decodes the body being streamed from `chunk` at `at` on; returns where it stopped (the end of
-   * the chunk, or the end of the body, with `streaming` cleared and the commit in `vValue`). The
-   * same checks as {@link decodeAppEntries}, in the same order, each as soon as its bytes are in.
-   */
   /** A view of `len` bytes of `chunk` at `at`, its buffer and offset read once per chunk (ByteReader's note). */
   private viewOf(chunk: Uint8Array, at: number, len: number): Uint8Array {
     if (chunk !== this.viewChunk) {
@@ -438,6 +433,11 @@ export class MsgAppDecoder {
     return new Uint8Array(this.viewBuffer, this.viewOffset + at, len);
   }
 
+  /**
+   * Decodes the body being streamed from `chunk` at `at` on; returns where it stopped (the end of
+   * the chunk, or the end of the body, with `streaming` cleared and the commit in `vValue`). The
+   * same checks as {@link decodeAppEntries}, in the same order, each as soon as its bytes are in.
+   */
   private streamAppEntries(chunk: Uint8Array, at: number): number {
     const r = this.reader;
     for (;;) {

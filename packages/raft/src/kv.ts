@@ -37,34 +37,33 @@ export function encodeKvCommand(cmd: KvCommand): Uint8Array {
   } else {
     throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `unknown op ${String((cmd as { op: unknown }).op)}`);
   }
-  const op = cmd.op === 'put' ? OP_PUT : OP_DELETE;
   const k = cmd.key;
-  const n = k.length;
+  let out: Uint8Array | undefined;
+  let n = k.length;
   if (n <= ASCII_FAST_MAX) {
-    const out = new Uint8Array(5 + n + value.length);
-    let i = 0;
-    for (; i < n; i++) {
+    out = new Uint8Array(5 + n + value.length);
+    for (let i = 0; i < n; i++) {
       const c = k.charCodeAt(i);
-      if (c >= 0x80) break;
+      if (c >= 0x80) {
+        out = undefined;
+        break;
+      }
       out[5 + i] = c;
     }
-    if (i === n) {
-      out[0] = op;
-      out[1] = n >>> 24;
-      out[2] = (n >>> 16) & 0xff;
-      out[3] = (n >>> 8) & 0xff;
-      out[4] = n & 0xff;
-      out.set(value, 5 + n);
-      return out;
-    }
   }
-  const key = utf8.encode(k);
-  if (key.length > MAX_KEY_BYTES) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `key longer than ${MAX_KEY_BYTES} bytes`);
-  const out = new Uint8Array(5 + key.length + value.length);
-  out[0] = op;
-  new DataView(out.buffer).setUint32(1, key.length);
-  out.set(key, 5);
-  out.set(value, 5 + key.length);
+  if (out === undefined) {
+    const key = utf8.encode(k);
+    if (key.length > MAX_KEY_BYTES) throw new RaftwireError(ErrorCode.INVALID_ARGUMENT, `key longer than ${MAX_KEY_BYTES} bytes`);
+    n = key.length;
+    out = new Uint8Array(5 + n + value.length);
+    out.set(key, 5);
+  }
+  out[0] = cmd.op === 'put' ? OP_PUT : OP_DELETE;
+  out[1] = n >>> 24;
+  out[2] = (n >>> 16) & 0xff;
+  out[3] = (n >>> 8) & 0xff;
+  out[4] = n & 0xff;
+  out.set(value, 5 + n);
   return out;
 }
 
